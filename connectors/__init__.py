@@ -1,0 +1,1 @@
+"""Tracker connectors. See `connectors.base` for the interface and README for a guide."""

@@ -1,0 +1,187 @@
+"""The connector interface third parties implement.
+
+A connector maps one tracker (a Jira project, a GitHub repository, a Linear team)
+to frozen `Ticket` entities. The core never sees an SDK object. Six operations and
+a few capability flags are the whole contract; `tests/conformance.py` is the suite
+every connector must pass against its emulator.
+
+Identity: every ticket the tool creates carries `marker` (a stable id of its action
+item). Jira stores it as a label, GitHub as a hidden body comment plus the shared
+label. `find_by_markers` must use a listing that is consistent right after a create
+(Jira: JQL on labels with reconcileIssues; GitHub: the issues list, not search).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from syncd.model import Status
+
+
+@dataclass(frozen=True)
+class Ticket:
+    key: str  # "OPS-12", "acme/reliability#34"
+    url: str  # human-facing browse URL
+    title: str
+    assignee: str | None  # tracker identity (accountId, login, user id)
+    due: date | None
+    priority: str | None  # canonical "P0".."P4" or None
+    status: Status
+    labels: tuple[str, ...]
+    updated: datetime  # timezone-aware
+    marker: str | None = None  # the action-item marker found on the ticket
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    """Everything needed to create a ticket for one action item."""
+
+    marker: str
+    title: str
+    description: str  # plain text / markdown, includes a link back to the postmortem
+    assignee: str | None = None
+    due: date | None = None
+    priority: str | None = None  # "P0".."P4"
+    status: Status = Status.OPEN
+    labels: tuple[str, ...] = ()
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class FieldChanges:
+    """Fields to change on an existing ticket; a field left UNSET is not sent."""
+
+    title: str = _UNSET
+    assignee: str | None = _UNSET
+    due: date | None = _UNSET
+    priority: str | None = _UNSET
+
+    UNSET: ClassVar[Any] = _UNSET
+
+    def items(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name in ("title", "assignee", "due", "priority")
+            if (value := getattr(self, name)) is not _UNSET
+        }
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    bulk_create: bool = False
+    max_bulk: int = 1
+    incremental_listing: bool = True  # list_changed_since honours `since`
+    wont_do: bool = True  # can express "won't do" distinctly from done
+    min_write_interval: float = 0.0  # seconds between content-creating writes
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """Result of one draft in a (bulk) create. Exactly one of ticket/error is set.
+
+    `ambiguous` is True when the request may have reached the server (timeout, 5xx,
+    connection dropped after send): the caller must resolve it by marker lookup
+    before creating again, never by retrying blindly.
+    """
+
+    marker: str
+    ticket: Ticket | None = None
+    error: str | None = None
+    ambiguous: bool = False
+
+
+class TrackerError(Exception):
+    """A tracker call failed. `retryable` says whether a later run may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+class AmbiguousWrite(TrackerError):
+    """A write may or may not have happened (e.g. 502 after the server acted)."""
+
+
+class RateLimited(TrackerError):
+    def __init__(self, message: str, *, retry_after: float | None, status: int | None = None):
+        super().__init__(message, retryable=True, status=status)
+        self.retry_after = retry_after
+
+
+class ConnectorConfig(BaseModel):
+    """Base for each connector's own config model (`extra="forbid"`: typos fail loudly)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    label: str = "postmortem-action"  # shared label on every ticket the tool manages
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass
+class RequestStats:
+    """Per-connector request accounting, surfaced in the run summary and bench."""
+
+    reads: int = 0
+    writes: int = 0
+    errors: int = 0
+    rate_limit_waits: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+    def count(self, kind: str, *, write: bool) -> None:
+        if write:
+            self.writes += 1
+        else:
+            self.reads += 1
+        self.by_kind[kind] += 1
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the reconcile engine needs from a tracker."""
+
+    Config: ClassVar[type[ConnectorConfig]]
+    capabilities: Capabilities
+    stats: RequestStats
+    name: str  # the config section name, e.g. "jira"
+
+    def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:
+        """Every managed ticket (carrying the shared label) updated at or after `since`.
+
+        `since=None` lists all of them. Must raise TrackerError rather than return a
+        partial listing: the engine treats a completed listing as the truth.
+        """
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
+        """Tickets by key; keys that do not exist are absent from the result."""
+        ...
+
+    def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:
+        """Managed tickets carrying any of `markers`, keyed by marker."""
+        ...
+
+    def create_many(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
+        """Create tickets (bulk where the tracker allows), one outcome per draft, in order."""
+        ...
+
+    def update_fields(self, key: str, changes: FieldChanges) -> Ticket: ...
+
+    def set_status(self, key: str, status: Status) -> Ticket: ...
+
+    def parse_key(self, text: str) -> str | None:
+        """Recognise this tracker's ticket reference in a doc cell (key, #n, URL)."""
+        ...
+
+    def close(self) -> None: ...
