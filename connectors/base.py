@@ -101,7 +101,7 @@ class CreateOutcome:
 class TrackerError(Exception):
     """A tracker call failed. `retryable` says whether a later run may succeed."""
 
-    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None):
+    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
@@ -112,7 +112,9 @@ class AmbiguousWrite(TrackerError):
 
 
 class RateLimited(TrackerError):
-    def __init__(self, message: str, *, retry_after: float | None, status: int | None = None):
+    def __init__(
+        self, message: str, *, retry_after: float | None, status: int | None = None
+    ) -> None:
         super().__init__(message, retryable=True, status=status)
         self.retry_after = retry_after
 

@@ -8,6 +8,7 @@ and fault injection (including "apply the write, then answer 502").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -69,7 +70,7 @@ class FaultPlan:
     def __init__(self, seed: int = 0) -> None:
         self._queue: list[Fault] = []
         self._random: list[tuple[float, Callable[[random.Random], Fault]]] = []
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - reproducible fault injection, not crypto
         self._lock = threading.Lock()
         self.injected: Counter[str] = Counter()
 
@@ -100,7 +101,9 @@ class FaultPlan:
                 if self._rng.random() < rate:
                     fault = make(self._rng)
                     if fault.match(method, path):
-                        self.injected[f"{fault.status}{'+applied' if fault.after_apply else ''}"] += 1
+                        self.injected[
+                            f"{fault.status}{'+applied' if fault.after_apply else ''}"
+                        ] += 1
                         return fault
         return None
 
@@ -146,7 +149,7 @@ class EmulatorServer:
             def _handle(self) -> None:
                 emulator._serve(self)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
         self._server = ThreadingHTTPServer((LOOPBACK, port), _Handler)
         self._server.daemon_threads = True
@@ -206,10 +209,8 @@ class EmulatorServer:
         self.request_log.append((req.method, req.path, resp.status))
         if resp.status == 0:
             http.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 http.connection.shutdown(2)
-            except OSError:
-                pass
             return
         self._write(http, resp)
 

@@ -90,7 +90,9 @@ class ConnectorConformance:
         again = harness.make_connector().get_many([ticket.key])[ticket.key]
         assert (again.title, again.due, again.priority) == ("Renamed", date(2026, 9, 9), "P0")
 
-    @pytest.mark.parametrize("target", [Status.IN_PROGRESS, Status.DONE, Status.WONT_DO, Status.OPEN])
+    @pytest.mark.parametrize(
+        "target", [Status.IN_PROGRESS, Status.DONE, Status.WONT_DO, Status.OPEN]
+    )
     def test_set_status_round_trips(self, harness: Harness, target: Status) -> None:
         (ticket,) = created(harness.connector.create_many([draft(1)]))
         if target is Status.OPEN:

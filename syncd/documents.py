@@ -1,0 +1,80 @@
+"""Finding postmortems under a docs root and serialising them (the `syncd parse` contract)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from syncd.model import ActionItem, Postmortem
+from syncd.parser import parse_file
+
+DEFAULT_INCLUDE = ("**/*.md", "**/*.markdown")
+
+
+def glob_match(rel: str, pattern: str) -> bool:
+    """fnmatch where `**/` also matches zero directories (`**/*.md` matches `a.md`)."""
+    if fnmatch.fnmatchcase(rel, pattern):
+        return True
+    return pattern.startswith("**/") and fnmatch.fnmatchcase(rel, pattern[3:])
+
+
+def discover(
+    paths: Iterable[Path],
+    include: Iterable[str] = DEFAULT_INCLUDE,
+    exclude: Iterable[str] = (),
+) -> Iterator[tuple[Path, Path]]:
+    """(file, root) pairs for every document under the given files or directories.
+
+    Symlinks that resolve outside their root are skipped: a document tree must not be
+    able to make the tool read (or later write) files elsewhere.
+    """
+    include, exclude = tuple(include), tuple(exclude)
+    for path in paths:
+        if path.is_file():
+            yield path, path.parent
+            continue
+        root = path.resolve()
+        for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                file = Path(dirpath) / name
+                rel = file.relative_to(path).as_posix()
+                if not any(glob_match(rel, p) for p in include):
+                    continue
+                if any(glob_match(rel, p) for p in exclude):
+                    continue
+                if file.is_symlink() and not file.resolve().is_relative_to(root):
+                    continue
+                yield file, path
+
+
+def item_json(item: ActionItem) -> dict[str, Any]:
+    return {
+        "action": item.action,
+        "owner": item.owner,
+        "due": item.due.isoformat() if item.due else None,
+        "priority": item.priority,
+        "status": item.status.value,
+        "ticket": item.ticket,
+        "line": item.line,
+    }
+
+
+def doc_json(doc: Postmortem, display_path: str | None = None) -> dict[str, Any]:
+    return {
+        "path": display_path or doc.path.as_posix(),
+        "title": doc.title,
+        "date": doc.date.isoformat() if doc.date else None,
+        "severity": doc.severity,
+        "status": doc.status,
+        "action_items": [item_json(i) for i in doc.action_items],
+        "contributing_factors": list(doc.contributing_factors),
+        "problems": [{"line": p.line, "message": p.message} for p in doc.problems],
+    }
+
+
+def load(path: Path) -> Postmortem:
+    return parse_file(path)[0]

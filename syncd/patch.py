@@ -1,0 +1,379 @@
+"""The lossless patcher: change only the cells the tool owns (ticket, status).
+
+Every edit is a replacement of a span the parser recorded, or an insertion at the end
+of a row/line/YAML entry. Nothing else is touched: line endings, padding elsewhere,
+alignment rows, a missing final newline all survive byte for byte.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from syncd.blocks import ListBlock, YamlBlock
+from syncd.model import ActionItem, Postmortem, Status, Style
+from syncd.tables import PlainTable, Row, TableBlock
+from syncd.vocab import DEFAULT_STATUS_EMOJI, DEFAULT_STATUS_TEXT
+
+
+class PatchError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Edit:
+    item: ActionItem  # as parsed from the text being patched
+    ticket: str | None = None  # new ticket reference (key or markdown link)
+    status: Status | None = None  # new status, written in the document's own vocabulary
+
+
+@dataclass(frozen=True)
+class _Change:
+    start: int
+    end: int
+    text: str
+    order: int = 0  # several insertions at one offset keep this order
+
+
+def escape_cell(value: str) -> str:
+    """A value safe inside a pipe-table cell: no raw `|`, no line breaks."""
+    value = " ".join(value.split())
+    return value.replace("\\|", "|").replace("|", "\\|")
+
+
+def escape_inline(value: str) -> str:
+    return " ".join(value.split())
+
+
+def apply_edits(text: str, doc: Postmortem, edits: list[Edit]) -> str:
+    changes: list[_Change] = []
+    new_columns: dict[int, dict[str, dict[int, str]]] = defaultdict(lambda: defaultdict(dict))
+    vocab = _Vocabulary(doc)
+    for edit in edits:
+        anchor = edit.item.anchor
+        if anchor is None:
+            raise PatchError(f"item at line {edit.item.line} has no anchor")
+        block = doc.blocks[anchor.block]
+        if edit.status is not None and edit.status != edit.item.status:
+            _status_change(edit, block, vocab, changes, new_columns)
+        if edit.ticket is not None and edit.ticket != edit.item.ticket:
+            _ticket_change(edit, block, changes, new_columns)
+    for block_idx, columns in new_columns.items():
+        block = doc.blocks[block_idx]
+        if "Status" in columns:  # a new Status column states every row's status, not just one
+            for item in doc.action_items:
+                if item.anchor and item.anchor.block == block_idx:
+                    columns["Status"].setdefault(item.anchor.row, vocab.cell(item.status))
+        for name, values in columns.items():
+            if isinstance(block, TableBlock):
+                changes.extend(_add_table_column(block, name, values))
+            elif isinstance(block, PlainTable):
+                changes.extend(_add_plain_column(block, name, values))
+    return _apply(text, changes)
+
+
+def _apply(text: str, changes: list[_Change]) -> str:
+    ordered = sorted(changes, key=lambda c: (c.start, c.end, c.order))
+    for prev, cur in itertools.pairwise(ordered):
+        if cur.start < prev.end:
+            raise PatchError(f"overlapping edits at offset {cur.start}")
+    out, pos = [], 0
+    for change in ordered:
+        out.append(text[pos : change.start])
+        out.append(change.text)
+        pos = change.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# -- status --------------------------------------------------------------------------
+
+
+class _Vocabulary:
+    """How this document spells each status (a doc that says `Complete` gets `Complete`)."""
+
+    def __init__(self, doc: Postmortem) -> None:
+        self.words: dict[Status, str] = {}
+        self.emoji = False
+        for item in doc.action_items:
+            raw = (item.status_raw or "").strip()
+            kind = item.anchor.status_kind if item.anchor else "none"
+            if not raw or kind not in ("cell",):
+                continue
+            if any(ord(ch) > 0x2000 for ch in raw) and len(raw) <= 3:
+                self.emoji = True
+            self.words.setdefault(item.status, raw)
+
+    def cell(self, status: Status) -> str:
+        if status in self.words:
+            return self.words[status]
+        if self.emoji:
+            return DEFAULT_STATUS_EMOJI[status]
+        return DEFAULT_STATUS_TEXT[status]
+
+    def bold(self, status: Status, previous: str) -> str:
+        word = {
+            Status.OPEN: "TODO",
+            Status.IN_PROGRESS: "IN PROGRESS",
+            Status.DONE: "DONE",
+            Status.WONT_DO: "WON'T DO",
+        }[status]
+        return word if previous.isupper() else word.title().replace("'D", "'d")
+
+
+_CHECKBOX = {Status.OPEN: " ", Status.IN_PROGRESS: " ", Status.DONE: "x", Status.WONT_DO: "-"}
+
+
+def _status_change(
+    edit: Edit,
+    block: object,
+    vocab: _Vocabulary,
+    changes: list[_Change],
+    new_columns: dict[int, dict[str, dict[int, str]]],
+) -> None:
+    item, status = edit.item, edit.status
+    assert item.anchor is not None and status is not None
+    anchor = item.anchor
+    span = anchor.status
+    if anchor.status_kind == "checkbox" and span:
+        # a checkbox cannot say "in progress": it stays unticked
+        changes.append(_Change(span.start, span.end, _CHECKBOX[status]))
+        return
+    if anchor.status_kind == "bold" and span:
+        changes.append(_Change(span.start, span.end, vocab.bold(status, item.status_raw or "X")))
+        return
+    word = vocab.cell(status)
+    if anchor.style is Style.TABLE:
+        assert isinstance(block, TableBlock)
+        col = block.columns.get("status")
+        if col is None:
+            new_columns[anchor.block]["Status"][anchor.row] = escape_cell(word)
+            return
+        changes.append(_set_cell(block.rows[anchor.row], col, escape_cell(word)))
+        return
+    if anchor.style is Style.PLAIN_TABLE:
+        assert isinstance(block, PlainTable)
+        if span is None:
+            new_columns[anchor.block]["Status"][anchor.row] = word
+            return
+        changes.append(_Change(span.start, span.end, word))
+        return
+    if anchor.style is Style.YAML:
+        assert isinstance(block, YamlBlock)
+        entry = block.entries[anchor.row]
+        value = _yaml_scalar(word, entry.quote)
+        if span:
+            changes.append(_Change(span.start, span.end, value))
+        else:
+            changes.append(_yaml_insert(block, anchor.row, "status", value, order=1))
+        return
+    if anchor.style is Style.LIST:
+        assert isinstance(block, ListBlock)
+        entry = block.entries[anchor.row]
+        if span:
+            changes.append(_Change(span.start, span.end, escape_inline(word)))
+        elif entry.uses_fields:
+            changes.append(
+                _Change(
+                    entry.content_end,
+                    entry.content_end,
+                    f" **Status:** {escape_inline(word)}",
+                    order=2,
+                )
+            )
+        else:
+            bold = vocab.bold(status, "X")
+            changes.append(_Change(entry.content_end, entry.content_end, f" **{bold}**", order=2))
+
+
+# -- ticket ---------------------------------------------------------------------------
+
+
+def _ticket_change(
+    edit: Edit,
+    block: object,
+    changes: list[_Change],
+    new_columns: dict[int, dict[str, dict[int, str]]],
+) -> None:
+    item, ticket = edit.item, edit.ticket
+    assert item.anchor is not None and ticket is not None
+    anchor = item.anchor
+    span = anchor.ticket
+    if anchor.style is Style.TABLE:
+        assert isinstance(block, TableBlock)
+        col = block.columns.get("ticket")
+        if col is None:
+            new_columns[anchor.block]["Ticket"][anchor.row] = escape_cell(ticket)
+        else:
+            changes.append(_set_cell(block.rows[anchor.row], col, escape_cell(ticket)))
+    elif anchor.style is Style.PLAIN_TABLE:
+        if span:
+            changes.append(_Change(span.start, span.end, escape_inline(ticket)))
+        else:
+            new_columns[anchor.block]["Ticket"][anchor.row] = escape_inline(ticket)
+    elif anchor.style is Style.YAML:
+        assert isinstance(block, YamlBlock)
+        entry = block.entries[anchor.row]
+        value = _yaml_scalar(ticket, entry.quote)
+        if span:
+            changes.append(_Change(span.start, span.end, value))
+        else:
+            changes.append(_yaml_insert(block, anchor.row, "ticket", value, order=0))
+    elif anchor.style is Style.LIST:
+        assert isinstance(block, ListBlock)
+        entry = block.entries[anchor.row]
+        if span:
+            changes.append(_Change(span.start, span.end, escape_inline(ticket)))
+        elif entry.uses_fields:
+            changes.append(
+                _Change(
+                    entry.content_end,
+                    entry.content_end,
+                    f" **Ticket:** {escape_inline(ticket)}",
+                    order=1,
+                )
+            )
+        else:
+            changes.append(
+                _Change(
+                    entry.content_end, entry.content_end, f" ({escape_inline(ticket)})", order=1
+                )
+            )
+
+
+# -- tables ------------------------------------------------------------------------
+
+
+def _set_cell(row: Row, col: int, value: str) -> _Change:
+    """Replace one cell's content, keeping its width when the value fits."""
+    if col >= len(row.cells):
+        return _append_cells(row, col, value)
+    cell = row.cells[col]
+    inner_len = cell.inner_end - cell.inner_start
+    lead = cell.start - cell.inner_start
+    if inner_len == 0:
+        return _Change(cell.inner_start, cell.inner_end, f" {value} ")
+    lead = max(1, min(lead, 1)) if cell.start == cell.end else max(lead, 0)
+    body = " " * lead + value
+    if len(body) + 1 <= inner_len:
+        body = body.ljust(inner_len)
+    else:
+        body += " "
+    # keep a cell that had no padding at all (`|a|b|`) tight
+    if lead == 0 and cell.end == cell.inner_end:
+        body = value
+    return _Change(cell.inner_start, cell.inner_end, body)
+
+
+def _append_cells(row: Row, col: int, value: str) -> _Change:
+    """A ragged row lacks the column: add empty cells up to it, then the value."""
+    missing = col - len(row.cells)
+    text = row.line.text
+    if row.trailing_pipe:
+        pos = row.line.start + text.rstrip().rfind("|") + 1
+        return _Change(pos, pos, "  |" * missing + f" {value} |")
+    pos = row.line.start + len(text.rstrip())
+    return _Change(pos, pos, " |" * missing + f" | {value}")
+
+
+def _add_table_column(table: TableBlock, name: str, values: dict[int, str]) -> list[_Change]:
+    width = len(table.header.cells)
+    changes = [_append_to_row(table.header, width, name)]
+    if table.separator is not None:
+        changes.append(_append_to_row(table.separator, width, "-" * max(3, len(name)), tight=True))
+    for idx, row in enumerate(table.rows):
+        changes.append(_append_to_row(row, width, values.get(idx, "")))
+    return changes
+
+
+def _append_to_row(row: Row, width: int, value: str, *, tight: bool = False) -> _Change:
+    missing = max(0, width - len(row.cells))
+    text = row.line.text
+    if tight:  # the delimiter row: `|---|` style follows the existing cells
+        last = row.cells[-1] if row.cells else None
+        tight = last is not None and last.start == last.inner_start
+    cell_text = value if tight else (f" {value} " if value else "  ")
+    if row.trailing_pipe:
+        pos = row.line.start + text.rstrip().rfind("|") + 1
+        return _Change(pos, pos, "  |" * missing + f"{cell_text}|", order=1)
+    pos = row.line.start + len(text.rstrip())
+    return _Change(
+        pos,
+        pos,
+        " |" * missing + (f"|{cell_text}" if tight else f" |{cell_text.rstrip()}"),
+        order=1,
+    )
+
+
+def _add_plain_column(table: PlainTable, name: str, values: dict[int, str]) -> list[_Change]:
+    lines = [table.header] + [line for line, _spans in table.rows]
+    column = max(len(line.text.rstrip()) for line in lines) + 2
+    changes = []
+    for idx, line in enumerate(lines):
+        value = name if idx == 0 else values.get(idx - 1, "")
+        if not value:
+            continue
+        end = len(line.text.rstrip())
+        changes.append(
+            _Change(line.start + end, line.start + end, " " * (column - end) + value, order=1)
+        )
+    for rule in table.rules:
+        width = column + max(len(name), *(len(v) for v in values.values()))
+        rule_text = rule.text.rstrip()
+        if len(rule_text) < width and rule_text.strip(" -=") == "":
+            changes.append(
+                _Change(
+                    rule.start + len(rule_text),
+                    rule.start + len(rule_text),
+                    rule_text.strip()[0] * (width - len(rule_text)),
+                    order=1,
+                )
+            )
+    return changes
+
+
+# -- YAML --------------------------------------------------------------------------
+
+
+def _yaml_scalar(value: str, quote: str) -> str:
+    if quote == "'":
+        return "'" + value.replace("'", "''").replace("\n", " ") + "'"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _yaml_insert(block: YamlBlock, row: int, key: str, value: str, order: int) -> _Change:
+    entry = block.entries[row]
+    if entry.flow:
+        # `- {item: x, owner: y}` → add the key before the closing brace
+        return _Change(entry.insert_at - 1, entry.insert_at - 1, f", {key}: {value}", order=order)
+    return _Change(
+        entry.insert_at,
+        entry.insert_at,
+        f"{entry.newline}{entry.indent}{key}: {value}",
+        order=order,
+    )
+
+
+# -- files ---------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, text: str, *, prefix: str = "") -> None:
+    """Replace `path` with `text` atomically, keeping its permissions; bytes exactly."""
+    data = (prefix + text).encode("utf-8")
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".syncd-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

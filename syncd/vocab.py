@@ -1,0 +1,428 @@
+"""The words real postmortems use, mapped to canonical values.
+
+Kept as data so a new header or status spelling is a one-line change.
+"""
+
+from __future__ import annotations
+
+import re
+
+from syncd.model import Status
+
+# -- table headers ------------------------------------------------------------------
+
+COLUMN_WORDS: dict[str, tuple[str, ...]] = {
+    "number": ("#", "no", "no.", "nr", "num", "id", "item #", "ai #", "ai", "n"),
+    "action": (
+        "action",
+        "actions",
+        "action item",
+        "action items",
+        "item",
+        "items",
+        "task",
+        "tasks",
+        "description",
+        "what",
+        "remediation",
+        "follow-up",
+        "follow up",
+        "followup",
+        "todo",
+        "to do",
+        "to-do",
+        "title",
+        "summary",
+        "fix",
+        "change",
+        "step",
+        "next step",
+        "action / owner",
+        "corrective action",
+        "preventive action",
+        "improvement",
+        "recommendation",
+        "mitigation",
+        "details",
+        "deliverable",
+    ),
+    "owner": (
+        "owner",
+        "owners",
+        "who",
+        "assignee",
+        "assignees",
+        "assigned to",
+        "assigned",
+        "responsible",
+        "dri",
+        "lead",
+        "owner/team",
+        "team/owner",
+        "point of contact",
+        "poc",
+        "accountable",
+        "owned by",
+    ),
+    "due": (
+        "due",
+        "due date",
+        "target date",
+        "target",
+        "deadline",
+        "eta",
+        "by when",
+        "when",
+        "due by",
+        "completion date",
+        "target completion",
+        "date due",
+        "by",
+        "due on",
+        "expected",
+        "timeline",
+        "date",
+    ),
+    "priority": ("priority", "pri", "prio", "p", "importance", "urgency"),
+    "status": ("status", "state", "done", "done?", "complete?", "completed?", "progress"),
+    "ticket": (
+        "ticket",
+        "tickets",
+        "bug",
+        "bug #",
+        "bugs",
+        "link",
+        "links",
+        "work item",
+        "jira",
+        "issue",
+        "issues",
+        "tracking",
+        "tracker",
+        "tracked in",
+        "github issue",
+        "jira ticket",
+        "reference",
+        "ref",
+        "card",
+        "story",
+        "jira issue",
+        "ticket #",
+        "issue #",
+        "tracking issue",
+        "tracking link",
+    ),
+    "category": ("type", "category", "kind", "class", "area", "theme", "action type"),
+}
+
+_HEADER_LOOKUP = {word: col for col, words in COLUMN_WORDS.items() for word in words}
+
+
+def normalise_header(text: str) -> str:
+    text = strip_markup(text).lower().strip()
+    text = re.sub(r"\s+", " ", text)
+    return text.rstrip(":").strip()
+
+
+def column_for(header: str) -> str | None:
+    """Map one header cell to a canonical column name, or None if unknown."""
+    norm = normalise_header(header)
+    if norm in _HEADER_LOOKUP:
+        return _HEADER_LOOKUP[norm]
+    # "Action Item Description", "Owner (team)", "Due Date (UTC)", "Jira ticket link"…
+    head = re.sub(r"\s*\(.*\)$", "", norm)
+    if head in _HEADER_LOOKUP:
+        return _HEADER_LOOKUP[head]
+    for col, pattern in _HEADER_PATTERNS:
+        if pattern.search(norm):
+            return col
+    return None
+
+
+_HEADER_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("ticket", re.compile(r"\b(ticket|jira|bug|issue link|tracking)\b")),
+    ("due", re.compile(r"\b(due|deadline|target date)\b")),
+    ("owner", re.compile(r"\b(owner|assignee)\b")),
+    ("status", re.compile(r"^status\b")),
+    ("priority", re.compile(r"^(priority|pri)\b")),
+    ("action", re.compile(r"\b(action|task|item)\b")),
+)
+
+# -- headings ------------------------------------------------------------------------
+
+ACTION_HEADING = re.compile(
+    r"""^(?:[\d.]+\s*)?(?:\W\s*)?(
+        action[\s_-]*items?|action\s+plan|actions|actionables?|
+        remediations?(?:\s+(?:items|actions|plan|steps))?|
+        follow[\s-]?ups?|followups|
+        corrective(?:\s+and\s+preventa?t?ive)?\s+actions?|preventa?t?ive\s+(?:actions|measures)|
+        next\s+steps|to-?dos?|tasks|repair\s+items|improvements?|
+        (?:lessons\s+learned\s+(?:and|&)\s+)?action\s+items|
+        what\s+we(?:'re|\s+are)\s+(?:doing|changing)|
+        (?:prevent(?:ing)?\s+recurrence|prevention)
+    )\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+FACTORS_HEADING = re.compile(
+    r"^(?:[\d.]+\s*)?(contributing\s+factors?|root\s+causes?|causes|causal\s+factors|"
+    r"why\s+(?:did\s+)?(?:it|this)\s+happen|5\s+whys|five\s+whys|trigger)\b",
+    re.IGNORECASE,
+)
+RELATED_HEADING = re.compile(r"^(?:[\d.]+\s*)?related\s+(incidents?|postmortems?)\b", re.I)
+
+# Decoy sections: even a checkbox list here is not an action item.
+NON_ACTION_HEADING = re.compile(
+    r"^(?:[\d.]+\s*)?(timeline|detection|impact|summary|what\s+went|where\s+we\s+got\s+lucky|"
+    r"lessons|glossary|supporting|appendix|is\s+this\s+a\s+pattern)",
+    re.IGNORECASE,
+)
+
+# -- statuses ------------------------------------------------------------------------
+
+_STATUS_WORDS: tuple[tuple[Status, tuple[str, ...]], ...] = (
+    (
+        Status.WONT_DO,
+        (
+            "won't do",
+            "wont do",
+            "won't fix",
+            "wont fix",
+            "wontfix",
+            "will not do",
+            "will not fix",
+            "cancelled",
+            "canceled",
+            "declined",
+            "dropped",
+            "abandoned",
+            "obsolete",
+            "not planned",
+            "rejected",
+            "descoped",
+            "de-scoped",
+            "not doing",
+            "won't implement",
+            "duplicate",
+            "superseded",
+            "out of scope",
+        ),
+    ),
+    (
+        Status.DONE,
+        (
+            "done",
+            "complete",
+            "completed",
+            "closed",
+            "fixed",
+            "resolved",
+            "finished",
+            "shipped",
+            "merged",
+            "implemented",
+            "landed",
+            "deployed",
+            "delivered",
+            "mitigated",
+            "released",
+            "verified",
+            "yes",
+            "[x]",
+            "x",
+            "100%",
+        ),
+    ),
+    (
+        Status.IN_PROGRESS,
+        (
+            "in progress",
+            "in-progress",
+            "inprogress",
+            "wip",
+            "ongoing",
+            "started",
+            "doing",
+            "in review",
+            "under review",
+            "in development",
+            "in dev",
+            "partially done",
+            "partial",
+            "partially complete",
+            "active",
+            "working",
+            "in flight",
+            "in-flight",
+            "underway",
+            "under way",
+            "implementing",
+            "testing",
+            "in testing",
+            "code review",
+            "in qa",
+        ),
+    ),
+    (
+        Status.OPEN,
+        (
+            "open",
+            "todo",
+            "to do",
+            "to-do",
+            "not started",
+            "pending",
+            "new",
+            "planned",
+            "backlog",
+            "proposed",
+            "tbd",
+            "scheduled",
+            "blocked",
+            "on hold",
+            "no",
+            "[ ]",
+            "",
+            "not yet started",
+            "queued",
+            "triage",
+            "needs triage",
+            "unassigned",
+            "reopened",
+            "ready",
+            "accepted",
+            "committed",
+        ),
+    ),
+)
+_STATUS_LOOKUP = {word: status for status, words in _STATUS_WORDS for word in words}
+
+_EMOJI_STATUS: tuple[tuple[str, Status], ...] = (
+    ("✅", Status.DONE),
+    ("✔", Status.DONE),
+    ("☑", Status.DONE),
+    ("🟢", Status.DONE),
+    ("✓", Status.DONE),
+    ("🎉", Status.DONE),
+    ("🔄", Status.IN_PROGRESS),
+    ("⏳", Status.IN_PROGRESS),
+    ("🚧", Status.IN_PROGRESS),
+    ("🟡", Status.IN_PROGRESS),
+    ("🏗", Status.IN_PROGRESS),
+    ("⌛", Status.IN_PROGRESS),
+    ("❌", Status.WONT_DO),
+    ("✖", Status.WONT_DO),
+    ("🚫", Status.WONT_DO),
+    ("⛔", Status.WONT_DO),
+    ("⬜", Status.OPEN),
+    ("☐", Status.OPEN),
+    ("🔴", Status.OPEN),
+    ("🆕", Status.OPEN),
+)
+
+# What the tool writes when a doc has no spelling of its own for a status yet.
+DEFAULT_STATUS_TEXT = {
+    Status.OPEN: "Open",
+    Status.IN_PROGRESS: "In Progress",
+    Status.DONE: "Done",
+    Status.WONT_DO: "Won't Do",
+}
+DEFAULT_STATUS_EMOJI = {
+    Status.OPEN: "⬜",
+    Status.IN_PROGRESS: "🔄",
+    Status.DONE: "✅",
+    Status.WONT_DO: "❌",
+}
+
+
+def parse_status(raw: str | None) -> Status | None:
+    """Canonical status of a status cell, or None when the text is not a status."""
+    if raw is None:
+        return Status.OPEN
+    text = strip_markup(raw).strip()
+    for emoji, status in _EMOJI_STATUS:
+        if text.startswith(emoji) or (emoji in text and len(text) <= 4):
+            return status
+    norm = re.sub(r"[\s_]+", " ", text.lower()).strip(" .!:;-–—*")
+    norm = norm.replace("’", "'")
+    if norm in _STATUS_LOOKUP:
+        return _STATUS_LOOKUP[norm]
+    # "Done (merged #123)", "In progress - 50%", "Complete: shipped in v2"
+    for length in (4, 3, 2, 1):
+        head = " ".join(re.split(r"[\s(,:;/–—-]+", norm)[:length]).strip()
+        if head and head in _STATUS_LOOKUP and head not in ("", "x", "no", "yes", "new"):
+            return _STATUS_LOOKUP[head]
+    for emoji, status in _EMOJI_STATUS:
+        if emoji in text:
+            return status
+    return None
+
+
+def status_from_heading(heading: str) -> Status | None:
+    """ "Immediate actions (Completed)" → done; only parenthesised or trailing words count."""
+    match = re.search(r"\(([^)]*)\)\s*$", heading) or re.search(r"[-–—:]\s*([\w' ]+)$", heading)
+    if match:
+        status = parse_status(match.group(1))
+        if status and match.group(1).strip():
+            return status
+    return None
+
+
+# -- priorities and severities --------------------------------------------------------
+
+_PRIORITY = re.compile(r"^\s*p(?:ri(?:ority)?)?[\s-]*([0-4])\b", re.IGNORECASE)
+
+
+def parse_priority(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    text = strip_markup(raw).strip()
+    if not text or text in {"-", "—", "–", "n/a", "N/A", "TBD", "?"}:
+        return None
+    if match := _PRIORITY.match(text):
+        return f"P{match.group(1)}"
+    if re.fullmatch(r"[0-4]", text):
+        return f"P{text}"
+    return text
+
+
+_SEVERITY = re.compile(r"^\s*(?:sev(?:erity)?|s)[\s_-]*([0-5])\b", re.IGNORECASE)
+
+
+def parse_severity(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    text = strip_markup(raw).strip()
+    if not text or text.startswith(("[", "<")) or text.upper() in {"SEV-X", "SEVX", "TBD"}:
+        return None
+    if match := _SEVERITY.match(text):
+        return f"SEV{match.group(1)}"
+    if re.fullmatch(r"[0-5]", text):
+        return f"SEV{text}"
+    return text
+
+
+# -- markup --------------------------------------------------------------------------
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+
+
+def strip_markup(text: str) -> str:
+    """Plain text of a cell: links → their text, emphasis and code marks removed."""
+    text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    text = re.sub(r"<br\s*/?>", " ", text, flags=re.IGNORECASE)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])[*_](?!\s)(.+?)(?<!\s)[*_](?![\w*])", r"\1", text)
+    text = re.sub(r"~~(.+?)~~", r"\1", text)
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    return text.replace("\\|", "|").strip()
+
+
+PLACEHOLDER = re.compile(
+    r"^(\[[^\]]*\]|<[^>]*>|\.{2,}|…|tbd|tba|n/?a|none|-+|—|–|\?+|x+|yyyy-mm-dd|todo:?)$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder(text: str | None) -> bool:
+    return text is None or not text.strip() or bool(PLACEHOLDER.match(text.strip()))
