@@ -1,10 +1,153 @@
-"""Command line entry point (filled in as subcommands land)."""
+"""`syncd` command line: parse, lint, plan, sync, status, state, demo, run, digest.
+
+Exit codes: 0 ok; 1 findings (lint) or configuration error; 2 some items failed and
+will be retried (sync).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from syncd import __version__
+from syncd.documents import DEFAULT_INCLUDE, discover, doc_json
+from syncd.parser import parse_file
+
+Command = Callable[[argparse.Namespace], int]
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("syncd: not implemented yet", file=sys.stderr)
-    return 1
+def _display(file: Path, root: Path, given_file: bool) -> str:
+    return file.as_posix() if given_file else file.relative_to(root).as_posix()
+
+
+def _documents(paths: Sequence[str]) -> list[tuple[Path, Path, str]]:
+    """(file, root, display path) for every document named on the command line."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise SystemExit(f"syncd: no such file or directory: {raw}")
+        for file, root in discover([path], DEFAULT_INCLUDE):
+            found.append((file, root, _display(file, root, path.is_file())))
+    return found
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    docs = []
+    for file, _root, shown in _documents(args.paths):
+        doc, _text = parse_file(file)
+        docs.append(doc_json(doc, shown))
+    if args.format == "json":
+        json.dump({"documents": docs}, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    for doc in docs:
+        print(
+            f"{doc['path']}: {doc['title'] or '(untitled)'}"
+            f" [{doc['date'] or 'no date'}, {doc['severity'] or 'no severity'}]"
+        )
+        for item in doc["action_items"]:
+            fields = [item["owner"] or "no owner", item["due"] or "no due date", item["status"]]
+            if item["priority"]:
+                fields.append(item["priority"])
+            if item["ticket"]:
+                fields.append(item["ticket"])
+            print(f"  {item['line']:>4}  {item['action']}  ({', '.join(fields)})")
+        for problem in doc["problems"]:
+            print(f"  {problem['line']:>4}  problem: {problem['message']}")
+    return 0
+
+
+def _lint_config(args: argparse.Namespace) -> Any:
+    from syncd.lint import LintConfig
+
+    disable: set[str] = set(args.disable or [])
+    ignore: list[tuple[str, frozenset[str]]] = []
+    config_path = args.config or os.environ.get("SYNCD_CONFIG")
+    if config_path:
+        from syncd.config import load_config
+
+        settings = load_config(config_path)
+        disable |= set(settings.lint.disable)
+        ignore = [(glob, frozenset(rules)) for glob, rules in settings.lint.ignore.items()]
+    return LintConfig(disable=frozenset(disable), ignore=tuple(ignore))
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from syncd.lint import describe_rules, lint_document
+
+    if args.list_rules:
+        for rule_id, description in describe_rules():
+            print(f"{rule_id:22} {description}")
+        return 0
+    if not args.paths:
+        print("syncd lint: give one or more files or directories", file=sys.stderr)
+        return 1
+    try:
+        config = _lint_config(args)
+    except ValueError as exc:
+        print(f"syncd lint: {exc}", file=sys.stderr)
+        return 1
+    findings = []
+    for file, _root, shown in _documents(args.paths):
+        doc, _text = parse_file(file)
+        findings.extend(lint_document(doc, config, shown))
+    if args.format == "json":
+        json.dump(
+            {"findings": [f.as_dict() for f in findings]}, sys.stdout, indent=2, ensure_ascii=False
+        )
+        sys.stdout.write("\n")
+    else:
+        for finding in findings:
+            print(finding.format())
+        if findings:
+            print(f"{len(findings)} finding(s)", file=sys.stderr)
+    return 1 if findings else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="print the action items the parser finds")
+    p.add_argument("paths", nargs="+", help="files or directories")
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("lint", help="check action items against the postmortem rules")
+    p.add_argument("paths", nargs="*", help="files or directories")
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument("--disable", action="append", metavar="RULE", help="turn a rule off")
+    p.add_argument("--config", help="TOML config whose [lint] section applies")
+    p.add_argument("--list-rules", action="store_true", help="list rule ids and exit")
+    p.set_defaults(func=cmd_lint)
+
+    _register_sync_commands(sub)
+    return parser
+
+
+def _register_sync_commands(sub: Any) -> None:
+    """Commands that need configuration and trackers live in `syncd.commands`."""
+    from syncd import commands
+
+    commands.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -552,5 +552,8 @@ def _yaml_entry(entry: Any, lines: list[Line], first_line: int) -> YamlEntry:
     line = lines[idx]
     head = lines[first_line + key_line].text
     flow = head.lstrip().startswith("- {") or head.lstrip().startswith("{")
-    quote = '"' if '"' in head else ("'" if "'" in head else "")
+    # follow the quoting the entry already uses, so inserted values look like their siblings
+    body = "".join(lines[i].text for i in range(first_line + key_line, idx + 1))
+    quotes = [ch for ch in body if ch in "'\""]
+    quote = quotes[0] if quotes else ""
     return YamlEntry(line.end, " " * key_col, line.newline or "\n", flow, quote)

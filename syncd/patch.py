@@ -53,6 +53,7 @@ def escape_inline(value: str) -> str:
 def apply_edits(text: str, doc: Postmortem, edits: list[Edit]) -> str:
     changes: list[_Change] = []
     new_columns: dict[int, dict[str, dict[int, str]]] = defaultdict(lambda: defaultdict(dict))
+    cell_writes: _CellWrites = defaultdict(lambda: defaultdict(dict))
     vocab = _Vocabulary(doc)
     for edit in edits:
         anchor = edit.item.anchor
@@ -60,21 +61,26 @@ def apply_edits(text: str, doc: Postmortem, edits: list[Edit]) -> str:
             raise PatchError(f"item at line {edit.item.line} has no anchor")
         block = doc.blocks[anchor.block]
         if edit.status is not None and edit.status != edit.item.status:
-            _status_change(edit, block, vocab, changes, new_columns)
+            _status_change(edit, block, vocab, changes, new_columns, cell_writes)
         if edit.ticket is not None and edit.ticket != edit.item.ticket:
-            _ticket_change(edit, block, changes, new_columns)
+            _ticket_change(edit, block, changes, new_columns, cell_writes)
     for block_idx, columns in new_columns.items():
         block = doc.blocks[block_idx]
         if "Status" in columns:  # a new Status column states every row's status, not just one
             for item in doc.action_items:
                 if item.anchor and item.anchor.block == block_idx:
                     columns["Status"].setdefault(item.anchor.row, vocab.cell(item.status))
-        for name, values in columns.items():
-            if isinstance(block, TableBlock):
-                changes.extend(_add_table_column(block, name, values))
-            elif isinstance(block, PlainTable):
+        if isinstance(block, PlainTable):
+            for name, values in columns.items():
                 changes.extend(_add_plain_column(block, name, values))
+    for block_idx in set(cell_writes) | set(new_columns):
+        block = doc.blocks[block_idx]
+        if isinstance(block, TableBlock):
+            changes.extend(_table_changes(block, cell_writes[block_idx], new_columns[block_idx]))
     return _apply(text, changes)
+
+
+_CellWrites = defaultdict[int, defaultdict[int, dict[int, str]]]
 
 
 def _apply(text: str, changes: list[_Change]) -> str:
@@ -135,6 +141,7 @@ def _status_change(
     vocab: _Vocabulary,
     changes: list[_Change],
     new_columns: dict[int, dict[str, dict[int, str]]],
+    cell_writes: _CellWrites,
 ) -> None:
     item, status = edit.item, edit.status
     assert item.anchor is not None and status is not None
@@ -154,7 +161,7 @@ def _status_change(
         if col is None:
             new_columns[anchor.block]["Status"][anchor.row] = escape_cell(word)
             return
-        changes.append(_set_cell(block.rows[anchor.row], col, escape_cell(word)))
+        cell_writes[anchor.block][anchor.row][col] = escape_cell(word)
         return
     if anchor.style is Style.PLAIN_TABLE:
         assert isinstance(block, PlainTable)
@@ -199,6 +206,7 @@ def _ticket_change(
     block: object,
     changes: list[_Change],
     new_columns: dict[int, dict[str, dict[int, str]]],
+    cell_writes: _CellWrites,
 ) -> None:
     item, ticket = edit.item, edit.ticket
     assert item.anchor is not None and ticket is not None
@@ -210,7 +218,7 @@ def _ticket_change(
         if col is None:
             new_columns[anchor.block]["Ticket"][anchor.row] = escape_cell(ticket)
         else:
-            changes.append(_set_cell(block.rows[anchor.row], col, escape_cell(ticket)))
+            cell_writes[anchor.block][anchor.row][col] = escape_cell(ticket)
     elif anchor.style is Style.PLAIN_TABLE:
         if span:
             changes.append(_Change(span.start, span.end, escape_inline(ticket)))
@@ -251,8 +259,6 @@ def _ticket_change(
 
 def _set_cell(row: Row, col: int, value: str) -> _Change:
     """Replace one cell's content, keeping its width when the value fits."""
-    if col >= len(row.cells):
-        return _append_cells(row, col, value)
     cell = row.cells[col]
     inner_len = cell.inner_end - cell.inner_start
     lead = cell.start - cell.inner_start
@@ -270,44 +276,53 @@ def _set_cell(row: Row, col: int, value: str) -> _Change:
     return _Change(cell.inner_start, cell.inner_end, body)
 
 
-def _append_cells(row: Row, col: int, value: str) -> _Change:
-    """A ragged row lacks the column: add empty cells up to it, then the value."""
-    missing = col - len(row.cells)
-    text = row.line.text
-    if row.trailing_pipe:
-        pos = row.line.start + text.rstrip().rfind("|") + 1
-        return _Change(pos, pos, "  |" * missing + f" {value} |")
-    pos = row.line.start + len(text.rstrip())
-    return _Change(pos, pos, " |" * missing + f" | {value}")
+def _table_changes(
+    table: TableBlock, writes: dict[int, dict[int, str]], new_columns: dict[str, dict[int, str]]
+) -> list[_Change]:
+    """All edits of one table, one set of changes per row.
 
-
-def _add_table_column(table: TableBlock, name: str, values: dict[int, str]) -> list[_Change]:
+    New columns go after the header's last cell; a ragged row gets the empty cells it
+    lacks so every value lands under its header.
+    """
     width = len(table.header.cells)
-    changes = [_append_to_row(table.header, width, name)]
-    if table.separator is not None:
-        changes.append(_append_to_row(table.separator, width, "-" * max(3, len(name)), tight=True))
-    for idx, row in enumerate(table.rows):
-        changes.append(_append_to_row(row, width, values.get(idx, "")))
+    names = list(new_columns)
+    changes: list[_Change] = []
+    if names:
+        header = {width + k: name for k, name in enumerate(names)}
+        changes.extend(_row_changes(table.header, header))
+        if table.separator is not None:
+            sep = {width + k: "-" * max(3, len(name)) for k, name in enumerate(names)}
+            changes.extend(_row_changes(table.separator, sep, separator=True))
+    for row_idx, row in enumerate(table.rows):
+        row_writes = dict(writes.get(row_idx, {}))
+        for k, name in enumerate(names):
+            row_writes[width + k] = new_columns[name].get(row_idx, "")
+        if row_writes:
+            changes.extend(_row_changes(row, row_writes))
     return changes
 
 
-def _append_to_row(row: Row, width: int, value: str, *, tight: bool = False) -> _Change:
-    missing = max(0, width - len(row.cells))
-    text = row.line.text
-    if tight:  # the delimiter row: `|---|` style follows the existing cells
-        last = row.cells[-1] if row.cells else None
-        tight = last is not None and last.start == last.inner_start
-    cell_text = value if tight else (f" {value} " if value else "  ")
+def _row_changes(row: Row, writes: dict[int, str], *, separator: bool = False) -> list[_Change]:
+    changes = [_set_cell(row, col, value) for col, value in writes.items() if col < len(row.cells)]
+    beyond = [col for col in writes if col >= len(row.cells)]
+    if not beyond:
+        return changes
+    last = max(beyond)
+    tight = separator and bool(row.cells) and row.cells[-1].start == row.cells[-1].inner_start
+    cells = []
+    for col in range(len(row.cells), last + 1):
+        value = writes.get(col, "")
+        if separator and (tight or not value):  # `|---|` rows keep their own dash width
+            value = "-" * max(3, len(row.cells[-1].text.strip(":"))) if tight else (value or "---")
+        cells.append(value if tight else (f" {value} " if value else "  "))
     if row.trailing_pipe:
-        pos = row.line.start + text.rstrip().rfind("|") + 1
-        return _Change(pos, pos, "  |" * missing + f"{cell_text}|", order=1)
-    pos = row.line.start + len(text.rstrip())
-    return _Change(
-        pos,
-        pos,
-        " |" * missing + (f"|{cell_text}" if tight else f" |{cell_text.rstrip()}"),
-        order=1,
-    )
+        pos = row.line.start + row.line.text.rstrip().rfind("|") + 1
+        changes.append(_Change(pos, pos, "".join(f"{c}|" for c in cells), order=1))
+    else:
+        # without a closing pipe the last cell runs to the line end, padding included
+        text = "".join(f"|{c}" if tight else f" |{c.rstrip()}" for c in cells)
+        changes.append(_Change(row.line.end, row.line.end, text, order=1))
+    return changes
 
 
 def _add_plain_column(table: PlainTable, name: str, values: dict[int, str]) -> list[_Change]:
