@@ -142,6 +142,9 @@ class EmulatorServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle on, the body waits
+            # for the client's delayed ACK (~40 ms per request on Linux).
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args: Any) -> None:
                 return
@@ -154,7 +157,10 @@ class EmulatorServer:
         self._server = ThreadingHTTPServer((LOOPBACK, port), _Handler)
         self._server.daemon_threads = True
         self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits up to one interval (default 0.5 s per test).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self.url
 

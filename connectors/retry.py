@@ -94,7 +94,7 @@ def call_idempotent(
     retrying = Retrying(
         retry=retry_if_exception(_retryable),
         stop=stop_after_attempt(attempts) | stop_after_delay(budget),
-        wait=_wait(wait_exponential_jitter(initial=0.5, max=30.0)),
+        wait=_wait(wait_exponential_jitter(multiplier=0.5, max=30.0)),
         before_sleep=before_sleep,
         sleep=sleep,
         reraise=True,

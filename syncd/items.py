@@ -366,7 +366,9 @@ def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIt
         owner=clean_owner(owner_raw),
         due=due,
         priority=parse_priority(priority_raw),
-        status=_status(status_raw, ctx, line_no),
+        status=_CHECK_STATUS[status_raw[1]]
+        if status_kind == "checkbox" and status_raw
+        else _status(status_raw, ctx, line_no),
         ticket=ticket,
         line=line_no,
         category=values.get("category") or ctx.category,

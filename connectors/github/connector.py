@@ -1,0 +1,527 @@
+"""GitHub Issues connector, through PyGithub.
+
+Identity. Every ticket the tool creates carries the shared label (`label`, default
+`postmortem-action`) and a hidden marker at the end of its body::
+
+    <!-- postmortem-syncd:marker=pm-1a2b3c4d5e6f -->
+
+Markers are found by *listing* the labelled issues and reading bodies, never through
+the search API (its index lags by up to minutes and ignores HTML comments).
+
+Due dates. GitHub issues have no due-date field. With `due = "body"` (the default)
+the connector writes a visible line into the body, between the description and the
+marker, and reads it back from there::
+
+    **Due:** 2026-07-01
+
+People can see and edit it in the UI; the connector only ever rewrites that one
+line. With `due = "milestone"` the date lives in a milestone titled `Due 2026-07-01`
+whose `due_on` is that day, created on first use and shared between issues.
+
+Priority is one label per level (`priority_labels`). Status: open → OPEN, or
+IN_PROGRESS when `in_progress_label` is present; closed with `state_reason`
+`not_planned` → WONT_DO; any other close → DONE.
+
+Requests. PyGithub's own retry is off (`retry=None`): `GithubRetry` re-POSTs on 5xx,
+which is how duplicate issues are born. Idempotent calls (reads, PATCHes that set
+absolute values) go through `connectors.retry.call_idempotent`; creates never do,
+and a 5xx or dropped connection on a create is reported as ambiguous. Writes are
+paced by the connector (`writes_per_minute`) instead of PyGithub's fixed 1 s.
+Every HTTP request, pages included, is counted in `stats` by a hook on the
+requester's `requestJsonAndCheck`, the one entry point PyGithub's REST calls use.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar, Literal, TypeVar
+
+import requests
+from github import Auth, Github, GithubException
+from github.GithubObject import NotSet, Opt
+from github.Issue import Issue
+from github.Milestone import Milestone
+from github.Requester import Requester
+from pydantic import Field, SecretStr, field_validator
+
+from connectors.base import (
+    AmbiguousWrite,
+    Capabilities,
+    ConnectorConfig,
+    CreateOutcome,
+    FieldChanges,
+    RateLimited,
+    RequestStats,
+    Ticket,
+    TicketDraft,
+    TrackerError,
+)
+from connectors.retry import call_idempotent, retry_after_seconds
+from syncd.model import Status
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+MARKER_RE = re.compile(r"<!--\s*postmortem-syncd:marker=(?P<marker>[\w.:-]+)\s*-->")
+DUE_RE = re.compile(r"^\*\*Due:\*\*[ \t]*(?P<due>\d{4}-\d{2}-\d{2})[ \t]*$", re.MULTILINE)
+DUE_BLOCK_RE = re.compile(DUE_RE.pattern + r"\n?(?:[ \t]*\n)?", re.MULTILINE)  # line + blank
+KEY_RE = re.compile(r"(?<![\w/.#-])(?:(?P<repo>[\w.-]+/[\w.-]+))?#(?P<number>\d+)\b")
+URL_RE = re.compile(
+    r"https?://[^\s/]+/(?:\S*/)?(?P<repo>[\w.-]+/[\w.-]+)/issues/(?P<number>\d+)(?![\w/])"
+)
+
+# `since` is sent this much earlier than asked: GitHub's bound is second-granular and
+# documented only as "after", and the caller's clock need not match GitHub's.
+# Callers therefore get a superset; reconciling a ticket twice is harmless.
+SINCE_OVERLAP = timedelta(minutes=2)
+# Above this many keys, one listing of all managed issues is cheaper than a GET each.
+MANY_KEYS = 10
+# GitHub's advice when a secondary limit answers without `retry-after`.
+SECONDARY_WAIT = 60.0
+PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
+
+
+class GitHubConfig(ConnectorConfig):
+    """`[trackers.<name>]` with `kind = "github"`."""
+
+    kind: Literal["github"] = "github"
+    url: str = "https://api.github.com"
+    repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    token: SecretStr
+    priority_labels: dict[str, str] = Field(
+        default_factory=lambda: {p: f"priority: {p}" for p in PRIORITIES}
+    )
+    in_progress_label: str = "in progress"
+    due: Literal["body", "milestone"] = "body"
+    # GitHub allows ~80 content-creating requests a minute and asks for serial writes.
+    writes_per_minute: float = Field(default=60.0, gt=0)
+    page_size: int = Field(default=100, ge=1, le=100)
+
+    @field_validator("priority_labels")
+    @classmethod
+    def _known_priorities(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(PRIORITIES)
+        if unknown:
+            raise ValueError(f"priority_labels keys must be P0..P4, not {sorted(unknown)}")
+        return value
+
+
+class WritePacer:
+    """Spaces writes at least `interval` seconds apart (no bursts: GitHub counts them)."""
+
+    def __init__(
+        self, interval: float, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next = -math.inf
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:  # held while sleeping on purpose: writers queue up serially
+            now = self._clock()
+            if now < self._next:
+                self._sleep(self._next - now)
+                now = self._next
+            self._next = now + self.interval
+
+
+class GitHubConnector:
+    """One GitHub repository's issues as `Ticket`s."""
+
+    Config: ClassVar[type[ConnectorConfig]] = GitHubConfig
+    emulator: ClassVar[str] = "connectors.github.emulator:GitHubEmulator"
+
+    def __init__(
+        self,
+        name: str,
+        config: GitHubConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.stats = RequestStats()
+        interval = 60.0 / config.writes_per_minute
+        self.capabilities = Capabilities(
+            bulk_create=False, max_bulk=1, wont_do=True, min_write_interval=interval
+        )
+        self._sleep = sleep
+        self._pacer = WritePacer(interval, clock, sleep)
+        self._github = Github(
+            auth=Auth.Token(config.token.get_secret_value()),
+            base_url=config.url.rstrip("/"),
+            timeout=max(1, math.ceil(config.timeout)),
+            per_page=config.page_size,
+            retry=None,  # GithubRetry re-POSTs on 5xx: duplicates. We retry ourselves.
+            seconds_between_requests=None,
+            seconds_between_writes=None,  # paced by WritePacer instead
+            lazy=True,  # no GET before a PATCH; one requester shared by every object
+        )
+        self._instrument(self._github.requester)
+        self._repo = self._github.get_repo(config.repo)
+        self._priority_of = {label: p for p, label in config.priority_labels.items()}
+        self._milestones: dict[date, Milestone] | None = None
+
+    def __repr__(self) -> str:
+        config = self.config
+        return f"GitHubConnector(name={self.name!r}, repo={config.repo!r}, url={config.url!r})"
+
+    def close(self) -> None:
+        self._github.close()
+
+    # -- the six operations -------------------------------------------------------------
+    def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:
+        """Managed issues updated since `since` minus `SINCE_OVERLAP` (a superset).
+
+        Fetched completely before anything is yielded: a failed page raises, it never
+        truncates the listing.
+        """
+        return iter(self._idempotent(lambda: self._list_managed(since)))
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
+        numbers = {self._number_of(key) for key in keys if self.parse_key(key)}
+        found: dict[str, Ticket] = {}
+        if len(numbers) > MANY_KEYS:
+            wanted = {self._key(n) for n in numbers}
+            found = {t.key: t for t in self._idempotent(lambda: self._list_managed(None))}
+            found = {key: ticket for key, ticket in found.items() if key in wanted}
+        # Keys outside the listing may still be issues a person linked by hand.
+        for number in sorted(numbers):
+            if self._key(number) not in found:
+                ticket = self._idempotent(lambda n=number: self._fetch_ticket(n))
+                if ticket is not None:
+                    found[ticket.key] = ticket
+        return found
+
+    def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:
+        wanted = set(markers)
+        if not wanted:
+            return {}
+        tickets = self._idempotent(lambda: self._list_managed(None))
+        found: dict[str, Ticket] = {}
+        # Oldest first: if a marker was ever duplicated, the original issue wins.
+        for ticket in sorted(tickets, key=lambda t: self._number_of(t.key)):
+            if ticket.marker in wanted and ticket.marker not in found:
+                found[ticket.marker] = ticket
+        return found
+
+    def create_many(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
+        outcomes: list[CreateOutcome] = []
+        for index, draft in enumerate(drafts):
+            try:
+                outcomes.append(CreateOutcome(draft.marker, ticket=self._create(draft)))
+            except RateLimited as exc:
+                # A 403/429 is a definite "no": nothing was created. Stop the batch.
+                outcomes.append(CreateOutcome(draft.marker, error=str(exc)))
+                wait = f"{exc.retry_after:.0f}" if exc.retry_after is not None else "?"
+                skipped = f"not attempted: rate limited, retry after {wait} s"
+                outcomes += [CreateOutcome(d.marker, error=skipped) for d in drafts[index + 1 :]]
+                break
+            except AmbiguousWrite as exc:
+                outcomes.append(CreateOutcome(draft.marker, error=str(exc), ambiguous=True))
+            except TrackerError as exc:
+                outcomes.append(CreateOutcome(draft.marker, error=str(exc)))
+        return outcomes
+
+    def update_fields(self, key: str, changes: FieldChanges) -> Ticket:
+        number = self._number_of(key)
+        wanted = changes.items()
+        issue = self._repo.get_issue(number)  # lazy: no request yet
+        if not wanted:
+            return self._idempotent(lambda: self._ticket(issue.complete()))
+        if "priority" in wanted or ("due" in wanted and self.config.due == "body"):
+            # Labels and body are replaced wholesale by a PATCH: start from the current ones.
+            self._idempotent(issue.complete)
+        edit = self._edit_for(issue, wanted)
+        self._idempotent(lambda: issue.edit(**edit))  # absolute values: safe to repeat
+        return self._ticket(issue)
+
+    def set_status(self, key: str, status: Status) -> Ticket:
+        issue = self._repo.get_issue(self._number_of(key))
+        if status.is_closed:
+            return self._close(issue, "completed" if status is Status.DONE else "not_planned")
+        self._idempotent(issue.complete)  # the in-progress label is toggled in a replaced set
+        labels = [
+            name for name in self._label_names(issue) if name != self.config.in_progress_label
+        ]
+        if status is Status.IN_PROGRESS:
+            labels.append(self.config.in_progress_label)
+        edit: dict[str, Any] = {}
+        if issue.state != "open":
+            edit.update(state="open", state_reason="reopened")
+        if labels != self._label_names(issue):
+            edit["labels"] = labels
+        if edit:
+            self._idempotent(lambda: issue.edit(**edit))
+        return self._ticket(issue)
+
+    def parse_key(self, text: str) -> str | None:
+        text = text.strip()
+        match = URL_RE.search(text) or KEY_RE.search(text)
+        if not match:
+            return None
+        repo = match["repo"] or self.config.repo
+        if repo.lower() != self.config.repo.lower():
+            return None  # another repository's issue is not ours to sync
+        return self._key(int(match["number"]))
+
+    # -- reads ------------------------------------------------------------------------------
+    def _list_managed(self, since: datetime | None) -> list[Ticket]:
+        after: Opt[datetime] = NotSet
+        if since is not None:
+            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
+            # PyGithub formats `since` without converting zones: hand it UTC.
+            after = aware.astimezone(UTC) - SINCE_OVERLAP
+        issues = self._repo.get_issues(
+            state="all", labels=[self.config.label], since=after, sort="updated", direction="asc"
+        )
+        return [self._ticket(issue) for issue in issues if not _is_pull_request(issue)]
+
+    def _fetch_ticket(self, number: int) -> Ticket | None:
+        try:
+            issue = self._repo.get_issue(number).complete()
+        except TrackerError as exc:
+            if exc.status in (404, 410):  # missing, deleted or transferred away
+                return None
+            raise
+        return None if _is_pull_request(issue) else self._ticket(issue)
+
+    # -- writes -------------------------------------------------------------------------------
+    def _create(self, draft: TicketDraft) -> Ticket:
+        milestone = self._milestone_or_error(draft.due) if self.config.due == "milestone" else None
+        labels = [self.config.label, *draft.labels]
+        if draft.priority in self.config.priority_labels:
+            labels.append(self.config.priority_labels[draft.priority])
+        if draft.status is Status.IN_PROGRESS:
+            labels.append(self.config.in_progress_label)
+        issue = self._repo.create_issue(
+            title=draft.title,
+            body=self._compose_body(draft),
+            labels=list(dict.fromkeys(labels)),
+            assignees=[draft.assignee] if draft.assignee else NotSet,
+            milestone=milestone if milestone is not None else NotSet,
+        )
+        ticket = self._ticket(issue)
+        if draft.status.is_closed:
+            try:
+                ticket = self.set_status(ticket.key, draft.status)
+            except TrackerError as exc:
+                # The issue exists; reporting an error would invite a duplicate create.
+                # The next run sees the open ticket and closes it then.
+                log.warning("created %s but could not close it: %s", ticket.key, exc)
+        return ticket
+
+    def _close(self, issue: Issue, reason: str) -> Ticket:
+        self._idempotent(lambda: issue.edit(state="closed", state_reason=reason))
+        if issue.state_reason not in (reason, None):  # None: a server without reasons
+            # GitHub ignores state_reason unless the state changes: an issue already
+            # closed for another reason must be reopened to be closed again.
+            self._idempotent(lambda: issue.edit(state="open"))
+            self._idempotent(lambda: issue.edit(state="closed", state_reason=reason))
+        return self._ticket(issue)
+
+    def _edit_for(self, issue: Issue, wanted: dict[str, Any]) -> dict[str, Any]:
+        edit: dict[str, Any] = {}
+        if "title" in wanted:
+            edit["title"] = wanted["title"]
+        if "assignee" in wanted:
+            edit["assignees"] = [wanted["assignee"]] if wanted["assignee"] else []
+        if "due" in wanted and self.config.due == "body":
+            edit["body"] = _with_due(issue.body or "", wanted["due"])
+        elif "due" in wanted:
+            edit["milestone"] = self._milestone(wanted["due"]) if wanted["due"] else None
+        if "priority" in wanted:
+            keep = [n for n in self._label_names(issue) if n not in self._priority_of]
+            if self.config.label not in keep:
+                keep.insert(0, self.config.label)
+            new = self.config.priority_labels.get(wanted["priority"] or "")
+            edit["labels"] = [*keep, new] if new else keep
+        return edit
+
+    def _compose_body(self, draft: TicketDraft) -> str:
+        parts = [draft.description.rstrip()]
+        if draft.due and self.config.due == "body":
+            parts.append(f"**Due:** {draft.due.isoformat()}")
+        parts.append(f"<!-- postmortem-syncd:marker={draft.marker} -->")
+        return "\n\n".join(part for part in parts if part) + "\n"
+
+    def _milestone_or_error(self, due: date | None) -> Milestone | None:
+        """The milestone for a create; its failure must not look like an ambiguous create."""
+        if due is None:
+            return None
+        try:
+            return self._milestone(due)
+        except RateLimited:
+            raise
+        except TrackerError as exc:
+            raise TrackerError(f"milestone for {due}: {exc}", status=exc.status) from exc
+
+    def _milestone(self, due: date) -> Milestone:
+        if self._milestones is None:
+            listed = self._idempotent(lambda: list(self._repo.get_milestones(state="all")))
+            self._milestones = {
+                m.due_on.astimezone(UTC).date(): m for m in reversed(listed) if m.due_on
+            }
+        if due not in self._milestones:
+            try:
+                self._milestones[due] = self._repo.create_milestone(
+                    title=f"Due {due.isoformat()}", due_on=due
+                )
+            except TrackerError:
+                self._milestones = None  # it may exist after all: list again next time
+                raise
+        return self._milestones[due]
+
+    # -- mapping ------------------------------------------------------------------------------
+    def _ticket(self, issue: Issue) -> Ticket:
+        labels = tuple(self._label_names(issue))
+        body = issue.body or ""
+        updated = issue.updated_at
+        return Ticket(
+            key=self._key(issue.number),
+            url=issue.html_url,
+            title=issue.title,
+            assignee=issue.assignees[0].login if issue.assignees else None,
+            due=self._due_of(issue, body),
+            priority=self._priority(labels),
+            status=self._status(issue, labels),
+            labels=labels,
+            updated=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
+            marker=(m["marker"] if (m := MARKER_RE.search(body)) else None),
+        )
+
+    def _due_of(self, issue: Issue, body: str) -> date | None:
+        if self.config.due == "body":
+            match = DUE_RE.search(body)
+            return date.fromisoformat(match["due"]) if match else None
+        milestone = issue.milestone
+        return milestone.due_on.astimezone(UTC).date() if milestone and milestone.due_on else None
+
+    def _priority(self, labels: Sequence[str]) -> str | None:
+        found = sorted(self._priority_of[name] for name in labels if name in self._priority_of)
+        return found[0] if found else None  # two priority labels: the more urgent wins
+
+    def _status(self, issue: Issue, labels: Sequence[str]) -> Status:
+        if issue.state == "closed":
+            return Status.WONT_DO if issue.state_reason == "not_planned" else Status.DONE
+        return Status.IN_PROGRESS if self.config.in_progress_label in labels else Status.OPEN
+
+    @staticmethod
+    def _label_names(issue: Issue) -> list[str]:
+        return [label.name for label in issue.labels]
+
+    def _key(self, number: int) -> str:
+        return f"{self.config.repo}#{number}"
+
+    def _number_of(self, key: str) -> int:
+        canonical = self.parse_key(key)
+        if canonical is None:
+            raise TrackerError(f"not an issue of {self.config.repo}: {key!r}", retryable=False)
+        return int(canonical.rsplit("#", 1)[1])
+
+    # -- requests ------------------------------------------------------------------------------
+    def _idempotent(self, fn: Callable[[], T]) -> T:
+        return call_idempotent(fn, self.stats, sleep=self._sleep)
+
+    def _instrument(self, requester: Requester) -> None:
+        """Count, pace and classify every request PyGithub sends through `requester`."""
+        send = requester.requestJsonAndCheck
+
+        def instrumented(verb: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            write = verb != "GET"
+            if write:
+                self._pacer.wait()
+            self.stats.count(f"{verb} {_endpoint(url)}", write=write)
+            try:
+                return send(verb, url, *args, **kwargs)
+            except (GithubException, requests.RequestException, AssertionError) as exc:
+                self.stats.errors += 1
+                raise _classify(exc, verb, _endpoint(url)) from exc
+
+        requester.requestJsonAndCheck = instrumented  # type: ignore[method-assign]
+
+
+def _is_pull_request(issue: Issue) -> bool:
+    # `GET /issues` returns pull requests too. Their html_url says /pull/; reading the
+    # optional `pull_request` attribute instead would make PyGithub fetch each issue.
+    return "/pull/" in issue.html_url
+
+
+def _with_due(body: str, due: date | None) -> str:
+    """`body` with its `**Due:**` line set to `due` (or removed); nothing else changes."""
+    if due is None:
+        return DUE_BLOCK_RE.sub("", body, count=1)
+    line = f"**Due:** {due.isoformat()}"
+    if DUE_RE.search(body):
+        return DUE_RE.sub(line, body, count=1)
+    marker = MARKER_RE.search(body)
+    if marker:  # keep the marker last
+        return f"{body[: marker.start()]}{line}\n\n{body[marker.start() :]}"
+    return f"{body.rstrip()}\n\n{line}\n"
+
+
+def _endpoint(url: str) -> str:
+    """`/repos/o/r/issues/12?x=1` → `issues/{n}`: a request kind for `stats.by_kind`."""
+    path = re.sub(r"^https?://[^/]+", "", url).split("?", 1)[0]
+    path = re.sub(r"^(/api/v3)?/repos/[^/]+/[^/]+", "", path).strip("/") or "repo"
+    return re.sub(r"/\d+(?=/|$)", "/{n}", path)
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data
+    message = data.get("message") if isinstance(data, dict) else None
+    return str(message or exc.status)
+
+
+def _classify(exc: Exception, verb: str, endpoint: str) -> TrackerError:
+    """One failed request → RateLimited / AmbiguousWrite / TrackerError (no secrets)."""
+    where = f"GitHub {verb} {endpoint}"
+    write = verb != "GET"
+    if isinstance(exc, GithubException):
+        status, message = exc.status, _message(exc)
+        headers = {k.lower(): str(v) for k, v in (exc.headers or {}).items()}
+        if _is_rate_limit(status, message, headers):
+            wait = retry_after_seconds(headers)
+            return RateLimited(
+                f"{where}: {status} {message}",
+                retry_after=SECONDARY_WAIT if wait is None else wait,
+                status=status,
+            )
+        if status >= 500:
+            kind = AmbiguousWrite if write else TrackerError
+            return kind(f"{where}: {status} {message}", retryable=True, status=status)
+        return TrackerError(f"{where}: {status} {message}", retryable=False, status=status)
+    if isinstance(exc, requests.RequestException):
+        what = type(exc).__name__
+        if write and not _never_sent(exc):
+            return AmbiguousWrite(f"{where}: {what}; the write may have happened")
+        return TrackerError(f"{where}: {what}", retryable=True)
+    return TrackerError(f"{where}: GitHub sent a URL outside the configured url", retryable=False)
+
+
+def _is_rate_limit(status: int, message: str, headers: dict[str, str]) -> bool:
+    if status == 429:
+        return True
+    return status == 403 and (
+        Requester.isRateLimitError(message)
+        or "retry-after" in headers
+        or headers.get("x-ratelimit-remaining") == "0"
+    )
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached the server (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 MaxRetryError wraps the cause
+    return type(reason).__name__ == "NewConnectionError"

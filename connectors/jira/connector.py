@@ -1,0 +1,849 @@
+"""Jira connector (Cloud and Data Center) over the real `jira` client library.
+
+What it relies on, and why (see /work/shared/design/API-NOTES.md §1, §2, §7):
+
+* Identity: every ticket carries the shared label and a marker label (`pm-…`).
+  Lookups by marker use JQL on labels, which is consistent right after a create when
+  the new issue ids are passed as `reconcileIssues` (Cloud's search is eventually
+  consistent otherwise).
+* Searching: Cloud only serves `/search/jql` (nextPageToken paging, no total); the old
+  `/search` answers 410 there but is still the endpoint on Data Center (startAt).
+* Retries: the library's `ResilientSession` retries are off (`max_retries=0`); every
+  idempotent call goes through `connectors.retry.call_idempotent`. Creates are never
+  retried on a 5xx or a timeout: the caller resolves those by marker lookup.
+* JQL dates are read by Jira in the API user's profile time zone, so the incremental
+  cursor is formatted in that zone (from `timezone` or `/myself`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+from jira import JIRA, JIRAError
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from connectors.base import (
+    AmbiguousWrite,
+    Capabilities,
+    ConnectorConfig,
+    CreateOutcome,
+    FieldChanges,
+    RateLimited,
+    RequestStats,
+    Ticket,
+    TicketDraft,
+    TrackerError,
+)
+from connectors.retry import call_idempotent, retry_after_seconds
+from syncd.model import Status
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BULK_LIMIT = 50  # Jira's maximum issueUpdates per POST /issue/bulk
+KEYS_PER_QUERY = 100  # `key in (...)` chunk for get_many
+MARKERS_PER_QUERY = 50  # `labels in (...)` chunk for find_by_markers
+RECONCILE_LIMIT = 50  # Cloud accepts at most 50 ids in reconcileIssues
+CURSOR_OVERLAP = timedelta(minutes=2)  # clock skew and minute-precision JQL dates
+MARKER_PREFIX = "pm-"
+# Only these fields are read; all are system fields whose ids equal their JQL names.
+SEARCH_FIELDS = (
+    "summary",
+    "assignee",
+    "duedate",
+    "priority",
+    "status",
+    "labels",
+    "updated",
+    "resolution",
+)
+WONT_DO_NAMES = {"won't do", "won't fix", "declined", "cancelled", "canceled"}
+DEFAULT_PRIORITIES = {"P0": "Highest", "P1": "High", "P2": "Medium", "P3": "Low", "P4": "Lowest"}
+_MISSING_KEY = re.compile(
+    r"An issue with key '([^']+)' does not exist|The issue key '([^']+)' for field 'key' is invalid"
+)
+_KEY = re.compile(r"^(?P<project>[A-Za-z][A-Za-z0-9_]*)-(?P<number>\d+)$")
+_MD_LINK = re.compile(r"^\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)\)$")
+
+
+class JiraConfig(ConnectorConfig):
+    """`[trackers.<name>]` with `kind = "jira"`."""
+
+    kind: Literal["jira"] = "jira"
+    url: str  # https://example.atlassian.net or the Data Center base URL
+    project: str  # project key, e.g. "OPS"
+    email: str | None = None  # Cloud: the API token's account (basic auth)
+    token: SecretStr  # Cloud API token or Data Center personal access token
+    auth: Literal["basic", "bearer"] | None = None  # default: basic with email, else bearer
+    deployment: Literal["auto", "cloud", "server"] = "auto"  # auto = serverInfo
+    issue_type: str = "Task"
+    priorities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
+    wont_do_transition: str = "Won't Do"
+    wont_do_resolution: str | None = "Won't Do"
+    done_transition: str | None = None
+    page_size: int = Field(100, ge=1, le=1000)
+    browse_url: str | None = None  # where humans browse, if not `url`
+    timezone: str | None = None  # the API user's profile zone; None = ask /myself
+
+    @field_validator("url", "browse_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("project")
+    @classmethod
+    def _project_key(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+            raise ValueError("must be a Jira project key such as OPS")
+        return value.upper()
+
+    @field_validator("priorities")
+    @classmethod
+    def _priority_levels(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(DEFAULT_PRIORITIES)
+        if unknown:
+            raise ValueError(f"keys must be P0..P4, got {sorted(unknown)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _auth_needs_email(self) -> JiraConfig:
+        if self.auth == "basic" and not self.email:
+            raise ValueError("auth = 'basic' needs `email`")
+        return self
+
+    @property
+    def auth_scheme(self) -> Literal["basic", "bearer"]:
+        if self.auth is not None:
+            return self.auth
+        return "basic" if self.email else "bearer"
+
+
+class JiraRequestError(TrackerError):
+    """A failed Jira call; `messages` holds Jira's own error texts (never credentials)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        messages: Sequence[str] = (),
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable, status=status)
+        self.messages = tuple(messages)
+        self.body = body  # the parsed JSON error reply, e.g. a bulk create's element errors
+
+
+class JiraConnector:
+    """The `Connector` for one Jira project."""
+
+    Config: ClassVar[type[ConnectorConfig]] = JiraConfig
+    emulator: ClassVar[str] = "connectors.jira.emulator:JiraEmulator"
+
+    def __init__(
+        self,
+        name: str,
+        config: JiraConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.capabilities = Capabilities(bulk_create=True, max_bulk=BULK_LIMIT, wont_do=True)
+        self.stats = RequestStats()
+        self._sleep = sleep  # seam for tests; retry waits go through it
+        self._client: JIRA | None = None
+        self._connect_lock = threading.Lock()
+        self._zone: ZoneInfo | None = ZoneInfo(config.timezone) if config.timezone else None
+        self._recent_ids: deque[int] = deque(maxlen=RECONCILE_LIMIT)
+        self._browse = (config.browse_url or config.url).rstrip("/")
+        self._wont_do_names = WONT_DO_NAMES | (
+            {_fold(config.wont_do_resolution)} if config.wont_do_resolution else set()
+        )
+        self._levels_by_name = {_fold(v): k for k, v in config.priorities.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"JiraConnector(name={self.name!r}, url={self.config.url!r}, "
+            f"project={self.config.project!r}, deployment={self.config.deployment!r})"
+        )
+
+    # -- client and accounting ---------------------------------------------------------------
+    def _jira(self) -> JIRA:
+        """The client, connected on first use so building a connector costs no request."""
+        with self._connect_lock:
+            if self._client is None:
+                self._client = self._call("connect", self._connect)
+            return self._client
+
+    def _connect(self) -> JIRA:
+        config = self.config
+        token = config.token.get_secret_value()
+        auth: dict[str, Any] = (
+            {"basic_auth": (config.email, token)}
+            if config.auth_scheme == "basic"
+            else {"token_auth": token}
+        )
+        try:
+            client = JIRA(
+                config.url,
+                get_server_info=True,
+                max_retries=0,  # our retry policy is connectors.retry, not ResilientSession's
+                timeout=config.timeout,
+                **auth,
+            )
+        except JIRAError:
+            self.stats.errors += 1  # the response hook is not installed yet
+            raise
+        except (KeyError, TypeError, ValueError):
+            # serverInfo answered, but not like Jira (no versionNumbers, not JSON).
+            raise JiraRequestError(
+                f"jira connect: {config.url} does not look like a Jira server", retryable=False
+            ) from None
+        finally:
+            # The constructor's GET /serverInfo runs before we can hook the session.
+            self.stats.count("server_info", write=False)
+        client._session.hooks["response"].append(self._on_response)
+        if config.deployment != "auto":
+            client.deploymentType = "Cloud" if config.deployment == "cloud" else "Server"
+        # We only ask for system fields whose ids equal their JQL names, so the
+        # name -> id translation the library fetches GET /field for is the identity;
+        # priming it saves one request per process.
+        client._fields_cache_value = {field: field for field in SEARCH_FIELDS}
+        return client
+
+    @property
+    def is_cloud(self) -> bool:
+        return bool(self._jira()._is_cloud)
+
+    def _on_response(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        method = (response.request.method or "GET").upper()
+        path = urlsplit(response.request.url or "").path
+        kind = _request_kind(method, path)
+        self.stats.count(kind, write=method != "GET" and kind != "search")
+        if response.status_code >= 400:
+            self.stats.errors += 1
+
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        """Run one idempotent step with the shared retry policy and error mapping."""
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except (JIRAError, requests.RequestException) as exc:
+                raise self._classify(action, exc) from None
+
+        return call_idempotent(attempt, self.stats, sleep=self._sleep)
+
+    def _classify(self, action: str, exc: Exception) -> TrackerError:
+        """Map a library failure to TrackerError without leaking request details.
+
+        `str(JIRAError)` dumps request and response headers, so messages are rebuilt
+        from the status code and Jira's own error texts only.
+        """
+        if isinstance(exc, JIRAError):
+            status = exc.status_code
+            response = exc.response
+            body = _json_body(response)
+            messages = _error_messages(body, exc.text)
+            message = f"jira {action} failed: HTTP {status}: {'; '.join(messages) or 'no details'}"
+            headers = dict(response.headers) if response is not None else {}
+            if status == 429 or (status == 503 and retry_after_seconds(headers) is not None):
+                return RateLimited(message, retry_after=retry_after_seconds(headers), status=status)
+            if status is None:  # raised locally by the library, e.g. bad arguments
+                return JiraRequestError(message, retryable=False, messages=messages)
+            return JiraRequestError(
+                message, retryable=status >= 500, status=status, messages=messages, body=body
+            )
+        self.stats.errors += 1  # no HTTP answer, so the response hook did not count it
+        return JiraRequestError(f"jira {action} failed: {type(exc).__name__}", retryable=True)
+
+    # -- reading -------------------------------------------------------------------------------
+    def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:
+        """All managed tickets updated at or after `since`, fetched completely before yielding."""
+        jql = f'project = "{self.config.project}" AND labels = "{_quote(self.config.label)}"'
+        if since is not None:
+            jql += f' AND updated >= "{self._jql_date(since - CURSOR_OVERLAP)}"'
+        jql += " ORDER BY updated ASC"
+        tickets = {t.key: t for t in self._search(jql)}  # a key seen twice keeps its last state
+        return iter(list(tickets.values()))
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
+        wanted = list(dict.fromkeys(k for key in keys if (k := self.parse_key(key))))
+        found: dict[str, Ticket] = {}
+        for chunk in _chunks(wanted, KEYS_PER_QUERY):
+            found.update(self._get_chunk(chunk))
+        return found
+
+    def _get_chunk(self, keys: list[str]) -> dict[str, Ticket]:
+        """`key in (...)`; Jira rejects the whole query if one key is unknown, so drop those."""
+        remaining = list(keys)
+        while remaining:
+            jql = f"key in ({', '.join(remaining)}) ORDER BY key ASC"
+            try:
+                return {t.key: t for t in self._search(jql)}
+            except JiraRequestError as exc:
+                missing = _missing_keys(exc)
+                if exc.status != 400 or not missing & set(remaining):
+                    raise
+                remaining = [k for k in remaining if k not in missing]
+        return {}
+
+    def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:
+        """Tickets by marker label. The shared label is not required: a ticket whose
+        shared label a person removed must still be found, or we would create a twin."""
+        wanted = set(markers)
+        found: dict[str, Ticket] = {}
+        for chunk in _chunks(sorted(wanted), MARKERS_PER_QUERY):
+            quoted = ", ".join(f'"{_quote(m)}"' for m in chunk)
+            jql = f'project = "{self.config.project}" AND labels in ({quoted}) ORDER BY key ASC'
+            for ticket in self._search(jql, reconcile=True):
+                for label in ticket.labels:
+                    # Oldest key first: if duplicates exist, the original wins.
+                    if label in wanted and label not in found:
+                        found[label] = ticket
+        return found
+
+    def _search(self, jql: str, *, reconcile: bool = False) -> list[Ticket]:
+        raws = self._search_cloud(jql, reconcile) if self.is_cloud else self._search_server(jql)
+        try:
+            return [self._ticket(raw) for raw in raws]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A listing we cannot read entirely is a failed listing, not a shorter one.
+            raise JiraRequestError(
+                f"jira search: unreadable issue ({type(exc).__name__})", retryable=False
+            ) from None
+
+    def _search_cloud(self, jql: str, reconcile: bool) -> list[dict[str, Any]]:
+        """`/search/jql`, following nextPageToken to the end (the reply has no total)."""
+        reconcile_ids = list(self._recent_ids) if reconcile else None
+        issues: list[dict[str, Any]] = []
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self._cloud_page(jql, token, reconcile_ids)
+            issues.extend(_page_issues(page))
+            token = page.get("nextPageToken")
+            if not token or page.get("isLast"):
+                return issues
+            if token in seen:
+                raise JiraRequestError("jira search: paging token repeated", retryable=True)
+            seen.add(token)
+
+    def _cloud_page(
+        self, jql: str, token: str | None, reconcile_ids: list[int] | None
+    ) -> dict[str, Any]:
+        client = self._jira()
+        return self._call(
+            "search",
+            lambda: client.enhanced_search_issues(
+                jql,
+                nextPageToken=token,
+                maxResults=self.config.page_size,
+                fields=list(SEARCH_FIELDS),
+                reconcileIssues=reconcile_ids,
+                json_result=True,
+            ),
+        )
+
+    def _search_server(self, jql: str) -> list[dict[str, Any]]:
+        """Data Center `/search`, paging with startAt until `total` is reached."""
+        issues: list[dict[str, Any]] = []
+        while True:
+            page = self._server_page(jql, start=len(issues))
+            batch = _page_issues(page)
+            issues.extend(batch)
+            if not batch or len(issues) >= int(page.get("total", 0)):
+                return issues
+
+    def _server_page(self, jql: str, start: int) -> dict[str, Any]:
+        client = self._jira()
+        return self._call(
+            "search",
+            lambda: client.search_issues(
+                jql,
+                startAt=start,
+                maxResults=self.config.page_size,
+                fields=list(SEARCH_FIELDS),
+                json_result=True,
+            ),
+        )
+
+    def _read_issue(self, key: str) -> Ticket:
+        client = self._jira()
+        issue = self._call("get issue", lambda: client.issue(key, fields=",".join(SEARCH_FIELDS)))
+        return self._ticket(issue.raw)
+
+    # -- writing -------------------------------------------------------------------------------
+    def create_many(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
+        outcomes: list[CreateOutcome] = []
+        for chunk in _chunks(list(drafts), BULK_LIMIT):
+            outcomes.extend(self._create_chunk(chunk))
+        return [self._apply_initial_status(o, d) for o, d in zip(outcomes, drafts, strict=True)]
+
+    def _create_chunk(self, drafts: list[TicketDraft]) -> list[CreateOutcome]:
+        try:
+            client = self._jira()
+        except TrackerError as exc:  # nothing was sent: a plain, unambiguous failure
+            return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
+        payload = {"issueUpdates": [{"fields": self._create_fields(d)} for d in drafts]}
+        try:
+            # Only a 429 is retried: Jira refused it outright. A 5xx or a timeout may
+            # have created the issues, so those become AmbiguousWrite and stop here.
+            reply = call_idempotent(
+                lambda: self._post_bulk(client, payload), self.stats, sleep=self._sleep
+            )
+        except AmbiguousWrite as exc:
+            return [CreateOutcome(d.marker, error=str(exc), ambiguous=True) for d in drafts]
+        except JiraRequestError as exc:
+            # A 400 still lists which elements failed (Jira creates none or some).
+            if exc.status == 400 and isinstance(exc.body, dict) and "issues" in exc.body:
+                return self._bulk_outcomes(drafts, exc.body)
+            return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
+        except TrackerError as exc:  # rate limited past the retry budget: nothing created
+            return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
+        return self._bulk_outcomes(drafts, reply)
+
+    def _post_bulk(self, client: JIRA, payload: dict[str, Any]) -> dict[str, Any]:
+        """One POST /issue/bulk (the library's create_issues would GET each new issue)."""
+        url = client._get_url("issue/bulk")
+        try:
+            body = client._session.post(url, data=json.dumps(payload)).json()
+        except JIRAError as exc:
+            error = self._classify("bulk create", exc)
+            if exc.status_code is not None and exc.status_code < 500:
+                raise error from None  # refused outright: nothing was created
+            raise AmbiguousWrite(
+                f"{error} (may have been applied)", retryable=False, status=exc.status_code
+            ) from None
+        except requests.RequestException as exc:
+            error = self._classify("bulk create", exc)
+            raise AmbiguousWrite(f"{error} (may have been applied)", retryable=False) from None
+        except ValueError:  # a 2xx we cannot read: the issues probably exist
+            raise AmbiguousWrite("jira bulk create: unreadable reply", retryable=False) from None
+        if not isinstance(body, dict):
+            raise AmbiguousWrite("jira bulk create: unexpected reply", retryable=False)
+        return body
+
+    def _bulk_outcomes(
+        self, drafts: list[TicketDraft], reply: dict[str, Any]
+    ) -> list[CreateOutcome]:
+        """Jira lists created issues in input order, skipping the failed elements."""
+        failures = {
+            int(e.get("failedElementNumber", -1)): _element_error(e)
+            for e in reply.get("errors") or []
+        }
+        created = list(reply.get("issues") or [])
+        outcomes: list[CreateOutcome] = []
+        for index, draft in enumerate(drafts):
+            if index in failures:
+                outcomes.append(CreateOutcome(draft.marker, error=failures[index]))
+            elif created:
+                issue = created.pop(0)
+                self._recent_ids.append(int(issue["id"]))
+                outcomes.append(CreateOutcome(draft.marker, ticket=self._drafted(draft, issue)))
+            else:  # the reply does not account for this draft: it may or may not exist
+                outcomes.append(
+                    CreateOutcome(draft.marker, error="jira bulk create: no result", ambiguous=True)
+                )
+        return outcomes
+
+    def _apply_initial_status(self, outcome: CreateOutcome, draft: TicketDraft) -> CreateOutcome:
+        """New issues start in the workflow's first status; move them if the draft says so."""
+        if outcome.ticket is None or draft.status is Status.OPEN:
+            return outcome
+        try:
+            ticket = self.set_status(outcome.ticket.key, draft.status)
+        except TrackerError as exc:
+            # The ticket exists; the engine sees the status mismatch on its next run.
+            log.warning("created %s but could not set status: %s", outcome.ticket.key, exc)
+            return outcome
+        return CreateOutcome(draft.marker, ticket=ticket)
+
+    def _labels(self, draft: TicketDraft) -> list[str]:
+        labels = [self.config.label, draft.marker, *(_label(x) for x in draft.labels)]
+        return list(dict.fromkeys(labels))
+
+    def _create_fields(self, draft: TicketDraft) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "project": {"key": self.config.project},
+            "issuetype": {"name": self.config.issue_type},
+            "summary": draft.title,
+            "description": draft.description,
+            "labels": self._labels(draft),
+        }
+        if draft.assignee:
+            fields["assignee"] = self._user(draft.assignee)
+        if draft.due:
+            fields["duedate"] = draft.due.isoformat()
+        if draft.priority and (name := self._priority_name(draft.priority)):
+            fields["priority"] = {"name": name}
+        return fields
+
+    def _drafted(self, draft: TicketDraft, issue: dict[str, Any]) -> Ticket:
+        """The created ticket from what we sent, sparing a GET per issue.
+
+        `updated` is our clock, not Jira's; the next listing brings the server's value.
+        """
+        key = str(issue["key"])
+        priority = draft.priority.upper() if draft.priority else None
+        return Ticket(
+            key=key,
+            url=self._browse_url(key),
+            title=draft.title,
+            assignee=draft.assignee or None,
+            due=draft.due,
+            priority=priority if priority and self._priority_name(priority) else None,
+            status=Status.OPEN,
+            labels=tuple(self._labels(draft)),
+            updated=datetime.now(UTC),
+            marker=draft.marker,
+        )
+
+    def update_fields(self, key: str, changes: FieldChanges) -> Ticket:
+        key = self._own_key(key)
+        fields = self._edit_fields(changes)
+        if fields:
+            client = self._jira()
+            url = client._get_url(f"issue/{key}")
+            body = json.dumps({"fields": fields})
+            # One PUT through the session: `Issue.update()` would add a GET before and after.
+            self._call("update", lambda: client._session.put(url, data=body))
+        return self._read_issue(key)
+
+    def _edit_fields(self, changes: FieldChanges) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for name, value in changes.items().items():
+            if name == "title":
+                fields["summary"] = value
+            elif name == "assignee":
+                fields["assignee"] = self._user(value) if value else None
+            elif name == "due":
+                fields["duedate"] = value.isoformat() if value else None
+            elif name == "priority" and value is not None:
+                # Most Jira schemes require a priority, so "no priority" is not sent.
+                priority = self._priority_name(value)
+                if priority is None:
+                    raise JiraRequestError(f"unknown priority {value!r}", retryable=False)
+                fields["priority"] = {"name": priority}
+        return fields
+
+    def set_status(self, key: str, status: Status) -> Ticket:
+        key = self._own_key(key)
+        current = self._read_issue(key)
+        if current.status is status:
+            return current
+        client = self._jira()
+        transitions = self._call(
+            "transitions", lambda: client.transitions(key, expand="transitions.fields")
+        )
+        transition, fields = self._choose_transition(key, transitions, status)
+        transition_id = str(transition["id"])
+        # A numeric id makes the library POST directly, without another GET /transitions.
+        self._call("transition", lambda: client.transition_issue(key, transition_id, fields=fields))
+        return self._read_issue(key)
+
+    def _choose_transition(
+        self, key: str, transitions: list[dict[str, Any]], status: Status
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        usable = [t for t in transitions if t.get("isAvailable", True)]
+        by_name = {_fold(t.get("name", "")): t for t in usable}
+        if status is Status.WONT_DO:
+            named = by_name.get(_fold(self.config.wont_do_transition))
+            if named is not None:
+                return named, self._resolution_fields(named, wont_do=True)
+            # No such transition: any move to "done" whose screen takes a won't-do resolution.
+            for candidate in self._to_category(usable, "done"):
+                if fields := self._resolution_fields(candidate, wont_do=True):
+                    return candidate, fields
+        elif status is Status.DONE:
+            named = by_name.get(_fold(self.config.done_transition or ""))
+            plain = [t for t in self._to_category(usable, "done") if not self._is_wont_do(t)]
+            chosen = named or (plain[0] if plain else None)
+            if chosen is not None:
+                return chosen, self._resolution_fields(chosen, wont_do=False)
+        else:
+            category = "new" if status is Status.OPEN else "indeterminate"
+            matches = self._to_category(usable, category)
+            if matches:
+                return matches[0], {}
+        names = ", ".join(sorted(t.get("name", "?") for t in usable)) or "none"
+        raise JiraRequestError(
+            f"jira: no transition on {key} leads to {status.value} (available: {names}); "
+            "set done_transition / wont_do_transition in the config",
+            retryable=False,
+        )
+
+    @staticmethod
+    def _to_category(transitions: Iterable[dict[str, Any]], category: str) -> list[dict[str, Any]]:
+        return [
+            t
+            for t in transitions
+            if ((t.get("to") or {}).get("statusCategory") or {}).get("key") == category
+        ]
+
+    def _is_wont_do(self, transition: dict[str, Any]) -> bool:
+        names = {
+            _fold(transition.get("name", "")),
+            _fold((transition.get("to") or {}).get("name", "")),
+        }
+        return bool(names & (self._wont_do_names | {_fold(self.config.wont_do_transition)}))
+
+    def _resolution_fields(self, transition: dict[str, Any], *, wont_do: bool) -> dict[str, Any]:
+        """The resolution to send with a transition to "done", or {}.
+
+        Sent only when the transition's screen offers the field (Jira answers 400
+        otherwise); the value is the configured / conventional name if the screen
+        allows it, else the first allowed value of the right kind.
+        """
+        field = (transition.get("fields") or {}).get("resolution")
+        if field is None or (wont_do and self.config.wont_do_resolution is None):
+            return {}
+        preferred = [self.config.wont_do_resolution or ""] if wont_do else ["Done", "Fixed"]
+        allowed = [str(v.get("name", "")) for v in field.get("allowedValues") or []]
+        if not allowed:  # the screen does not list values: trust the configured name
+            return {"resolution": {"name": preferred[0]}}
+        by_fold = {_fold(name): name for name in allowed}
+        kind = [name for name in allowed if (_fold(name) in self._wont_do_names) == wont_do]
+        choice = next((by_fold[_fold(p)] for p in preferred if _fold(p) in by_fold), None)
+        choice = choice or next(iter(kind), None)
+        return {"resolution": {"name": choice}} if choice else {}
+
+    # -- mapping -------------------------------------------------------------------------------
+    def _ticket(self, raw: dict[str, Any]) -> Ticket:
+        fields = raw.get("fields") or {}
+        key = str(raw["key"])
+        labels = tuple(fields.get("labels") or ())
+        return Ticket(
+            key=key,
+            url=self._browse_url(key),
+            title=str(fields.get("summary") or ""),
+            assignee=_user_id(fields.get("assignee")),
+            due=date.fromisoformat(fields["duedate"]) if fields.get("duedate") else None,
+            priority=self._levels_by_name.get(
+                _fold((fields.get("priority") or {}).get("name", ""))
+            ),
+            status=self._status(fields),
+            labels=labels,
+            updated=_parse_time(fields.get("updated"), key),
+            marker=self._marker(labels),
+        )
+
+    def _status(self, fields: dict[str, Any]) -> Status:
+        status = fields.get("status") or {}
+        category = (status.get("statusCategory") or {}).get("key")
+        if category == "done":
+            resolution = _fold((fields.get("resolution") or {}).get("name", ""))
+            if (
+                resolution in self._wont_do_names
+                or _fold(status.get("name", "")) in self._wont_do_names
+            ):
+                return Status.WONT_DO
+            return Status.DONE
+        if category == "indeterminate":
+            return Status.IN_PROGRESS
+        return Status.OPEN  # "new" and "undefined"
+
+    def _marker(self, labels: Sequence[str]) -> str | None:
+        candidates = [
+            label
+            for label in labels
+            if label.startswith(MARKER_PREFIX) and label != self.config.label
+        ]
+        # Prefer a label shaped like the tool's markers over e.g. a human's "pm-review".
+        shaped = [c for c in candidates if re.fullmatch(r"pm-[0-9a-f]{6,}", c)]
+        return (shaped or candidates or [None])[0]
+
+    def _user(self, user: str) -> dict[str, str]:
+        # Jira Cloud identifies users by accountId only; Data Center by user name.
+        return {"accountId": user} if self.is_cloud else {"name": user}
+
+    def _priority_name(self, level: str) -> str | None:
+        return self.config.priorities.get(level.upper())
+
+    def _own_key(self, key: str) -> str:
+        """A key of this project, normalised; anything else never reaches a URL path."""
+        parsed = self.parse_key(key)
+        if parsed is None:
+            raise JiraRequestError(
+                f"jira: {key!r} is not an issue of project {self.config.project}",
+                retryable=False,
+            )
+        return parsed
+
+    def _browse_url(self, key: str) -> str:
+        return f"{self._browse}/browse/{key}"
+
+    def _jql_date(self, when: datetime) -> str:
+        """`when` as a JQL date, in the zone Jira reads it in (the API user's profile)."""
+        if when.tzinfo is None:  # treat a naive cursor as UTC, never as local time
+            when = when.replace(tzinfo=UTC)
+        zone = self._user_zone()
+        if zone is None:
+            # Unknown zone: widen by the largest UTC offset so nothing is missed.
+            local = when.astimezone(UTC) - timedelta(hours=14)
+        else:
+            local = when.astimezone(zone)
+            # A wall time inside a DST fall-back hour is ambiguous; Jira may read the
+            # later instant, so step back an hour rather than risk skipping changes.
+            if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
+                local -= timedelta(hours=1)
+        return local.strftime("%Y-%m-%d %H:%M")
+
+    def _user_zone(self) -> ZoneInfo | None:
+        if self._zone is None:
+            client = self._jira()
+            me = self._call("myself", client.myself)
+            try:
+                self._zone = ZoneInfo(str(me.get("timeZone") or "UTC"))
+            except (ZoneInfoNotFoundError, ValueError):
+                log.warning(
+                    "jira user time zone %r unknown; widening the cursor", me.get("timeZone")
+                )
+                return None
+        return self._zone
+
+    def parse_key(self, text: str) -> str | None:
+        """ "OPS-12", "ops-12", "<url>/browse/OPS-12", or a markdown link to one of those."""
+        text = text.strip().strip("<>")
+        if link := _MD_LINK.match(text):
+            return self.parse_key(link["url"]) or self.parse_key(link["text"])
+        if match := _KEY.match(text):
+            if match["project"].upper() == self.config.project:
+                return f"{self.config.project}-{int(match['number'])}"
+            return None
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https"):
+            return None
+        for base in (self._browse, self.config.url):
+            prefix = urlsplit(base)
+            browse = f"{prefix.path.rstrip('/')}/browse/"
+            if parts.netloc.lower() == prefix.netloc.lower() and parts.path.startswith(browse):
+                key = parts.path[len(browse) :].strip("/")
+                return self.parse_key(key) if _KEY.match(key) else None
+        return None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _fold(text: str | None) -> str:
+    """Case- and apostrophe-insensitive name comparison ("Won’t do" == "Won't Do")."""
+    return (text or "").replace("\u2019", "'").strip().casefold()
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _label(value: str) -> str:
+    # Jira labels cannot contain whitespace.
+    return re.sub(r"\s+", "-", value.strip())
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _page_issues(page: Any) -> list[dict[str, Any]]:
+    if not isinstance(page, dict) or not isinstance(page.get("issues"), list):
+        raise JiraRequestError("jira search: malformed reply", retryable=True)
+    return page["issues"]
+
+
+def _user_id(user: dict[str, Any] | None) -> str | None:
+    if not user:
+        return None
+    return user.get("accountId") or user.get("name") or user.get("key")
+
+
+def _parse_time(value: str | None, key: str) -> datetime:
+    if not value:
+        raise JiraRequestError(f"jira: {key} has no updated time", retryable=False)
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return datetime.fromisoformat(value)
+
+
+def _json_body(response: requests.Response | None) -> Any:
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_messages(body: Any, fallback: str | None) -> list[str]:
+    """Jira's error texts: `errorMessages` and `errors` values (see API-NOTES §1.4)."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        messages = list(body.get("errorMessages") or [])
+        if isinstance(errors, dict):
+            messages += [f"{field}: {text}" for field, text in errors.items()]
+        if body.get("message"):
+            messages.append(str(body["message"]))
+        if messages:
+            return [str(m) for m in messages]
+    return [fallback] if fallback else []
+
+
+def _missing_keys(exc: JiraRequestError) -> set[str]:
+    keys: set[str] = set()
+    for message in exc.messages:
+        for match in _MISSING_KEY.finditer(message):
+            keys.add((match.group(1) or match.group(2)).upper())
+    return keys
+
+
+def _element_error(error: dict[str, Any]) -> str:
+    element = error.get("elementErrors") or {}
+    texts = list(element.get("errorMessages") or [])
+    texts += [f"{field}: {text}" for field, text in (element.get("errors") or {}).items()]
+    return f"jira create failed: HTTP {error.get('status', 400)}: {'; '.join(texts) or 'rejected'}"
+
+
+def _request_kind(method: str, path: str) -> str:
+    if "/search" in path:
+        return "search"
+    if path.endswith("/issue/bulk") or (method == "POST" and path.endswith("/issue")):
+        return "create"
+    if path.endswith("/transitions"):
+        return "transition" if method == "POST" else "transitions"
+    if "/issue/" in path:
+        return "update" if method == "PUT" else "get"
+    return path.rsplit("/", 1)[-1] or "other"

@@ -1,0 +1,671 @@
+"""Configuration: a TOML file, overridden by `SYNCD_*` environment variables.
+
+Precedence, lowest first: model defaults, the TOML file, the environment
+(`SYNCD_SYNC__INTERVAL=30s`, `SYNCD_TRACKERS__JIRA__TOKEN=…`; `__` descends one level,
+and overrides deep-merge so one env var never drops its siblings from the file).
+
+After merging, any key `x_file` anywhere in the tree fills an absent sibling `x` with
+that file's contents: Kubernetes mounts secrets as files, and the same rule then works
+for tracker tokens, webhook secrets and the SMTP password alike.
+
+Relative paths resolve against the config file's directory, so the daemon behaves the
+same whatever directory it was started from.
+
+Tracker sections stay raw dicts here: each connector validates its own section with its
+own model (`connectors.registry.build`), so the core never needs to know their fields.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from syncd.durations import format_duration, parse_duration
+
+CONFIG_ENV = "SYNCD_CONFIG"
+ENV_PREFIX = "SYNCD_"
+ENV_NESTED_DELIMITER = "__"
+REDACTED = "***"
+FILE_SUFFIX = "_file"
+
+_SECRET_KEYS = frozenset({"token", "password", "secret", "webhook_secret", "api_key"})
+_SECRET_SUFFIXES = ("_token", "_password", "_secret")
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# Lower-case only: env var names are case-insensitive, so `[trackers.Jira]` could never be
+# reached by `SYNCD_TRACKERS__JIRA__…` (pydantic-settings lower-cases the path).
+_TRACKER_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. `problems` lists "key: message" lines."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        self.problems = list(problems)
+        super().__init__(message + "".join(f"\n  {p}" for p in self.problems))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def is_secret_key(key: str) -> bool:
+    key = key.lower()
+    return key in _SECRET_KEYS or key.endswith(_SECRET_SUFFIXES)
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with secret-named keys and URL credentials replaced by "***"."""
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if is_secret_key(str(k)) and v is not None else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_USERINFO.sub(REDACTED + "@", value)
+    return value
+
+
+class _RedactingDict(dict[str, Any]):
+    """A plain dict whose repr hides secrets, so logging a tracker section is safe."""
+
+    def __repr__(self) -> str:
+        return repr(redact(self))
+
+    __str__ = __repr__
+
+
+def _redacting(value: dict[str, Any]) -> dict[str, Any]:
+    return _RedactingDict(
+        {k: _redacting(v) if isinstance(v, dict) else v for k, v in value.items()}
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    if pattern.endswith("/"):  # "payments/" reads as "everything below payments"
+        pattern += "**"
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):  # zero or more whole directories
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out.append(f"[^/{body[1:]}]" if body.startswith("!") else f"[{body}]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _normalise_rel(path: str) -> str:
+    # Accept what people and os.path produce: "./a/b.md", "a\\b.md", "/a/b.md".
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path.lstrip("/")
+
+
+def match_glob(pattern: str, rel_path: str) -> bool:
+    """Glob match on a '/'-separated path relative to the docs root.
+
+    `*` and `?` stay inside one directory; `**` crosses directories and `**/` also
+    matches no directory at all, so "**/*.md" matches "a.md" and "x/y/a.md", and
+    "payments/**" (or "payments/") matches everything below payments/.
+    """
+    return _glob_regex(_normalise_rel(pattern)).fullmatch(_normalise_rel(rel_path)) is not None
+
+
+def _parse_str_list(value: Any) -> Any:
+    # Env vars carry lists either as JSON or, friendlier in a Kubernetes manifest,
+    # comma-separated: SYNCD_DIGEST__TO=a@x.org,b@x.org.
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a valid JSON list ({exc.msg})") from None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _check_url_template(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if "{path}" not in value:
+        raise ValueError("must contain the {path} placeholder")
+    try:
+        value.format(path="x")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"only the {{path}} placeholder is allowed ({exc})") from None
+    return value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_parse_str_list)]
+UrlTemplate = Annotated[str | None, BeforeValidator(_check_url_template)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class GitSettings(_Section):
+    commit: bool = True  # commit doc edits when docs.root is inside a git work tree
+    push: bool | None = None  # None: push when the branch has an upstream
+    remote: str = "origin"
+    author_name: str = "postmortem-syncd"
+    author_email: str = "postmortem-syncd@users.noreply.localhost"
+    message_prefix: str = "postmortem-syncd: "
+
+
+class DocsSettings(_Section):
+    root: Path = Path("postmortems")
+    include: StrList = Field(default_factory=lambda: ["**/*.md"])
+    exclude: StrList = Field(
+        default_factory=lambda: ["**/TEMPLATE*.md", "**/README.md", "**/_*.md"]
+    )
+    doc_url: UrlTemplate = None
+    git: GitSettings = Field(default_factory=GitSettings)
+
+    def selects(self, rel_path: str) -> bool:
+        """Whether a document (path relative to `root`) is one this tool manages."""
+        return any(match_glob(p, rel_path) for p in self.include) and not any(
+            match_glob(p, rel_path) for p in self.exclude
+        )
+
+    def url_for(self, rel_path: str) -> str | None:
+        return self.doc_url.format(path=_normalise_rel(rel_path)) if self.doc_url else None
+
+
+class StateSettings(_Section):
+    path: Path = Path(".syncd/state.db")
+
+
+class RoutingRule(_Section):
+    match: str
+    tracker: str
+    project: str | None = None
+
+
+class RoutingSettings(_Section):
+    default: str | None = None
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+class SyncSettings(_Section):
+    interval: Duration = timedelta(minutes=5)
+    jitter: float = Field(0.1, ge=0, lt=1)  # fraction of interval, spreads replicas' calls
+    conflict_winner: Literal["tracker", "doc"] = "tracker"
+    overlap: Duration = timedelta(minutes=2)  # re-list this far before the cursor
+    max_creates_per_run: int | None = Field(None, ge=0)
+    write_status: bool = True
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8089, ge=0, le=65535)
+    max_body_bytes: int = Field(1_000_000, gt=0)
+
+
+class CompletionTarget(_Section):
+    percent: float = Field(ge=0, le=100)
+    within_days: int = Field(gt=0)
+
+
+def _default_targets() -> dict[str, CompletionTarget]:
+    return {
+        "P0": CompletionTarget(percent=90, within_days=7),
+        "P1": CompletionTarget(percent=80, within_days=14),
+        "P2": CompletionTarget(percent=80, within_days=90),
+    }
+
+
+class DigestSettings(_Section):
+    to: StrList = Field(default_factory=list)
+    cc: StrList = Field(default_factory=list)
+    from_: str = Field("postmortem-syncd@localhost", alias="from")
+    schedule: str = "0 9 * * MON"  # cron: minute hour day-of-month month day-of-week
+    timezone: str = "UTC"
+    doc_url: UrlTemplate = None
+    lookback_days: int = Field(180, gt=0)
+    # Replaces the defaults as a whole: a team that states its targets states all of them.
+    targets: dict[str, CompletionTarget] = Field(default_factory=_default_targets)
+    teams: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("must be a cron expression with 5 fields, e.g. '0 9 * * MON'")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> SmtpSettings:
+        if self.starttls and self.ssl:
+            raise ValueError("choose starttls or ssl, not both")
+        return self
+
+
+class LintSettings(_Section):
+    disable: StrList = Field(default_factory=list)
+    ignore: dict[str, list[str]] = Field(default_factory=dict)  # glob -> rule ids
+
+
+class LogSettings(_Section):
+    format: Literal["auto", "json", "console"] = "auto"
+    level: str = "info"
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.lower()
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with `load_config`; it is immutable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_parse_none_str="null",  # SYNCD_ROUTING__DEFAULT=null unsets a file value
+        extra="forbid",
+        frozen=True,
+    )
+
+    docs: DocsSettings = Field(default_factory=DocsSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    trackers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    owners: dict[str, dict[str, str]] = Field(default_factory=dict)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    lint: LintSettings = Field(default_factory=LintSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # `load_config` merges file and environment itself, because *_file secrets and
+        # relative paths must be resolved on the merged tree. Constructing Settings
+        # directly therefore reads nothing from the process: handy and predictable in tests.
+        return (init_settings,)
+
+    @field_validator("trackers")
+    @classmethod
+    def _tracker_sections(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name in value:
+            if not _TRACKER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"tracker name {name!r} must be lower-case letters, digits, '_' or '-'"
+                    " (environment overrides cannot address other names)"
+                )
+        return _redacting(value)
+
+    @model_validator(mode="after")
+    def _routes_name_known_trackers(self) -> Settings:
+        known = f"(configured: {', '.join(sorted(self.trackers)) or 'none'})"
+        problems = []
+        if self.routing.default is not None and self.routing.default not in self.trackers:
+            problems.append(f"routing.default: unknown tracker {self.routing.default!r} {known}")
+        for i, rule in enumerate(self.routing.rules):
+            if rule.tracker not in self.trackers:
+                problems.append(
+                    f"routing.rules[{i}].tracker: unknown tracker {rule.tracker!r} {known}"
+                )
+        if problems:
+            # One pydantic error carries them all; the indent lines them up with the
+            # other "key: message" lines of ConfigError.
+            raise ValueError("\n  ".join(problems))
+        return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Every field, but tracker sections go through redaction (SecretStr fields
+        # already hide themselves).
+        for name, value in super().__repr_args__():
+            yield name, (redact(value) if name == "trackers" else value)
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def source(self) -> Path | None:
+        """The config file this came from, or None when only defaults/env were used."""
+        return self._source
+
+    @property
+    def default_tracker(self) -> str | None:
+        if self.routing.default is not None:
+            return self.routing.default
+        return next(iter(self.trackers)) if len(self.trackers) == 1 else None
+
+    def redacted(self) -> dict[str, Any]:
+        """The whole configuration as plain data with every secret replaced by "***"."""
+        result: dict[str, Any] = redact(self.model_dump(mode="json", by_alias=True))
+        return result
+
+    def route(self, rel_path: str, front_matter_tracker: str | None = None) -> str | None:
+        """Which tracker a document's items go to (path relative to the docs root)."""
+        return self.route_with_project(rel_path, front_matter_tracker)[0]
+
+    def route_with_project(
+        self, rel_path: str, front_matter_tracker: str | None = None
+    ) -> tuple[str | None, str | None]:
+        """(tracker, project): front matter naming a configured tracker wins, then the
+        first matching rule (whose `project` comes along), then the default."""
+        if front_matter_tracker and (name := self._tracker_named(front_matter_tracker)):
+            return name, None
+        for rule in self.routing.rules:
+            if match_glob(rule.match, rel_path):
+                return rule.tracker, rule.project
+        return self.default_tracker, None
+
+    def _tracker_named(self, name: str) -> str | None:
+        name = name.strip()
+        if name in self.trackers:
+            return name
+        return next((t for t in self.trackers if t.lower() == name.lower()), None)
+
+    def owner_identity(self, owner: str, tracker: str, kind: str) -> str | None:
+        """The tracker identity of a doc owner: `[owners.X]` by tracker name, then kind."""
+        entry = self._owner_entry(owner)
+        if entry is None:
+            return None
+        return entry.get(tracker) or entry.get(kind) or None
+
+    def owner_email(self, owner: str) -> str | None:
+        entry = self._owner_entry(owner)
+        return (entry.get("email") or None) if entry else None
+
+    def _owner_entry(self, owner: str) -> dict[str, str] | None:
+        if owner in self.owners:
+            return self.owners[owner]
+        wanted = _owner_key(owner)
+        return next((e for k, e in self.owners.items() if _owner_key(k) == wanted), None)
+
+
+def _owner_key(owner: str) -> str:
+    return owner.strip().lstrip("@").lower()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(
+    path: str | Path | None = None, *, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Load the TOML file (`path`, else `$SYNCD_CONFIG`, else none) with env overrides."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    config_path = _config_path(path, environ)
+    base_dir = config_path.parent if config_path else Path.cwd()
+
+    raw = _read_toml(config_path) if config_path else {}
+    raw = deep_merge(raw, _env_overrides(environ))
+    raw = _resolve_secret_files(raw, base_dir)
+    settings = _validate(raw, config_path)
+    settings = _resolve_paths(settings, base_dir)
+    settings._source = config_path
+    return settings
+
+
+def _config_path(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    chosen = path if path is not None and str(path) else environ.get(CONFIG_ENV) or None
+    if chosen is None:
+        return None
+    # absolute(), not resolve(): Kubernetes mounts config through symlinks into a
+    # timestamped directory, and relative paths must stay next to the visible file.
+    resolved = Path(chosen).expanduser().absolute()
+    if not resolved.is_file():
+        raise ConfigError(f"config file not found: {resolved}")
+    return resolved
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' env parsing (nesting, JSON for complex fields), fed from an
+    explicit mapping so tests and callers need not touch os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        return _MappingEnvSource(Settings, environ)()
+    except SettingsError as exc:
+        # pydantic-settings names only the top-level field ('error parsing value for
+        # field "lint"'); say which variables that covers, and why, without the value.
+        field = re.search(r'field "([^"]+)"', str(exc))
+        names = f"{ENV_PREFIX}{field.group(1).upper()}*" if field else f"{ENV_PREFIX}*"
+        reason = exc.__cause__ or exc
+        raise ConfigError(f"environment override {names}: cannot parse value ({reason})") from None
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` on top of `base`; tables merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _resolve_secret_files(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    problems: list[str] = []
+    resolved = _fill_from_files(raw, base_dir, "", problems)
+    if problems:
+        raise ConfigError("cannot read secret files:", problems)
+    result: dict[str, Any] = resolved
+    return result
+
+
+def _fill_from_files(node: Any, base_dir: Path, where: str, problems: list[str]) -> Any:
+    """Replace every `x_file` key by `x` read from that file, unless `x` is already set.
+
+    The `x_file` key itself is always dropped: the models (and the connectors' models)
+    then see one spelling of each secret.
+    """
+    if isinstance(node, list):
+        return [
+            _fill_from_files(v, base_dir, f"{where}[{i}]", problems) for i, v in enumerate(node)
+        ]
+    if not isinstance(node, Mapping):
+        return node
+    refs = {k: v for k, v in node.items() if _is_file_ref(k, v)}
+    out = {
+        k: _fill_from_files(v, base_dir, _join(where, k), problems)
+        for k, v in node.items()
+        if k not in refs
+    }
+    for key, file_name in refs.items():
+        target = key.removesuffix(FILE_SUFFIX)
+        if file_name is None or out.get(target) is not None:
+            continue
+        secret = _read_secret(base_dir, file_name, _join(where, key), problems)
+        if secret is not None:
+            out[target] = secret
+    return out
+
+
+def _is_file_ref(key: Any, value: Any) -> bool:
+    return (
+        isinstance(key, str)
+        and key.endswith(FILE_SUFFIX)
+        and len(key) > len(FILE_SUFFIX)
+        and (value is None or isinstance(value, str))
+    )
+
+
+def _read_secret(base_dir: Path, file_name: str, key: str, problems: list[str]) -> str | None:
+    path = _absolute(Path(file_name), base_dir)
+    # Messages name the key and the path, never the contents.
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(f"{key}: file {path} does not exist")
+        return None
+    except UnicodeDecodeError:
+        problems.append(f"{key}: file {path} is not UTF-8 text")
+        return None
+    except OSError as exc:
+        problems.append(f"{key}: cannot read {path}: {exc.strerror}")
+        return None
+    secret = text.rstrip("\r\n")
+    if not secret:
+        problems.append(f"{key}: file {path} is empty")
+        return None
+    return secret
+
+
+def _join(where: str, key: Any) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _validate(raw: dict[str, Any], source: Path | None) -> Settings:
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        origin = f" in {source}" if source else ""
+        problems = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
+        # `from None`: the ValidationError's own text would echo input values (secrets).
+        raise ConfigError(f"invalid configuration{origin}:", problems) from None
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    message = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"])
+    message = message.removeprefix("Value error, ")
+    where = _dotted(err["loc"])
+    return f"{where}: {message}" if where else message
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out = f"{out}[{part}]" if isinstance(part, int) else _join(out, part)
+    return out
+
+
+def _absolute(path: Path, base_dir: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _resolve_paths(settings: Settings, base_dir: Path) -> Settings:
+    docs = settings.docs.model_copy(update={"root": _absolute(settings.docs.root, base_dir)})
+    state_path = settings.state.path
+    if str(state_path) != ":memory:":
+        state_path = _absolute(state_path, base_dir)
+    state = settings.state.model_copy(update={"path": state_path})
+    return settings.model_copy(update={"docs": docs, "state": state})

@@ -1,0 +1,721 @@
+"""One reconcile run: read docs, ask each tracker what changed, plan, apply, write back.
+
+Data flow (README "Architecture"):
+
+    docs ──parse──▶ DocItems ─┐
+    state (snapshots, intents, cursors) ─┼─▶ reconcile.plan_item ─▶ actions ─▶ apply
+    trackers: list_changed_since(cursor) ─┘                                   │
+        creates (intent first) ◀──────────────────────────────────────────────┤
+        field/status updates ◀────────────────────────────────────────────────┤
+        doc write-back (re-read, re-match, patch cells, atomic write, git) ◀───┘
+
+No duplicate tickets: an intent is recorded before every create and resolved with the
+key right after; an unresolved intent (crash, timeout, 502 after the server acted) is
+resolved by marker lookup before anything is created again. With no cursor (first run,
+or state deleted) the full listing of managed tickets is the marker index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from connectors.base import Connector, Ticket, TicketDraft, TrackerError
+from syncd import gitops
+from syncd.config import Settings
+from syncd.documents import discover
+from syncd.model import ActionItem, Postmortem, Status
+from syncd.parser import parse_file, parse_text
+from syncd.patch import Edit, PatchError, apply_edits, write_atomic
+from syncd.reconcile import (
+    Create,
+    DocSide,
+    ItemPlan,
+    Note,
+    PlanInput,
+    RecordConflict,
+    SetStatus,
+    UpdateFields,
+    WriteStatus,
+    WriteTicket,
+    plan_item,
+    ticket_snapshot,
+)
+from syncd.state import ItemRecord, StateStore
+
+log = structlog.get_logger(__name__)
+
+CREATE_CHUNK = 10  # trackers without bulk create: keys are stored after every 10 creates
+
+
+def marker_for(rel_path: str, action: str, occurrence: int) -> str:
+    """Stable id of an action item that has no ticket yet (see README "Identity")."""
+    norm = re.sub(r"\s+", " ", action.strip().lower())
+    digest = hashlib.sha256(f"{rel_path}\0{norm}\0{occurrence}".encode()).hexdigest()
+    return f"pm-{digest[:16]}"
+
+
+@dataclass
+class LoadedDoc:
+    rel: str
+    path: Path
+    text: str
+    prefix: str  # a BOM to restore on write
+    doc: Postmortem
+    tracker: str | None
+
+
+@dataclass
+class DocItem:
+    item_id: str
+    tracker: str
+    loaded: LoadedDoc
+    item: ActionItem
+    key: str | None  # ticket key named in the doc, resolved by the connector
+
+
+@dataclass
+class RunResult:
+    docs: int = 0
+    items: int = 0
+    created: int = 0
+    updated: int = 0
+    status_pushed: int = 0
+    doc_edits: int = 0
+    docs_written: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    failed_items: list[str] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    commit: str | None = None
+    duration_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "docs": self.docs,
+            "items": self.items,
+            "created": self.created,
+            "updated": self.updated,
+            "status_pushed": self.status_pushed,
+            "doc_edits": self.doc_edits,
+            "docs_written": self.docs_written,
+            "conflicts": self.conflicts,
+            "errors": self.errors,
+            "problems": len(self.problems),
+            "requests": self.requests,
+            "commit": self.commit,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        connectors: Mapping[str, Connector],
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.should_stop = should_stop
+        self.settings = settings
+        self.state = state
+        self.connectors = dict(connectors)
+        self.now = now
+        self.root = settings.docs.root
+
+    # -- reading ---------------------------------------------------------------------
+    def load_docs(self, result: RunResult) -> list[LoadedDoc]:
+        loaded = []
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"docs root {self.root} is not a directory")
+        for path, _root in discover(
+            [self.root], self.settings.docs.include, self.settings.docs.exclude
+        ):
+            rel = path.relative_to(self.root).as_posix()
+            doc, text = parse_file(path)
+            for problem in doc.problems:
+                result.problems.append(
+                    {"path": rel, "line": problem.line, "message": problem.message}
+                )
+            if text is None:
+                continue
+            prefix = "\ufeff" if text.startswith("\ufeff") else ""
+            tracker = self.settings.route(rel, doc.tracker)
+            loaded.append(LoadedDoc(rel, path, text[len(prefix) :], prefix, doc, tracker))
+        result.docs = len(loaded)
+        return loaded
+
+    def doc_items(self, docs: Iterable[LoadedDoc], result: RunResult) -> list[DocItem]:
+        items: list[DocItem] = []
+        for loaded in docs:
+            if loaded.tracker is None or loaded.tracker not in self.connectors:
+                if loaded.doc.action_items:
+                    result.notes.append(
+                        {
+                            "path": loaded.rel,
+                            "kind": "no-tracker",
+                            "message": "no routing rule or default tracker",
+                        }
+                    )
+                continue
+            items.extend(self._items_of(loaded, loaded.tracker, result))
+        result.items = len(items)
+        return items
+
+    def _items_of(self, loaded: LoadedDoc, tracker: str, result: RunResult) -> list[DocItem]:
+        connector = self.connectors[tracker]
+        seen: Counter[str] = Counter()
+        out = []
+        for item in loaded.doc.action_items:
+            norm = re.sub(r"\s+", " ", item.action.strip().lower())
+            occurrence = seen[norm]
+            seen[norm] += 1
+            key = connector.parse_key(item.ticket) if item.ticket else None
+            if item.ticket and key is None:
+                result.notes.append(
+                    {
+                        "path": loaded.rel,
+                        "line": item.line,
+                        "kind": "foreign-ref",
+                        "message": f"ticket {item.ticket!r} is not a {tracker} "
+                        "reference; left alone",
+                    }
+                )
+                continue
+            item_id = marker_for(loaded.rel, item.action, occurrence)
+            if key is not None:
+                record = self.state.item_by_ticket(tracker, key)
+                item_id = record.item_id if record else f"ref:{tracker}:{key}"
+            out.append(DocItem(item_id, tracker, loaded, item, key))
+        return out
+
+    # -- fetching --------------------------------------------------------------------
+    def fetch(self, tracker: str, items: list[DocItem], result: RunResult) -> Fetched | None:
+        """The tickets this run must look at, and doc items adopted by marker.
+
+        Returns None when the tracker could not be listed: its items are skipped this
+        run (a failed listing is never read as "tickets deleted").
+        """
+        connector = self.connectors[tracker]
+        cursor = self.state.get_cursor(tracker)
+        listed_at = self.now()
+        records = {r.item_id: r for r in self.state.items(tracker)}
+        pending = {i.item_id for i in self.state.pending_intents(tracker)}
+        try:
+            tickets = {t.key: t for t in connector.list_changed_since(cursor)}
+            by_marker = {t.marker: t for t in tickets.values() if t.marker}
+            missing_keys = self._keys_to_fetch(items, records, tickets)
+            lookups = sorted(m for m in pending if m not in by_marker)
+            if lookups:  # creates whose outcome we never learned: did the server act?
+                for marker, ticket in connector.find_by_markers(lookups).items():
+                    by_marker[marker] = tickets[ticket.key] = ticket
+            if missing_keys:
+                tickets.update(connector.get_many(sorted(missing_keys)))
+        except TrackerError as exc:
+            result.errors += 1
+            result.notes.append({"tracker": tracker, "kind": "listing-failed", "message": str(exc)})
+            return None
+        for marker in pending:
+            found = by_marker.get(marker)
+            self.state.resolve_intent(marker, found.key if found else None)
+        for ticket in tickets.values():
+            if ticket.marker:
+                by_marker.setdefault(ticket.marker, ticket)
+        adopted = {}
+        for item in items:
+            if item.key is not None and item.item_id.startswith("ref:"):
+                ticket = tickets.get(item.key)
+                if ticket is not None and ticket.marker:
+                    adopted[item.item_id] = ticket.marker  # ours, state was lost
+        return Fetched(tickets, by_marker, adopted, listed_at, records)
+
+    @staticmethod
+    def _keys_to_fetch(
+        items: list[DocItem], records: dict[str, ItemRecord], tickets: dict[str, Ticket]
+    ) -> set[str]:
+        """Keys we know of but have no view of: never snapshotted, not in the listing."""
+        keys = set()
+        for item in items:
+            record = records.get(item.item_id)
+            key = item.key or (record.ticket_key if record else None)
+            if key and key not in tickets and (record is None or not record.ticket):
+                keys.add(key)
+        return keys
+
+    # -- planning --------------------------------------------------------------------
+    def plan(
+        self, tracker: str, items: list[DocItem], fetched: Fetched
+    ) -> list[tuple[DocItem, ItemPlan, ItemRecord | None]]:
+        connector = self.connectors[tracker]
+        kind = getattr(connector.Config.model_fields.get("kind"), "default", None) or tracker
+        plans = []
+        for item in items:
+            item.item_id = fetched.adopted.get(item.item_id, item.item_id)
+            record = fetched.records.get(item.item_id)
+            key = item.key or (record.ticket_key if record else None)
+            ticket = fetched.tickets.get(key) if key else fetched.by_marker.get(item.item_id)
+            if ticket is None and key and record and record.ticket:
+                ticket = _ticket_from_snapshot(key, record)
+            owner = item.item.owner
+            assignee = self.settings.owner_identity(owner, tracker, kind) if owner else None
+            inp = PlanInput(
+                item_id=item.item_id,
+                tracker=tracker,
+                doc_path=item.loaded.rel,
+                doc=DocSide.of(item.item),
+                doc_ticket=item.key,
+                assignee=assignee,
+                draft=self._draft(item, assignee),
+                base_doc=record.doc if record and record.doc else None,
+                base_ticket=record.ticket if record and record.ticket else None,
+                ticket=ticket,
+                managed=not item.item_id.startswith("ref:"),
+            )
+            plans.append((item, plan_item(inp, self.settings.sync.conflict_winner), record))
+        return plans
+
+    def _draft(self, item: DocItem, assignee: str | None) -> TicketDraft:
+        doc, action = item.loaded.doc, item.item
+        where = self.settings.docs.url_for(item.loaded.rel) or item.loaded.rel
+        lines = [
+            f'Action item from the postmortem "{doc.title or item.loaded.rel}"',
+            f"{where} (line {action.line})",
+            "",
+            f"Owner: {action.owner or 'unassigned'}",
+            f"Due: {action.due.isoformat() if action.due else 'not set'}",
+            "",
+            "Managed by postmortem-syncd: edit the action, owner, due date and priority in the "
+            "postmortem; status changes here are written back to it.",
+        ]
+        return TicketDraft(
+            marker=item.item_id,
+            title=action.action[:250],
+            description="\n".join(lines),
+            assignee=assignee,
+            due=action.due,
+            priority=action.priority if _is_p(action.priority) else None,
+            status=action.status,
+        )
+
+    # -- applying ----------------------------------------------------------------------
+    def run(self, *, dry_run: bool = False) -> RunResult:
+        started = time.monotonic()
+        result = RunResult()
+        docs = self.load_docs(result)
+        items = self.doc_items(docs, result)
+        by_tracker: dict[str, list[DocItem]] = defaultdict(list)
+        for item in items:
+            by_tracker[item.tracker].append(item)
+        doc_edits: dict[str, dict[str, Edit]] = defaultdict(dict)
+        pending_records: dict[str, ItemRecord] = {}
+        cursors: dict[str, datetime] = {}
+        for tracker, tracker_items in by_tracker.items():
+            fetched = self.fetch(tracker, tracker_items, result)
+            if fetched is None:
+                result.failed_items.extend(i.item_id for i in tracker_items)
+                continue
+            plans = self.plan(tracker, tracker_items, fetched)
+            for item, plan, _record in plans:
+                if plan.actions:
+                    result.plans.append(_plan_json(item, plan))
+            if dry_run:
+                continue
+            self._apply_tracker(tracker, plans, fetched.tickets, doc_edits, pending_records, result)
+            cursors[tracker] = fetched.listed_at
+        if not dry_run:
+            written = self._write_docs(docs, doc_edits, pending_records, result)
+            self._commit(written, result)
+            self.state.put_items(pending_records.values())
+            for tracker, at in cursors.items():
+                self.state.set_cursor(tracker, at)
+        result.requests = {
+            name: {
+                "reads": c.stats.reads,
+                "writes": c.stats.writes,
+                "errors": c.stats.errors,
+                "rate_limit_waits": c.stats.rate_limit_waits,
+            }
+            for name, c in self.connectors.items()
+        }
+        result.duration_s = time.monotonic() - started
+        if not dry_run:
+            self.state.record_run(
+                datetime.now(UTC) - _seconds(result.duration_s),
+                datetime.now(UTC),
+                result.errors == 0,
+                result.summary(),
+            )
+        return result
+
+    def _apply_tracker(
+        self,
+        tracker: str,
+        plans: list[tuple[DocItem, ItemPlan, ItemRecord | None]],
+        tickets: dict[str, Ticket],
+        doc_edits: dict[str, dict[str, Edit]],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> None:
+        connector = self.connectors[tracker]
+        creates = [
+            (item, a) for item, plan, _r in plans for a in plan.actions if isinstance(a, Create)
+        ]
+        limit = self.settings.sync.max_creates_per_run
+        if limit is not None and len(creates) > limit:
+            result.notes.append(
+                {
+                    "tracker": tracker,
+                    "kind": "create-limit",
+                    "message": f"{len(creates) - limit} creates deferred to later runs",
+                }
+            )
+            creates = creates[:limit]
+        created = self._create(tracker, creates, result)
+        for item, plan, record in plans:
+            ticket = created.get(item.item_id)
+            key = (
+                item.key
+                or (record.ticket_key if record else None)
+                or (ticket.key if ticket else None)
+            )
+            current = ticket or (tickets.get(key) if key else None)
+            if current is None and record and record.ticket and key:
+                current = _ticket_from_snapshot(key, record)
+            ok = True
+            for action in plan.actions:
+                if isinstance(action, WriteTicket | WriteStatus):
+                    self._queue_doc_edit(item, action, doc_edits)
+                elif isinstance(action, UpdateFields | SetStatus):
+                    try:
+                        if isinstance(action, UpdateFields):
+                            current = connector.update_fields(action.key, action.changes)
+                            result.updated += 1
+                        else:
+                            current = connector.set_status(action.key, action.status)
+                            result.status_pushed += 1
+                    except TrackerError as exc:
+                        ok = False
+                        self._fail(item, f"{type(action).__name__} {action.key}: {exc}", result)
+                elif isinstance(action, RecordConflict):
+                    result.conflicts += 1
+                    self.state.record_conflict(
+                        action.item_id,
+                        action.field,
+                        action.doc_value,
+                        action.ticket_value,
+                        action.winner,
+                        self.now(),
+                    )
+                elif isinstance(action, Note):
+                    result.notes.append(
+                        {
+                            "path": item.loaded.rel,
+                            "line": item.item.line,
+                            "kind": action.kind,
+                            "message": action.message,
+                        }
+                    )
+            if ticket is not None and item.key is None:
+                self._queue_doc_edit(
+                    item, WriteTicket(item.item_id, item.loaded.rel, ticket.key), doc_edits
+                )
+            if current is None:
+                continue
+            records[item.item_id] = ItemRecord(
+                item_id=item.item_id,
+                tracker=tracker,
+                doc_path=item.loaded.rel,
+                ticket_key=current.key,
+                doc=DocSide.of(item.item).snapshot(),
+                ticket=ticket_snapshot(current),
+                synced_at=self.now(),
+                error=None if ok else (record.error if record else None),
+                attempts=0 if ok else (record.attempts if record else 0),
+            )
+
+    def _create(
+        self, tracker: str, creates: list[tuple[DocItem, Create]], result: RunResult
+    ) -> dict[str, Ticket]:
+        """Create in chunks: intent recorded before each chunk, keys stored right after."""
+        connector = self.connectors[tracker]
+        chunk = max(
+            1,
+            connector.capabilities.max_bulk if connector.capabilities.bulk_create else CREATE_CHUNK,
+        )
+        created: dict[str, Ticket] = {}
+        for start in range(0, len(creates), chunk):
+            if self.should_stop():
+                result.notes.append(
+                    {
+                        "tracker": tracker,
+                        "kind": "stopped",
+                        "message": f"{len(creates) - start} creates left for the next run",
+                    }
+                )
+                break
+            batch = creates[start : start + chunk]
+            drafts = [action.draft for _item, action in batch]
+            self.state.record_intents(
+                tracker,
+                [d.marker for d in drafts],
+                payloads={item.item_id: {"doc_path": item.loaded.rel} for item, _a in batch},
+            )
+            try:
+                outcomes = connector.create_many(drafts)
+            except TrackerError as exc:  # nothing known about this chunk: intents stay
+                for item, _action in batch:
+                    self._fail(item, f"create outcome unknown ({exc}); will look it up", result)
+                continue
+            resolved: list[tuple[str, str | None]] = []
+            for (item, _action), outcome in zip(batch, outcomes, strict=True):
+                if outcome.ticket is not None:
+                    resolved.append((outcome.marker, outcome.ticket.key))
+                    created[item.item_id] = outcome.ticket
+                    result.created += 1
+                elif outcome.ambiguous:
+                    # keep the intent: the next run resolves it by marker before creating
+                    self._fail(
+                        item, f"create outcome unknown ({outcome.error}); will look it up", result
+                    )
+                else:
+                    resolved.append((outcome.marker, None))
+                    self._fail(item, f"create failed: {outcome.error}", result)
+            self.state.resolve_intents(resolved)
+        return created
+
+    def _fail(self, item: DocItem, message: str, result: RunResult) -> None:
+        result.errors += 1
+        result.failed_items.append(item.item_id)
+        if self.state.get_item(item.item_id) is not None:
+            self.state.record_error(item.item_id, message)
+        result.notes.append(
+            {"path": item.loaded.rel, "line": item.item.line, "kind": "error", "message": message}
+        )
+        log.warning("item failed", path=item.loaded.rel, line=item.item.line, error=message)
+
+    def _queue_doc_edit(
+        self,
+        item: DocItem,
+        action: WriteTicket | WriteStatus,
+        doc_edits: dict[str, dict[str, Edit]],
+    ) -> None:
+        if isinstance(action, WriteStatus) and not self.settings.sync.write_status:
+            return
+        edits = doc_edits[item.loaded.rel]
+        edit = edits.get(item.item_id, Edit(item.item))
+        if isinstance(action, WriteTicket):
+            edit = Edit(edit.item, ticket=action.key, status=edit.status)
+        else:
+            edit = Edit(edit.item, ticket=edit.ticket, status=action.status)
+        edits[item.item_id] = edit
+
+    # -- doc write-back ------------------------------------------------------------------
+    def _write_docs(
+        self,
+        docs: list[LoadedDoc],
+        doc_edits: dict[str, dict[str, Edit]],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> list[Path]:
+        by_rel = {d.rel: d for d in docs}
+        written = []
+        for rel, edits in doc_edits.items():
+            loaded = by_rel[rel]
+            try:
+                path = self._write_doc(loaded, edits, records, result)
+            except (OSError, PatchError) as exc:
+                result.errors += 1
+                result.notes.append({"path": rel, "kind": "write-failed", "message": str(exc)})
+                continue
+            if path is not None:
+                written.append(path)
+        return written
+
+    def _write_doc(
+        self,
+        loaded: LoadedDoc,
+        edits: dict[str, Edit],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> Path | None:
+        current_doc, text = parse_file(loaded.path)
+        if text is None:
+            raise OSError(f"{loaded.rel} became unreadable")
+        text = text[len(loaded.prefix) :]
+        if text != loaded.text:
+            # A human edited the doc since we read it: re-match our edits by item id
+            # against what is there now; nothing they wrote is overwritten.
+            current_doc = parse_text(text, loaded.path)
+        remapped = self._rematch(loaded, current_doc, edits)
+        if not remapped:
+            return None
+        new_text = apply_edits(text, current_doc, remapped)
+        if new_text == text:
+            return None
+        if parse_file(loaded.path)[1] != loaded.prefix + text:
+            raise OSError(f"{loaded.rel} changed while being written; retried next run")
+        write_atomic(loaded.path, new_text, prefix=loaded.prefix)
+        result.docs_written += 1
+        result.doc_edits += len(remapped)
+        # record the doc side as the file now reads it (a checkbox cannot say "in progress")
+        after = parse_text(new_text, loaded.path)
+        fresh = LoadedDoc(loaded.rel, loaded.path, new_text, loaded.prefix, after, loaded.tracker)
+        for doc_item in self._items_of(fresh, loaded.tracker or "", RunResult()):
+            record = records.get(doc_item.item_id) or next(
+                (
+                    r
+                    for r in records.values()
+                    if r.ticket_key and r.ticket_key == doc_item.key and r.doc_path == loaded.rel
+                ),
+                None,
+            )
+            if record is not None:
+                records[record.item_id] = _with_doc(record, DocSide.of(doc_item.item))
+        return loaded.path
+
+    def _rematch(
+        self, loaded: LoadedDoc, current: Postmortem, edits: dict[str, Edit]
+    ) -> list[Edit]:
+        """Edits planned against the text we read, re-targeted at the text there now."""
+        old_ids = {self._identity(loaded, e.item): e for e in edits.values()}
+        fresh = LoadedDoc(loaded.rel, loaded.path, "", loaded.prefix, current, loaded.tracker)
+        out = []
+        for item in current.action_items:
+            edit = old_ids.get(self._identity(fresh, item))
+            if edit is not None:
+                out.append(Edit(item, ticket=edit.ticket, status=edit.status))
+        return out
+
+    def _identity(self, loaded: LoadedDoc, item: ActionItem) -> tuple[str, int]:
+        norm = re.sub(r"\s+", " ", item.action.strip().lower())
+        same = [
+            i
+            for i in loaded.doc.action_items
+            if re.sub(r"\s+", " ", i.action.strip().lower()) == norm
+        ]
+        occurrence = next((n for n, i in enumerate(same) if i.line == item.line), 0)
+        return norm, occurrence
+
+    def _commit(self, written: list[Path], result: RunResult) -> None:
+        git = self.settings.docs.git
+        if not written or not git.commit:
+            return
+        top = gitops.work_tree(self.root)
+        if top is None:
+            return
+        names = sorted(p.relative_to(self.root).as_posix() for p in written)
+        message = (
+            f"{git.message_prefix}sync {len(written)} postmortem(s)\n\n"
+            + "\n".join(f"- {n}" for n in names)
+            + f"\n\n{result.created} ticket(s) created, {result.doc_edits} cell(s) updated."
+        )
+        try:
+            sha = gitops.commit(top, written, message, git.author_name, git.author_email)
+            result.commit = sha
+            should_push = git.push if git.push is not None else gitops.upstream(top) is not None
+            if sha and should_push:
+                pushed = gitops.push(top, git.remote, sha)
+                if not pushed.pushed:
+                    result.errors += 1
+                    result.notes.append({"kind": "push", "message": pushed.message})
+        except gitops.GitError as exc:
+            result.errors += 1
+            result.notes.append({"kind": "git", "message": str(exc)})
+
+
+@dataclass(frozen=True)
+class Fetched:
+    tickets: dict[str, Ticket]  # by key: listed as changed, looked up, or found by marker
+    by_marker: dict[str, Ticket]
+    adopted: dict[str, str]  # doc-item id → marker of the managed ticket it names
+    listed_at: datetime  # the next cursor, once this run has applied what it saw
+    records: dict[str, ItemRecord]
+
+
+def _is_p(priority: str | None) -> bool:
+    return bool(priority and re.fullmatch(r"P[0-4]", priority))
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def _with_doc(record: ItemRecord, side: DocSide) -> ItemRecord:
+    return ItemRecord(
+        record.item_id,
+        record.tracker,
+        record.doc_path,
+        record.ticket_key,
+        side.snapshot(),
+        record.ticket,
+        record.synced_at,
+        record.error,
+        record.attempts,
+    )
+
+
+def _ticket_from_snapshot(key: str, record: ItemRecord) -> Ticket:
+    snap = record.ticket
+    return Ticket(
+        key=key,
+        url=snap.get("url", ""),
+        title=snap.get("title", ""),
+        assignee=snap.get("assignee"),
+        due=date.fromisoformat(snap["due"]) if snap.get("due") else None,
+        priority=snap.get("priority"),
+        status=Status(snap.get("status", "open")),
+        labels=(),
+        updated=datetime.fromisoformat(snap["updated"])
+        if snap.get("updated")
+        else datetime.min.replace(tzinfo=UTC),
+        marker=None if record.item_id.startswith("ref:") else record.item_id,
+    )
+
+
+def _plan_json(item: DocItem, plan: ItemPlan) -> dict[str, Any]:
+    def describe(action: Any) -> dict[str, Any]:
+        data = {"action": type(action).__name__}
+        for name, value in vars(action).items():
+            if name in ("item_id", "doc_path"):
+                continue
+            if name == "draft":
+                value = {
+                    "title": value.title,
+                    "assignee": value.assignee,
+                    "due": value.due.isoformat() if value.due else None,
+                    "priority": value.priority,
+                }
+            elif name == "changes":
+                value = {
+                    k: (v.isoformat() if isinstance(v, date) else v)
+                    for k, v in value.items().items()
+                }
+            elif isinstance(value, Status):
+                value = value.value
+            data[name] = value
+        return data
+
+    return {
+        "item": item.item_id,
+        "path": item.loaded.rel,
+        "line": item.item.line,
+        "action_text": item.item.action,
+        "tracker": item.tracker,
+        "actions": [describe(a) for a in plan.actions],
+    }
