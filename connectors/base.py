@@ -14,7 +14,7 @@ label. `find_by_markers` must use a listing that is consistent right after a cre
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -119,6 +119,23 @@ class RateLimited(TrackerError):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook delivery, reduced to what the worker needs."""
+
+    delivery_id: str | None  # the tracker's delivery id, for de-duplication
+    keys: frozenset[str]  # ticket keys it affects (may be empty: nothing to do)
+    kind: str = ""  # e.g. "issues.closed", "jira:issue_updated"
+
+
+class WebhookRejected(Exception):
+    """A delivery that must not be acted on: bad or missing signature, stale, malformed."""
+
+    def __init__(self, message: str, *, status: int = 401):
+        super().__init__(message)
+        self.status = status
+
+
 class ConnectorConfig(BaseModel):
     """Base for each connector's own config model (`extra="forbid"`: typos fail loudly)."""
 
@@ -184,6 +201,12 @@ class Connector(Protocol):
 
     def parse_key(self, text: str) -> str | None:
         """Recognise this tracker's ticket reference in a doc cell (key, #n, URL)."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Verify a webhook delivery (constant-time signature check against the configured
+        secret) and name the tickets it affects. Raises WebhookRejected. Header names are
+        lower-case. The worker serves it at `POST /webhooks/<tracker name>`."""
         ...
 
     def close(self) -> None: ...

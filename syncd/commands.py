@@ -306,3 +306,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="the whole loop against loopback Jira and GitHub emulators")
     p.add_argument("--workdir", help="keep the demo repo here (default: a temp dir)")
     p.set_defaults(func=cmd_demo)
+
+    from syncd import digest, worker
+
+    digest.register(sub)
+    worker.register(sub)

@@ -204,7 +204,9 @@ class Engine:
         return out
 
     # -- fetching --------------------------------------------------------------------
-    def fetch(self, tracker: str, items: list[DocItem], result: RunResult) -> Fetched | None:
+    def fetch(
+        self, tracker: str, items: list[DocItem], result: RunResult, only: set[str] | None = None
+    ) -> Fetched | None:
         """The tickets this run must look at, and doc items adopted by marker.
 
         Returns None when the tracker could not be listed: its items are skipped this
@@ -216,7 +218,10 @@ class Engine:
         records = {r.item_id: r for r in self.state.items(tracker)}
         pending = {i.item_id for i in self.state.pending_intents(tracker)}
         try:
-            tickets = {t.key: t for t in connector.list_changed_since(cursor)}
+            if only is None:
+                tickets = {t.key: t for t in connector.list_changed_since(cursor)}
+            else:  # a webhook named these tickets: fetch just them, leave the cursor alone
+                tickets = connector.get_many(sorted(only))
             by_marker = {t.marker: t for t in tickets.values() if t.marker}
             missing_keys = self._keys_to_fetch(items, records, tickets)
             lookups = sorted(m for m in pending if m not in by_marker)
@@ -242,6 +247,12 @@ class Engine:
                 if ticket is not None and ticket.marker:
                     adopted[item.item_id] = ticket.marker  # ours, state was lost
         return Fetched(tickets, by_marker, adopted, listed_at, records)
+
+    def _ticket_key(self, item: DocItem) -> str | None:
+        if item.key:
+            return item.key
+        record = self.state.get_item(item.item_id)
+        return record.ticket_key if record else None
 
     @staticmethod
     def _keys_to_fetch(
@@ -312,7 +323,11 @@ class Engine:
         )
 
     # -- applying ----------------------------------------------------------------------
-    def run(self, *, dry_run: bool = False) -> RunResult:
+    def run(
+        self, *, dry_run: bool = False, only: Mapping[str, set[str]] | None = None
+    ) -> RunResult:
+        """One reconcile. `only` ({tracker: {keys}}) limits it to the items whose tickets
+        a webhook named: those tickets are fetched by key and the cursor is not moved."""
         started = time.monotonic()
         result = RunResult()
         docs = self.load_docs(result)
@@ -324,7 +339,14 @@ class Engine:
         pending_records: dict[str, ItemRecord] = {}
         cursors: dict[str, datetime] = {}
         for tracker, tracker_items in by_tracker.items():
-            fetched = self.fetch(tracker, tracker_items, result)
+            if only is not None:
+                keys = only.get(tracker, set())
+                tracker_items = [i for i in tracker_items if self._ticket_key(i) in keys]
+                if not tracker_items:
+                    continue
+            fetched = self.fetch(
+                tracker, tracker_items, result, None if only is None else only.get(tracker, set())
+            )
             if fetched is None:
                 result.failed_items.extend(i.item_id for i in tracker_items)
                 continue
@@ -335,7 +357,8 @@ class Engine:
             if dry_run:
                 continue
             self._apply_tracker(tracker, plans, fetched.tickets, doc_edits, pending_records, result)
-            cursors[tracker] = fetched.listed_at
+            if only is None:
+                cursors[tracker] = fetched.listed_at
         if not dry_run:
             written = self._write_docs(docs, doc_edits, pending_records, result)
             self._commit(written, result)
