@@ -131,7 +131,7 @@ class WebhookEvent:
 class WebhookRejected(Exception):
     """A delivery that must not be acted on: bad or missing signature, stale, malformed."""
 
-    def __init__(self, message: str, *, status: int = 401):
+    def __init__(self, message: str, *, status: int = 401) -> None:
         super().__init__(message)
         self.status = status
 
