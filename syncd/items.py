@@ -114,32 +114,40 @@ def table_items(table: TableBlock, block: int, ctx: Context) -> list[ActionItem]
     return items
 
 
-def _cell(row: Row, idx: int | None) -> str | None:
-    if idx is None or idx >= len(row.cells):
-        return None
-    return row.cells[idx].text
-
-
 def _table_row(
     row: Row, row_idx: int, cols: dict[str, int], block: int, ctx: Context, header: list[str]
 ) -> ActionItem | None:
     texts = [c.text for c in row.cells]
     if texts == header or all(not t or set(t) <= set("-: ") for t in texts):
         return None
-    action_raw = _cell(row, cols["action"]) or ""
+
+    def cell(name: str) -> str | None:
+        idx = cols.get(name)
+        return texts[idx] if idx is not None and idx < len(texts) else None
+
     line = row.line.no
-    status_raw = _cell(row, cols.get("status"))
-    status_span = None
-    status_kind = "none"
+    status_raw = cell("status")
+    status_span, status_kind = None, "none"
     if "status" in cols and cols["status"] < len(row.cells):
-        cell = row.cells[cols["status"]]
-        status_span, status_kind = _span(cell.start, cell.end), "cell"
-    bold = None if status_raw and status_raw.strip() else _bold_status(action_raw)
-    if bold:
-        cell = row.cells[cols["action"]]
-        status_span = _span(cell.start + bold[1].start(2), cell.start + bold[1].end(2))
-        status_kind, status_raw = "bold", bold[1].group(2)
-        action_raw = (action_raw[: bold[1].start()] + action_raw[bold[1].end() :]).strip()
+        status_cell = row.cells[cols["status"]]
+        status_span, status_kind = _span(status_cell.start, status_cell.end), "cell"
+    ticket_span = None
+    if "ticket" in cols and cols["ticket"] < len(row.cells):
+        ticket_cell = row.cells[cols["ticket"]]
+        ticket_span = _span(ticket_cell.start, ticket_cell.end)
+    if not (status_raw and status_raw.strip()):
+        # "**DONE**" written inside another cell (the SRE book puts it in the Bug column)
+        found = _bold_in_row(row, cols)
+        if found is not None:
+            idx, match = found
+            start = row.cells[idx].start
+            status_span = _span(start + match.start(2), start + match.end(2))
+            status_kind, status_raw = "bold", match.group(2)
+            texts[idx] = (texts[idx][: match.start()] + texts[idx][match.end() :]).strip()
+            if idx == cols.get("ticket"):  # the ticket part is what precedes the bold word
+                rest = row.cells[idx].text[: match.start()].rstrip()
+                ticket_span = _span(start, start + len(rest))
+    action_raw = cell("action") or ""
     action = clean(action_raw)
     if action is None:
         return None
@@ -147,25 +155,28 @@ def _table_row(
         status_raw = action_raw[0]
     if len(row.cells) > len(header) + 1 and row.cells[-1].text:
         ctx.problem(line, f"row has {len(row.cells)} cells but the header has {len(header)}")
-    ticket_span = None
-    if "ticket" in cols and cols["ticket"] < len(row.cells):
-        cell = row.cells[cols["ticket"]]
-        ticket_span = _span(cell.start, cell.end)
-    due, due_raw = _due(_cell(row, cols.get("due")), ctx, line)
-    status = _status(status_raw, ctx, line)
+    due, due_raw = _due(cell("due"), ctx, line)
     return ActionItem(
         action=action,
-        owner=clean_owner(_cell(row, cols.get("owner"))),
+        owner=clean_owner(cell("owner")),
         due=due,
-        priority=parse_priority(_cell(row, cols.get("priority"))),
-        status=status,
-        ticket=parse_ticket(_cell(row, cols.get("ticket"))),
+        priority=parse_priority(cell("priority")),
+        status=_status(status_raw, ctx, line),
+        ticket=parse_ticket(cell("ticket")),
         line=line,
-        category=clean(_cell(row, cols.get("category"))) or ctx.category,
+        category=clean(cell("category")) or ctx.category,
         due_raw=due_raw,
         status_raw=strip_markup(status_raw) if status_raw else None,
         anchor=Anchor(Style.TABLE, block, row_idx, status_span, ticket_span, status_kind),
     )
+
+
+def _bold_in_row(row: Row, cols: dict[str, int]) -> tuple[int, re.Match[str]] | None:
+    order = [cols["action"]] + [i for i in range(len(row.cells)) if i != cols["action"]]
+    for idx in order:
+        if idx < len(row.cells) and (bold := _bold_status(row.cells[idx].text)):
+            return idx, bold[1]
+    return None
 
 
 # -- plain fixed-width tables -----------------------------------------------------------
@@ -228,6 +239,9 @@ def plain_table_items(table: PlainTable, block: int, ctx: Context) -> list[Actio
 _ITEM = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[([ xX\-~/])\]\s*)?")
 _TRAILING_TICKET = re.compile(
     r"\s*\(((?:[A-Z][A-Z0-9_]+-\d+)|#\d+|[\w.-]+/[\w.-]+#\d+|https?://[^\s)]+)\)\s*$"
+)
+_LEADING_TICKET = re.compile(
+    r"^\s*((?:[A-Z][A-Z0-9_]+-\d+)|#\d+|[\w.-]+/[\w.-]+#\d+)\s*[:—–-]?\s+(?=\S)"
 )
 _TAIL_SPLIT = re.compile(r"\s+(?:—|–|--|-)\s+(?=[^—–]*$)")
 _CHECK_STATUS = {
@@ -336,6 +350,11 @@ def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIt
             status_span, status_kind = located, "cell"
     ticket_span = _locate_value(raw, values["ticket"], "ticket") if "ticket" in values else None
     ticket = parse_ticket(values.get("ticket"))
+    if ticket is None and (leading := _LEADING_TICKET.match(text)):
+        # "- [ ] #123 Add alerting" / "- OPS-12: Add alerting"
+        ticket = leading.group(1)
+        text = text[leading.end() :]
+        ticket_span = _find_on_lines(raw, leading.group(1))
     if ticket is None and (trailing := _TRAILING_TICKET.search(text)):
         ticket = trailing.group(1)
         text = text[: trailing.start()]

@@ -76,6 +76,15 @@ KEYS: dict[str, tuple[str, ...]] = {
     "tracker": ("tracker", "syncd_tracker"),
     "project": ("project", "jira_project", "jira project"),
     "owner": ("owner", "authors", "author", "incident commander", "ic"),
+    "factor": (
+        "root cause",
+        "root causes",
+        "trigger",
+        "contributing factor",
+        "contributing factors",
+        "cause",
+        "causes",
+    ),
 }
 _LOOKUP = {alias: key for key, aliases in KEYS.items() for alias in aliases}
 

@@ -277,7 +277,13 @@ class _Parser:
             if section and section.heading and section.heading.idx == line.idx:
                 continue
             for key, value in meta.kv_pairs(line):
-                self._set(meta.key_for(key), value, line.no)
+                canonical = meta.key_for(key)
+                if canonical == "factor":  # "Root Causes: …" on one line
+                    text = strip_markup(value)
+                    if text and not is_placeholder(text):
+                        self.factors.append(text)
+                    continue
+                self._set(canonical, value, line.no)
         # "## Date" followed by the value on the next line
         for heading in self.headings:
             key = meta.key_for(heading.text)

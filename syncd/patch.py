@@ -215,7 +215,21 @@ def _ticket_change(
     if anchor.style is Style.TABLE:
         assert isinstance(block, TableBlock)
         col = block.columns.get("ticket")
-        if col is None:
+        if (
+            col is not None
+            and anchor.status_kind == "bold"
+            and span is not None
+            and (
+                anchor.status is not None
+                and span.start <= anchor.status.start
+                and _same_cell(block.rows[anchor.row], col, anchor.status.start)
+            )
+        ):
+            # the cell also holds the bold status ("Bug 123 **TODO**"): replace only the
+            # reference in front of it
+            text = escape_cell(ticket) + ("" if span.end > span.start else " ")
+            changes.append(_Change(span.start, span.end, text))
+        elif col is None:
             new_columns[anchor.block]["Ticket"][anchor.row] = escape_cell(ticket)
         else:
             cell_writes[anchor.block][anchor.row][col] = escape_cell(ticket)
@@ -252,6 +266,10 @@ def _ticket_change(
                     entry.content_end, entry.content_end, f" ({escape_inline(ticket)})", order=1
                 )
             )
+
+
+def _same_cell(row: Row, col: int, offset: int) -> bool:
+    return col < len(row.cells) and row.cells[col].inner_start <= offset <= row.cells[col].inner_end
 
 
 # -- tables ------------------------------------------------------------------------

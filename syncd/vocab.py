@@ -45,6 +45,11 @@ COLUMN_WORDS: dict[str, tuple[str, ...]] = {
         "mitigation",
         "details",
         "deliverable",
+        "priority action",
+        "priority actions",
+        "follow-up action",
+        "follow-up actions",
+        "action description",
     ),
     "owner": (
         "owner",
@@ -155,7 +160,9 @@ ACTION_HEADING = re.compile(
         action[\s_-]*items?|action\s+plan|actions|actionables?|
         remediations?(?:\s+(?:items|actions|plan|steps))?|
         follow[\s-]?ups?|followups|
-        corrective(?:\s+and\s+preventa?t?ive)?\s+actions?|preventa?t?ive\s+(?:actions|measures)|
+        corrective(?:\s+and\s+preventa?t?ive)?\s+(?:actions?|measures)|
+        preventa?t?ive\s+(?:actions|measures)|recommendations|mitigations?|work\s+items|
+        going\s+forward|what(?:'s|\s+is)\s+next|
         next\s+steps|to-?dos?|tasks|repair\s+items|improvements?|
         (?:lessons\s+learned\s+(?:and|&)\s+)?action\s+items|
         what\s+we(?:'re|\s+are)\s+(?:doing|changing)|

@@ -15,6 +15,7 @@ from syncd.parser import parse_file, parse_text
 from syncd.vocab import parse_severity, parse_status
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
+GOLDEN = sorted((Path(__file__).parent / "fixtures").glob("*/*.json"))
 
 
 def items(text: str) -> list[dict]:
@@ -25,12 +26,12 @@ def brief(text: str) -> list[tuple]:
     return [(i["action"], i["owner"], i["due"], i["status"], i["ticket"]) for i in items(text)]
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in SEEDS.glob("*.md")))
-def test_seed_documents_parse_exactly(name: str) -> None:
-    doc = parse_file(SEEDS / f"{name}.md")[0]
-    got = doc_json(doc, display_path=f"{name}.md")
-    expected = json.loads((SEEDS / f"{name}.json").read_text())
-    assert got == expected
+@pytest.mark.parametrize("golden", GOLDEN, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_documents_parse_exactly(golden: Path) -> None:
+    """Seed documents and hard cases against hand-checked expectations (every field)."""
+    doc = parse_file(golden.with_suffix(".md"))[0]
+    got = doc_json(doc, display_path=golden.with_suffix(".md").name)
+    assert got == json.loads(golden.read_text())
 
 
 # -- pipe tables ------------------------------------------------------------------
