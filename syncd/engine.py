@@ -131,6 +131,7 @@ class Engine:
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.should_stop = should_stop
+        self.dry_run = False
         self.settings = settings
         self.state = state
         self.connectors = dict(connectors)
@@ -234,9 +235,13 @@ class Engine:
             result.errors += 1
             result.notes.append({"tracker": tracker, "kind": "listing-failed", "message": str(exc)})
             return None
-        for marker in pending:
-            found = by_marker.get(marker)
-            self.state.resolve_intent(marker, found.key if found else None)
+        if not self.dry_run:
+            self.state.resolve_intents(
+                [
+                    (marker, by_marker[marker].key if marker in by_marker else None)
+                    for marker in pending
+                ]
+            )
         for ticket in tickets.values():
             if ticket.marker:
                 by_marker.setdefault(ticket.marker, ticket)
@@ -248,6 +253,23 @@ class Engine:
                     adopted[item.item_id] = ticket.marker  # ours, state was lost
         return Fetched(tickets, by_marker, adopted, listed_at, records)
 
+    @staticmethod
+    def _report_removed(
+        items: list[DocItem], records: dict[str, ItemRecord], result: RunResult
+    ) -> None:
+        """Items synced before but gone from every doc: reported, never deleted."""
+        present = {item.item_id for item in items}
+        for record in records.values():
+            if record.item_id not in present and record.ticket_key:
+                result.notes.append(
+                    {
+                        "path": record.doc_path,
+                        "kind": "removed-from-doc",
+                        "message": f"{record.ticket_key} is no longer in any postmortem; "
+                        "the ticket was left as it is",
+                    }
+                )
+
     def _ticket_key(self, item: DocItem) -> str | None:
         if item.key:
             return item.key
@@ -258,12 +280,17 @@ class Engine:
     def _keys_to_fetch(
         items: list[DocItem], records: dict[str, ItemRecord], tickets: dict[str, Ticket]
     ) -> set[str]:
-        """Keys we know of but have no view of: never snapshotted, not in the listing."""
+        """Keys the listing does not cover: never snapshotted, or linked by a human.
+
+        Tickets a human linked in a doc carry no shared label, so the "changed since"
+        listing never sees them; they are read by key (batched) on every run.
+        """
         keys = set()
         for item in items:
             record = records.get(item.item_id)
             key = item.key or (record.ticket_key if record else None)
-            if key and key not in tickets and (record is None or not record.ticket):
+            unseen = record is None or not record.ticket or item.item_id.startswith("ref:")
+            if key and key not in tickets and unseen:
                 keys.add(key)
         return keys
 
@@ -271,8 +298,7 @@ class Engine:
     def plan(
         self, tracker: str, items: list[DocItem], fetched: Fetched
     ) -> list[tuple[DocItem, ItemPlan, ItemRecord | None]]:
-        connector = self.connectors[tracker]
-        kind = getattr(connector.Config.model_fields.get("kind"), "default", None) or tracker
+        kind = str(self.settings.trackers[tracker].get("kind", tracker))
         plans = []
         for item in items:
             item.item_id = fetched.adopted.get(item.item_id, item.item_id)
@@ -329,6 +355,7 @@ class Engine:
         """One reconcile. `only` ({tracker: {keys}}) limits it to the items whose tickets
         a webhook named: those tickets are fetched by key and the cursor is not moved."""
         started = time.monotonic()
+        self.dry_run = dry_run
         result = RunResult()
         docs = self.load_docs(result)
         items = self.doc_items(docs, result)
@@ -354,6 +381,8 @@ class Engine:
             for item, plan, _record in plans:
                 if plan.actions:
                     result.plans.append(_plan_json(item, plan))
+            if only is None:
+                self._report_removed(tracker_items, fetched.records, result)
             if dry_run:
                 continue
             self._apply_tracker(tracker, plans, fetched.tickets, doc_edits, pending_records, result)
@@ -554,16 +583,21 @@ class Engine:
         records: dict[str, ItemRecord],
         result: RunResult,
     ) -> list[Path]:
+        """Write each doc's cell edits. An edit that does not land keeps the item's old
+        snapshot (its record is dropped from this run's batch), so the next run plans it
+        again instead of believing the doc was updated."""
         by_rel = {d.rel: d for d in docs}
         written = []
         for rel, edits in doc_edits.items():
             loaded = by_rel[rel]
             try:
-                path = self._write_doc(loaded, edits, records, result)
+                path, applied = self._write_doc(loaded, edits, records, result)
             except (OSError, PatchError) as exc:
                 result.errors += 1
                 result.notes.append({"path": rel, "kind": "write-failed", "message": str(exc)})
-                continue
+                path, applied = None, set()
+            for item_id in set(edits) - applied:
+                records.pop(item_id, None)
             if path is not None:
                 written.append(path)
         return written
@@ -574,53 +608,54 @@ class Engine:
         edits: dict[str, Edit],
         records: dict[str, ItemRecord],
         result: RunResult,
-    ) -> Path | None:
+    ) -> tuple[Path | None, set[str]]:
         current_doc, text = parse_file(loaded.path)
         if text is None:
             raise OSError(f"{loaded.rel} became unreadable")
         text = text[len(loaded.prefix) :]
-        if text != loaded.text:
-            # A human edited the doc since we read it: re-match our edits by item id
-            # against what is there now; nothing they wrote is overwritten.
-            current_doc = parse_text(text, loaded.path)
-        remapped = self._rematch(loaded, current_doc, edits)
+        current = LoadedDoc(
+            loaded.rel, loaded.path, text, loaded.prefix, current_doc, loaded.tracker
+        )
+        # A human may have edited the doc since we read it: edits are re-targeted by
+        # item identity at what is there now, so nothing they wrote is overwritten.
+        remapped = self._rematch(loaded, current, edits)
         if not remapped:
-            return None
-        new_text = apply_edits(text, current_doc, remapped)
+            return None, set()
+        new_text = apply_edits(text, current_doc, [edit for _id, edit in remapped.values()])
         if new_text == text:
-            return None
+            return None, {item_id for item_id, _edit in remapped.values()}
         if parse_file(loaded.path)[1] != loaded.prefix + text:
             raise OSError(f"{loaded.rel} changed while being written; retried next run")
         write_atomic(loaded.path, new_text, prefix=loaded.prefix)
         result.docs_written += 1
         result.doc_edits += len(remapped)
         # record the doc side as the file now reads it (a checkbox cannot say "in progress")
-        after = parse_text(new_text, loaded.path)
-        fresh = LoadedDoc(loaded.rel, loaded.path, new_text, loaded.prefix, after, loaded.tracker)
-        for doc_item in self._items_of(fresh, loaded.tracker or "", RunResult()):
-            record = records.get(doc_item.item_id) or next(
-                (
-                    r
-                    for r in records.values()
-                    if r.ticket_key and r.ticket_key == doc_item.key and r.doc_path == loaded.rel
-                ),
-                None,
-            )
-            if record is not None:
-                records[record.item_id] = _with_doc(record, DocSide.of(doc_item.item))
-        return loaded.path
+        after = LoadedDoc(
+            loaded.rel,
+            loaded.path,
+            new_text,
+            loaded.prefix,
+            parse_text(new_text, loaded.path),
+            loaded.tracker,
+        )
+        for item in after.doc.action_items:
+            hit = remapped.get(self._identity(after, item))
+            if hit is not None and hit[0] in records:
+                records[hit[0]] = _with_doc(records[hit[0]], DocSide.of(item))
+        return loaded.path, {item_id for item_id, _edit in remapped.values()}
 
     def _rematch(
-        self, loaded: LoadedDoc, current: Postmortem, edits: dict[str, Edit]
-    ) -> list[Edit]:
-        """Edits planned against the text we read, re-targeted at the text there now."""
-        old_ids = {self._identity(loaded, e.item): e for e in edits.values()}
-        fresh = LoadedDoc(loaded.rel, loaded.path, "", loaded.prefix, current, loaded.tracker)
-        out = []
-        for item in current.action_items:
-            edit = old_ids.get(self._identity(fresh, item))
-            if edit is not None:
-                out.append(Edit(item, ticket=edit.ticket, status=edit.status))
+        self, loaded: LoadedDoc, current: LoadedDoc, edits: dict[str, Edit]
+    ) -> dict[tuple[str, int], tuple[str, Edit]]:
+        """Edits planned against the text we read, re-targeted at the text there now,
+        keyed by item identity (action text + occurrence), with the item id they serve."""
+        planned = {self._identity(loaded, e.item): (item_id, e) for item_id, e in edits.items()}
+        out = {}
+        for item in current.doc.action_items:
+            identity = self._identity(current, item)
+            if identity in planned:
+                item_id, edit = planned[identity]
+                out[identity] = (item_id, Edit(item, ticket=edit.ticket, status=edit.status))
         return out
 
     def _identity(self, loaded: LoadedDoc, item: ActionItem) -> tuple[str, int]:
