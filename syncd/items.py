@@ -240,6 +240,9 @@ _ITEM = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[([ xX\-~/])\]\s*)?")
 _TRAILING_TICKET = re.compile(
     r"\s*\(((?:[A-Z][A-Z0-9_]+-\d+)|#\d+|[\w.-]+/[\w.-]+#\d+|https?://[^\s)]+)\)\s*$"
 )
+_PRIORITY_TAG = re.compile(
+    r"^\s*\[(P[0-4]|high|medium|med|low|critical|urgent|blocker|major|minor)\]\s*", re.IGNORECASE
+)
 _LEADING_TICKET = re.compile(
     r"^\s*((?:[A-Z][A-Z0-9_]+-\d+)|#\d+|[\w.-]+/[\w.-]+#\d+)\s*[:—–-]?\s+(?=\S)"
 )
@@ -364,6 +367,9 @@ def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIt
         values.get("due"),
         values.get("priority"),
     )
+    if tag := _PRIORITY_TAG.match(text):  # "[HIGH] H1: Missing tests", "[P1] Add alert"
+        priority_raw = priority_raw or tag.group(1)
+        text = text[tag.end() :]
     text, tail = _split_tail(text)
     if tail:
         owner_raw = owner_raw or tail.get("owner")
