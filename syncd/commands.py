@@ -176,7 +176,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         ):
             log.warning(note["kind"], **{k: v for k, v in note.items() if k != "kind"})
     for problem in result.problems:
-        log.info(
+        log.warning(
             "doc problem", path=problem["path"], line=problem["line"], message=problem["message"]
         )
     log.info("sync finished", **summary)

@@ -17,6 +17,7 @@ or state deleted) the full listing of managed tickets is the marker index.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import time
@@ -224,6 +225,7 @@ class Engine:
             else:  # a webhook named these tickets: fetch just them, leave the cursor alone
                 tickets = connector.get_many(sorted(only))
             by_marker = {t.marker: t for t in tickets.values() if t.marker}
+            self._adopt_orphans(items, records)
             missing_keys = self._keys_to_fetch(items, records, tickets)
             lookups = sorted(m for m in pending if m not in by_marker)
             if lookups:  # creates whose outcome we never learned: did the server act?
@@ -251,7 +253,33 @@ class Engine:
                 ticket = tickets.get(item.key)
                 if ticket is not None and ticket.marker:
                     adopted[item.item_id] = ticket.marker  # ours, state was lost
-        return Fetched(tickets, by_marker, adopted, listed_at, records)
+        fresh = frozenset(m for m in pending if m in by_marker)
+        return Fetched(tickets, by_marker, adopted, listed_at, records, fresh)
+
+    @staticmethod
+    def _adopt_orphans(items: list[DocItem], records: dict[str, ItemRecord]) -> None:
+        """A row reworded while its ticket was being created (or before its key was
+        written back) has a new id; its ticket's record is an orphan in the same doc.
+        Adopt it by text similarity instead of creating a second ticket."""
+        present = {item.item_id for item in items}
+        orphans: dict[str, list[ItemRecord]] = defaultdict(list)
+        for record in records.values():
+            if record.ticket_key and record.item_id not in present:
+                orphans[record.doc_path].append(record)
+        if not orphans:
+            return
+        for item in items:
+            if item.key is not None or item.item_id in records:
+                continue
+            candidates = orphans.get(item.loaded.rel, [])
+            best = max(
+                candidates,
+                default=None,
+                key=lambda r: similarity(item.item.action, _record_text(r)),
+            )
+            if best is not None and similarity(item.item.action, _record_text(best)) >= SIMILAR:
+                candidates.remove(best)
+                item.item_id = best.item_id
 
     @staticmethod
     def _report_removed(
@@ -309,6 +337,13 @@ class Engine:
                 ticket = _ticket_from_snapshot(key, record)
             owner = item.item.owner
             assignee = self.settings.owner_identity(owner, tracker, kind) if owner else None
+            base_doc = record.doc if record and record.doc else None
+            base_ticket = record.ticket if record and record.ticket else None
+            if item.item_id in fetched.fresh and ticket is not None and base_doc is None:
+                # we created it from this doc but never learned the outcome: the
+                # creation is the agreed base (as after a create we saw succeed)
+                base_doc = {**DocSide.of(item.item).snapshot(), "status": ticket.status.value}
+                base_ticket = ticket_snapshot(ticket)
             inp = PlanInput(
                 item_id=item.item_id,
                 tracker=tracker,
@@ -317,8 +352,8 @@ class Engine:
                 doc_ticket=item.key,
                 assignee=assignee,
                 draft=self._draft(item, assignee),
-                base_doc=record.doc if record and record.doc else None,
-                base_ticket=record.ticket if record and record.ticket else None,
+                base_doc=base_doc,
+                base_ticket=base_ticket,
                 ticket=ticket,
                 managed=not item.item_id.startswith("ref:"),
             )
@@ -390,7 +425,11 @@ class Engine:
                 cursors[tracker] = fetched.listed_at
         if not dry_run:
             written = self._write_docs(docs, doc_edits, pending_records, result)
-            self._commit(written, result)
+            if self._commit(list(written), result) == "dropped":
+                # the remote won: our edits are gone from the docs, so their items keep
+                # the old snapshot and the next run plans the same writes again
+                for item_id in set().union(*written.values()):
+                    pending_records.pop(item_id, None)
             self.state.put_items(pending_records.values())
             for tracker, at in cursors.items():
                 self.state.set_cursor(tracker, at)
@@ -487,12 +526,18 @@ class Engine:
                 )
             if current is None:
                 continue
+            doc_snapshot = DocSide.of(item.item).snapshot()
+            if ticket is not None:
+                # Created from the doc just now: the ticket's status is the agreed base,
+                # so a status the tracker did not take (a failed initial transition)
+                # reads as a doc change and is pushed again next run.
+                doc_snapshot["status"] = ticket.status.value
             records[item.item_id] = ItemRecord(
                 item_id=item.item_id,
                 tracker=tracker,
                 doc_path=item.loaded.rel,
                 ticket_key=current.key,
-                doc=DocSide.of(item.item).snapshot(),
+                doc=doc_snapshot,
                 ticket=ticket_snapshot(current),
                 synced_at=self.now(),
                 error=None if ok else (record.error if record else None),
@@ -582,12 +627,12 @@ class Engine:
         doc_edits: dict[str, dict[str, Edit]],
         records: dict[str, ItemRecord],
         result: RunResult,
-    ) -> list[Path]:
+    ) -> dict[Path, set[str]]:
         """Write each doc's cell edits. An edit that does not land keeps the item's old
         snapshot (its record is dropped from this run's batch), so the next run plans it
         again instead of believing the doc was updated."""
         by_rel = {d.rel: d for d in docs}
-        written = []
+        written: dict[Path, set[str]] = {}
         for rel, edits in doc_edits.items():
             loaded = by_rel[rel]
             try:
@@ -599,7 +644,7 @@ class Engine:
             for item_id in set(edits) - applied:
                 records.pop(item_id, None)
             if path is not None:
-                written.append(path)
+                written[path] = applied
         return written
 
     def _write_doc(
@@ -640,8 +685,12 @@ class Engine:
         )
         for item in after.doc.action_items:
             hit = remapped.get(self._identity(after, item))
-            if hit is not None and hit[0] in records:
-                records[hit[0]] = _with_doc(records[hit[0]], DocSide.of(item))
+            if hit is None or hit[0] not in records:
+                continue
+            record, snapshot = records[hit[0]], DocSide.of(item).snapshot()
+            if hit[1].status is None:  # only a key was written: the status base stands
+                snapshot["status"] = record.doc.get("status", snapshot["status"])
+            records[hit[0]] = _with_doc(record, snapshot)
         return loaded.path, {item_id for item_id, _edit in remapped.values()}
 
     def _rematch(
@@ -651,11 +700,24 @@ class Engine:
         keyed by item identity (action text + occurrence), with the item id they serve."""
         planned = {self._identity(loaded, e.item): (item_id, e) for item_id, e in edits.items()}
         out = {}
+        unmatched = []
         for item in current.doc.action_items:
             identity = self._identity(current, item)
             if identity in planned:
-                item_id, edit = planned[identity]
+                item_id, edit = planned.pop(identity)
                 out[identity] = (item_id, Edit(item, ticket=edit.ticket, status=edit.status))
+            elif item.ticket is None:
+                unmatched.append((identity, item))
+        # a row reworded meanwhile still gets its ticket key, if it is recognisably the same
+        for item_id, edit in planned.values():
+            scored = [
+                (similarity(edit.item.action, item.action), identity, item)
+                for identity, item in unmatched
+            ]
+            best = max(scored, default=None, key=lambda t: t[0])
+            if best is not None and best[0] >= SIMILAR:
+                unmatched = [(i, it) for i, it in unmatched if i != best[1]]
+                out[best[1]] = (item_id, Edit(best[2], ticket=edit.ticket, status=edit.status))
         return out
 
     def _identity(self, loaded: LoadedDoc, item: ActionItem) -> tuple[str, int]:
@@ -668,13 +730,15 @@ class Engine:
         occurrence = next((n for n, i in enumerate(same) if i.line == item.line), 0)
         return norm, occurrence
 
-    def _commit(self, written: list[Path], result: RunResult) -> None:
+    def _commit(self, written: list[Path], result: RunResult) -> str | None:
+        """Commit (and push) the written docs; returns "dropped" when a conflicting
+        remote change made us drop our commit."""
         git = self.settings.docs.git
         if not written or not git.commit:
-            return
+            return None
         top = gitops.work_tree(self.root)
         if top is None:
-            return
+            return None
         names = sorted(p.relative_to(self.root).as_posix() for p in written)
         message = (
             f"{git.message_prefix}sync {len(written)} postmortem(s)\n\n"
@@ -690,9 +754,13 @@ class Engine:
                 if not pushed.pushed:
                     result.errors += 1
                     result.notes.append({"kind": "push", "message": pushed.message})
+                    if pushed.dropped:
+                        result.commit = None
+                        return "dropped"
         except gitops.GitError as exc:
             result.errors += 1
             result.notes.append({"kind": "git", "message": str(exc)})
+        return None
 
 
 @dataclass(frozen=True)
@@ -702,6 +770,21 @@ class Fetched:
     adopted: dict[str, str]  # doc-item id → marker of the managed ticket it names
     listed_at: datetime  # the next cursor, once this run has applied what it saw
     records: dict[str, ItemRecord]
+    fresh: frozenset[str] = frozenset()  # markers of creates whose outcome we just learned
+
+
+SIMILAR = 0.6  # how alike a reworded row must be to keep its ticket
+
+
+def similarity(a: str, b: str) -> float:
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", " ", text.strip().lower())
+
+    return difflib.SequenceMatcher(None, norm(a), norm(b)).ratio()
+
+
+def _record_text(record: ItemRecord) -> str:
+    return str(record.doc.get("action") or record.ticket.get("title") or "")
 
 
 def _is_p(priority: str | None) -> bool:
@@ -714,13 +797,13 @@ def _seconds(value: float) -> Any:
     return timedelta(seconds=value)
 
 
-def _with_doc(record: ItemRecord, side: DocSide) -> ItemRecord:
+def _with_doc(record: ItemRecord, snapshot: dict[str, Any]) -> ItemRecord:
     return ItemRecord(
         record.item_id,
         record.tracker,
         record.doc_path,
         record.ticket_key,
-        side.snapshot(),
+        snapshot,
         record.ticket,
         record.synced_at,
         record.error,

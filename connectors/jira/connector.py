@@ -11,23 +11,27 @@ What it relies on, and why (see /work/shared/design/API-NOTES.md §1, §2, §7):
 * Retries: the library's `ResilientSession` retries are off (`max_retries=0`); every
   idempotent call goes through `connectors.retry.call_idempotent`. Creates are never
   retried on a 5xx or a timeout: the caller resolves those by marker lookup.
-* JQL dates are read by Jira in the API user's profile time zone, so the incremental
-  cursor is formatted in that zone (from `timezone` or `/myself`).
+* The incremental cursor is sent as a JQL relative date ("-15m"): absolute JQL dates
+  are read in the API user's profile time zone, which would cost a /myself request per
+  process to learn. `serverInfo` is skipped when the deployment is known (configured,
+  or an *.atlassian.net host), so a no-change run is exactly one search request.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import math
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from jira import JIRA, JIRAError
@@ -44,6 +48,8 @@ from connectors.base import (
     Ticket,
     TicketDraft,
     TrackerError,
+    WebhookEvent,
+    WebhookRejected,
 )
 from connectors.retry import call_idempotent, retry_after_seconds
 from syncd.model import Status
@@ -58,6 +64,9 @@ MARKERS_PER_QUERY = 50  # `labels in (...)` chunk for find_by_markers
 RECONCILE_LIMIT = 50  # Cloud accepts at most 50 ids in reconcileIssues
 CURSOR_OVERLAP = timedelta(minutes=2)  # clock skew and minute-precision JQL dates
 MARKER_PREFIX = "pm-"
+# Webhook events that can change what a doc shows; `jira:issue_deleted` is left to the
+# scheduled run, whose completed listing is the only safe evidence of a deletion.
+WEBHOOK_ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated"})
 # Only these fields are read; all are system fields whose ids equal their JQL names.
 SEARCH_FIELDS = (
     "summary",
@@ -95,7 +104,6 @@ class JiraConfig(ConnectorConfig):
     done_transition: str | None = None
     page_size: int = Field(100, ge=1, le=1000)
     browse_url: str | None = None  # where humans browse, if not `url`
-    timezone: str | None = None  # the API user's profile zone; None = ask /myself
 
     @field_validator("url", "browse_url")
     @classmethod
@@ -119,16 +127,6 @@ class JiraConfig(ConnectorConfig):
         unknown = set(value) - set(DEFAULT_PRIORITIES)
         if unknown:
             raise ValueError(f"keys must be P0..P4, got {sorted(unknown)}")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
     @model_validator(mode="after")
@@ -181,7 +179,6 @@ class JiraConnector:
         self._sleep = sleep  # seam for tests; retry waits go through it
         self._client: JIRA | None = None
         self._connect_lock = threading.Lock()
-        self._zone: ZoneInfo | None = ZoneInfo(config.timezone) if config.timezone else None
         self._recent_ids: deque[int] = deque(maxlen=RECONCILE_LIMIT)
         self._browse = (config.browse_url or config.url).rstrip("/")
         self._wont_do_names = WONT_DO_NAMES | (
@@ -214,7 +211,8 @@ class JiraConnector:
         try:
             client = JIRA(
                 config.url,
-                get_server_info=True,
+                # serverInfo only tells Cloud from Data Center; skip it when known
+                get_server_info=self._deployment() == "auto",
                 max_retries=0,  # our retry policy is connectors.retry, not ResilientSession's
                 timeout=config.timeout,
                 **auth,
@@ -229,15 +227,25 @@ class JiraConnector:
             ) from None
         finally:
             # The constructor's GET /serverInfo runs before we can hook the session.
-            self.stats.count("server_info", write=False)
+            if self._deployment() == "auto":
+                self.stats.count("server_info", write=False)
         client._session.hooks["response"].append(self._on_response)
-        if config.deployment != "auto":
-            client.deploymentType = "Cloud" if config.deployment == "cloud" else "Server"
+        if self._deployment() != "auto":
+            client.deploymentType = "Cloud" if self._deployment() == "cloud" else "Server"
+            client._version = (1001, 0, 0) if self._deployment() == "cloud" else (9, 12, 0)
         # We only ask for system fields whose ids equal their JQL names, so the
         # name -> id translation the library fetches GET /field for is the identity;
         # priming it saves one request per process.
         client._fields_cache_value = {field: field for field in SEARCH_FIELDS}
         return client
+
+    def _deployment(self) -> str:
+        """Configured deployment; `auto` on an Atlassian Cloud host is Cloud."""
+        if self.config.deployment == "auto" and (urlsplit(self.config.url).hostname or "").endswith(
+            ".atlassian.net"
+        ):
+            return "cloud"
+        return self.config.deployment
 
     @property
     def is_cloud(self) -> bool:
@@ -290,7 +298,7 @@ class JiraConnector:
         """All managed tickets updated at or after `since`, fetched completely before yielding."""
         jql = f'project = "{self.config.project}" AND labels = "{_quote(self.config.label)}"'
         if since is not None:
-            jql += f' AND updated >= "{self._jql_date(since - CURSOR_OVERLAP)}"'
+            jql += f' AND updated >= "{self._jql_relative(since - CURSOR_OVERLAP)}"'
         jql += " ORDER BY updated ASC"
         tickets = {t.key: t for t in self._search(jql)}  # a key seen twice keeps its last state
         return iter(list(tickets.values()))
@@ -701,34 +709,17 @@ class JiraConnector:
     def _browse_url(self, key: str) -> str:
         return f"{self._browse}/browse/{key}"
 
-    def _jql_date(self, when: datetime) -> str:
-        """`when` as a JQL date, in the zone Jira reads it in (the API user's profile)."""
+    def _jql_relative(self, when: datetime) -> str:
+        """`when` as a JQL date relative to the server's clock ("-15m").
+
+        Absolute JQL dates are read in the API user's profile time zone, which costs a
+        /myself request per process to learn; a relative date needs no zone. Rounded
+        up to whole minutes, so it only ever widens the window.
+        """
         if when.tzinfo is None:  # treat a naive cursor as UTC, never as local time
             when = when.replace(tzinfo=UTC)
-        zone = self._user_zone()
-        if zone is None:
-            # Unknown zone: widen by the largest UTC offset so nothing is missed.
-            local = when.astimezone(UTC) - timedelta(hours=14)
-        else:
-            local = when.astimezone(zone)
-            # A wall time inside a DST fall-back hour is ambiguous; Jira may read the
-            # later instant, so step back an hour rather than risk skipping changes.
-            if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
-                local -= timedelta(hours=1)
-        return local.strftime("%Y-%m-%d %H:%M")
-
-    def _user_zone(self) -> ZoneInfo | None:
-        if self._zone is None:
-            client = self._jira()
-            me = self._call("myself", client.myself)
-            try:
-                self._zone = ZoneInfo(str(me.get("timeZone") or "UTC"))
-            except (ZoneInfoNotFoundError, ValueError):
-                log.warning(
-                    "jira user time zone %r unknown; widening the cursor", me.get("timeZone")
-                )
-                return None
-        return self._zone
+        minutes = math.ceil((datetime.now(UTC) - when).total_seconds() / 60)
+        return f"-{max(minutes, 1)}m"
 
     def parse_key(self, text: str) -> str | None:
         """ "OPS-12", "ops-12", "<url>/browse/OPS-12", or a markdown link to one of those."""
@@ -750,6 +741,36 @@ class JiraConnector:
                 return self.parse_key(key) if _KEY.match(key) else None
         return None
 
+    # -- webhooks ---------------------------------------------------------------------------
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Verify an admin webhook delivery and name the issue it is about.
+
+        Jira signs admin webhooks only when they were registered with a secret (then
+        `X-Hub-Signature: sha256=<hex>`, HMAC-SHA256 of the raw body). With a secret
+        configured here an unsigned or mis-signed delivery is refused; without one,
+        deliveries are accepted unverified (the worker warns at startup) — acceptable
+        only because a delivery merely names keys whose truth is re-read from Jira.
+        `X-Atlassian-Webhook-Identifier` is stable across Jira's retries: the de-dup id.
+        """
+        secret = self.config.webhook_secret
+        if secret is not None:
+            _verify_webhook_signature(headers.get("x-hub-signature"), secret, body)
+        delivery = headers.get("x-atlassian-webhook-identifier") or None
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            raise WebhookRejected("body is not valid JSON", status=400) from None
+        if not isinstance(payload, dict):
+            raise WebhookRejected("body is not a JSON object", status=400)
+        event = str(payload.get("webhookEvent") or "")
+        if event not in WEBHOOK_ISSUE_EVENTS:
+            return WebhookEvent(delivery, frozenset(), event)
+        issue = payload.get("issue")
+        raw_key = issue.get("key") if isinstance(issue, dict) else None
+        # parse_key keeps only this project's issues (a site-wide webhook sees them all)
+        key = self.parse_key(raw_key) if isinstance(raw_key, str) and _KEY.match(raw_key) else None
+        return WebhookEvent(delivery, frozenset({key}) if key else frozenset(), event)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -757,6 +778,24 @@ class JiraConnector:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _verify_webhook_signature(header: str | None, secret: SecretStr, body: bytes) -> None:
+    """`X-Hub-Signature: sha256=<hex>`, keyed with the secret's UTF-8 bytes (what Jira
+    Cloud and every third-party verifier use; API-NOTES §5)."""
+    if not header:
+        raise WebhookRejected(
+            "missing X-Hub-Signature header: a webhook_secret is configured, so unsigned "
+            "deliveries are refused (register the webhook with the same secret)",
+            status=401,
+        )
+    scheme, _, given = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not given:
+        raise WebhookRejected("X-Hub-Signature is not of the form sha256=<hex>", status=401)
+    expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
+    # compare_digest: the time taken must not tell a forger how many characters matched.
+    if not hmac.compare_digest(expected, given.strip().lower()):
+        raise WebhookRejected("X-Hub-Signature does not match the body (wrong secret or forged)")
 
 
 def _fold(text: str | None) -> str:

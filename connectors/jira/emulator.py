@@ -317,8 +317,16 @@ def parse_jql(jql: str) -> Query:
     return _Parser(jql).parse()
 
 
-def parse_jql_date(text: str, zone: ZoneInfo) -> datetime:
-    """A JQL absolute date, read in the API user's time zone as Jira does."""
+_RELATIVE = re.compile(r"^([+-]?)(\d+)([wdhm])$")
+
+
+def parse_jql_date(text: str, zone: ZoneInfo, now: datetime | None = None) -> datetime:
+    """A JQL date: relative to the server's clock ("-15m", "-2d") or absolute, read in
+    the API user's time zone as Jira does."""
+    if now is not None and (rel := _RELATIVE.match(text.strip())):
+        sign = -1 if rel.group(1) == "-" else 1
+        unit = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}[rel.group(3)]
+        return now + sign * timedelta(**{unit: int(rel.group(2))})
     for fmt in ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"):
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=zone)
@@ -412,6 +420,7 @@ class JiraEmulator(EmulatorServer):
         }
         if self.deployment == "Cloud":
             section["email"] = "syncd-bot@example.com"
+        section["deployment"] = "cloud" if self.deployment == "Cloud" else "server"
         section.update(overrides)
         return section
 
@@ -1184,7 +1193,7 @@ class JiraEmulator(EmulatorServer):
                 keys = {v.upper() for v in values}
                 return lambda issue: issue["key"] in keys
             case "updated" | "created":
-                bound = parse_jql_date(values[0], self._zone())
+                bound = parse_jql_date(values[0], self._zone(), self.now())
                 compare: Callable[[datetime], bool] = {
                     ">=": lambda t: t >= bound,
                     ">": lambda t: t > bound,
