@@ -204,6 +204,7 @@ class _Section(BaseModel):
 class GitSettings(_Section):
     commit: bool = True  # commit doc edits when docs.root is inside a git work tree
     push: bool | None = None  # None: push when the branch has an upstream
+    pull: bool | None = None  # None: pull --rebase before each run when there is an upstream
     remote: str = "origin"
     author_name: str = "postmortem-syncd"
     author_email: str = "postmortem-syncd@users.noreply.localhost"

@@ -392,6 +392,8 @@ class Engine:
         started = time.monotonic()
         self.dry_run = dry_run
         result = RunResult()
+        if not dry_run and only is None:
+            self._pull(result)
         docs = self.load_docs(result)
         items = self.doc_items(docs, result)
         by_tracker: dict[str, list[DocItem]] = defaultdict(list)
@@ -729,6 +731,15 @@ class Engine:
         ]
         occurrence = next((n for n, i in enumerate(same) if i.line == item.line), 0)
         return norm, occurrence
+
+    def _pull(self, result: RunResult) -> None:
+        git = self.settings.docs.git
+        top = gitops.work_tree(self.root) if git.pull is not False else None
+        if top is None or (git.pull is None and gitops.upstream(top) is None):
+            return
+        if (error := gitops.pull(top, git.remote)) is not None:
+            result.errors += 1
+            result.notes.append({"kind": "git", "message": error})
 
     def _commit(self, written: list[Path], result: RunResult) -> str | None:
         """Commit (and push) the written docs; returns "dropped" when a conflicting

@@ -56,6 +56,19 @@ def upstream(root: Path) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def pull(root: Path, remote: str) -> str | None:
+    """Bring in what people pushed since the last run; returns an error message or None.
+
+    The work tree belongs to the tool; a failed pull leaves it as it was and the run
+    goes on with what is there (its later push will rebase again).
+    """
+    proc = _git(root, "pull", "--rebase", "--quiet", remote, check=False)
+    if proc.returncode == 0:
+        return None
+    _git(root, "rebase", "--abort", check=False)
+    return f"git pull from {remote} failed: {proc.stderr.strip()[:300]}"
+
+
 def commit(root: Path, files: list[Path], message: str, author: str, email: str) -> str | None:
     if not files:
         return None

@@ -660,9 +660,14 @@ def test_remote_that_moved_is_rebased_onto_and_pushed(world: World, tmp_path: Pa
 
 
 def _conflicting_push(world: World, tmp_path: Path) -> tuple[Path, str, str]:
-    """The tool's status edit and a human's pushed edit touch the same table row."""
+    """The tool's status edit and a human's pushed edit touch the same table row.
+
+    The tool pulls before each run; `pull = false` stands for a human pushing between
+    that pull and the tool's push, which is the window these tests are about.
+    """
     bare = with_upstream(world, tmp_path)
     assert world.sync()[0] == 0
+    world.configure(git_section={"pull": False})
     slo = key_of(world, TABLE_REL, "Add a page-severity")
     other = clone(bare, tmp_path / "other")
     edit(other / "postmortems" / TABLE_REL, f"| P0 | Open | {slo} |", f"| P1 | Open | {slo} |")
@@ -693,6 +698,7 @@ def test_conflicting_remote_change_next_run_reapplies_the_tools_edit(
 ) -> None:
     bare, slo, human_sha = _conflicting_push(world, tmp_path)
     assert world.sync()[0] == 2
+    world.configure()  # pulling again (the default)
 
     code, out, _err = world.sync()
 
@@ -700,6 +706,18 @@ def test_conflicting_remote_change_next_run_reapplies_the_tools_edit(
     assert world.jira.issue(slo)["fields"]["status"] == "Done"
     assert f"| P1 | Done | {slo} |" in world.doc(TABLE_REL)
     assert git(world.repo, "rev-parse", "HEAD~1").strip() == human_sha
+    assert git(bare, "rev-parse", "main").strip() == head(world.repo)
+
+
+def test_each_run_pulls_what_people_pushed_first(world: World, tmp_path: Path) -> None:
+    bare, slo, human_sha = _conflicting_push(world, tmp_path)
+    world.configure()  # default: pull --rebase before reading the docs
+
+    code, out, _err = world.sync()
+
+    assert code == 0, out["notes"]
+    assert git(world.repo, "rev-parse", "HEAD~1").strip() == human_sha
+    assert f"| P1 | Done | {slo} |" in world.doc(TABLE_REL)
     assert git(bare, "rev-parse", "main").strip() == head(world.repo)
 
 
