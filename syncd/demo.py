@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,13 @@ from typing import Any
 from connectors.registry import connector_class
 from syncd.model import Status
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "postmortems"
+
+def examples_dir() -> Path:
+    """config/postmortems in a checkout; the installed copy otherwise (see pyproject)."""
+    checkout = Path(__file__).resolve().parent.parent / "config" / "postmortems"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "postmortem-syncd" / "postmortems"
 
 OWNERS = {
     "@sri": {"jira": "5b10ac8d82e05b22cc7d4ef5", "github": "sri", "email": "sri@example.com"},
@@ -91,7 +98,7 @@ def run_demo(workdir: Path | None = None) -> int:
     docs = workdir / "postmortems"
     if docs.exists():
         shutil.rmtree(docs)
-    shutil.copytree(EXAMPLES, docs)
+    shutil.copytree(examples_dir(), docs)
     git(workdir, "init", "-q", "-b", "main")
     git(workdir, "-c", "user.name=demo", "-c", "user.email=demo@localhost", "add", "postmortems")
     git(
