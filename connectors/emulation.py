@@ -130,6 +130,15 @@ class EmulatorServer:
 
         self._routes.append((method, re.compile(f"^{pattern}$"), handler))
 
+    def fault_key(self, req: Request) -> tuple[str, str]:
+        """The (method, path) that `Fault.match` sees for `req`.
+
+        REST emulators keep the default. A GraphQL emulator, where every request is
+        `POST /graphql`, maps each operation to the verb it stands for (query → GET,
+        create → POST, update → PATCH) so the shared conformance faults reach it.
+        """
+        return req.method, req.path
+
     def dispatch(self, req: Request) -> Response:
         for method, regex, handler in self._routes:
             if method == req.method and (m := regex.match(req.path)):
@@ -200,7 +209,7 @@ class EmulatorServer:
         )
         if self.latency:
             time.sleep(self.latency)
-        fault = self.faults.take(req.method, req.path)
+        fault = self.faults.take(*self.fault_key(req))
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and not fault.after_apply:
