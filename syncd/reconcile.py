@@ -50,6 +50,7 @@ class DocSide:
 
 def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
     return {
+        "url": ticket.url,
         "title": ticket.title,
         "assignee": ticket.assignee,
         "due": ticket.due.isoformat() if ticket.due else None,
@@ -187,6 +188,7 @@ def _desired(inp: PlanInput) -> dict[str, Any]:
 
 def _current(ticket: Ticket) -> dict[str, Any]:
     return {
+        "url": ticket.url,
         "title": ticket.title,
         "assignee": ticket.assignee,
         "due": ticket.due,

@@ -1,0 +1,35 @@
+"""Where the digest's inputs come from: the docs tree and the state store."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from syncd.config import Settings
+from syncd.digest.metrics import compute
+from syncd.digest.model import Digest
+from syncd.documents import discover
+from syncd.model import Postmortem
+from syncd.parser import parse_file
+from syncd.state import StateStore
+
+
+def load_docs(settings: Settings) -> list[tuple[str, Postmortem]]:
+    """(path relative to docs.root, parsed doc) for every managed document.
+
+    The same selection the sync engine makes (include/exclude globs), so the digest and
+    the state store agree on which documents exist and on their relative paths.
+    """
+    root = settings.docs.root
+    if not root.is_dir():
+        raise FileNotFoundError(f"docs root {root} is not a directory")
+    docs = []
+    for path, _root in discover([root], settings.docs.include, settings.docs.exclude):
+        doc, text = parse_file(path)
+        if text is None:  # unreadable or binary: nothing to report on
+            continue
+        docs.append((path.relative_to(root).as_posix(), doc))
+    return docs
+
+
+def digest_from(settings: Settings, state: StateStore, as_of: date) -> Digest:
+    return compute(load_docs(settings), state.items(), state.conflicts(), settings, as_of)
