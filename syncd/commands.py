@@ -18,6 +18,7 @@ from connectors.registry import UnknownConnector, build
 from syncd import logs
 from syncd.config import ConfigError, Settings, is_secret_key, load_config
 from syncd.engine import Engine, RunResult
+from syncd.lease import with_sync_lease
 from syncd.state import StateStore
 
 log = structlog.get_logger(__name__)
@@ -159,6 +160,7 @@ def describe(action: dict[str, Any], entry: dict[str, Any]) -> str:
     return f"{action.get('kind', kind)}: {action.get('message', '')}"
 
 
+@with_sync_lease
 def cmd_sync(args: argparse.Namespace) -> int:
     outcome = _run(args, dry_run=False)
     if isinstance(outcome, int):
@@ -250,6 +252,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@with_sync_lease
 def cmd_state_reset(args: argparse.Namespace) -> int:
     try:
         settings = load_config(args.config)

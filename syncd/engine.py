@@ -392,6 +392,8 @@ class Engine:
         started = time.monotonic()
         self.dry_run = dry_run
         result = RunResult()
+        # connectors outlive a run in the daemon: report this run's requests only
+        counts_before = {name: _counts(c) for name, c in self.connectors.items()}
         if not dry_run and only is None:
             self._pull(result)
         docs = self.load_docs(result)
@@ -436,12 +438,7 @@ class Engine:
             for tracker, at in cursors.items():
                 self.state.set_cursor(tracker, at)
         result.requests = {
-            name: {
-                "reads": c.stats.reads,
-                "writes": c.stats.writes,
-                "errors": c.stats.errors,
-                "rate_limit_waits": c.stats.rate_limit_waits,
-            }
+            name: {k: v - counts_before[name][k] for k, v in _counts(c).items()}
             for name, c in self.connectors.items()
         }
         result.duration_s = time.monotonic() - started
@@ -479,6 +476,17 @@ class Engine:
             creates = creates[:limit]
         created = self._create(tracker, creates, result)
         for item, plan, record in plans:
+            if self.should_stop():
+                # SIGTERM: stop between items; what is left keeps its old snapshot (and
+                # created keys are already in the state), so the next run carries on
+                result.notes.append(
+                    {
+                        "tracker": tracker,
+                        "kind": "stopped",
+                        "message": "stopped before every item was applied",
+                    }
+                )
+                break
             ticket = created.get(item.item_id)
             key = (
                 item.key
@@ -796,6 +804,16 @@ def similarity(a: str, b: str) -> float:
 
 def _record_text(record: ItemRecord) -> str:
     return str(record.doc.get("action") or record.ticket.get("title") or "")
+
+
+def _counts(connector: Connector) -> dict[str, int]:
+    stats = connector.stats
+    return {
+        "reads": stats.reads,
+        "writes": stats.writes,
+        "errors": stats.errors,
+        "rate_limit_waits": stats.rate_limit_waits,
+    }
 
 
 def _is_p(priority: str | None) -> bool:

@@ -42,6 +42,16 @@ class Redactor:
         return event
 
 
+class _Stderr:
+    """Whatever sys.stderr is at write time (tests and daemons swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(fmt: str = "auto", level: str = "info", secrets: Iterable[str] = ()) -> Redactor:
     redactor = Redactor(secrets)
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -61,7 +71,7 @@ def configure(fmt: str = "auto", level: str = "info", secrets: Iterable[str] = (
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),
         cache_logger_on_first_use=False,
     )
     return redactor

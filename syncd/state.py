@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -30,6 +30,10 @@ from typing import Any, Self
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 10_000
 RUN_LOG_KEEP = 5_000  # newest runs kept; the latest success is always kept as well
+# Webhook delivery ids kept for de-duplication: trackers redeliver within hours, so a
+# week is ample; the row cap bounds the file under a flood of distinct ids.
+DELIVERIES_KEEP = timedelta(days=7)
+DELIVERIES_MAX_ROWS = 100_000
 
 
 class StateError(Exception):
@@ -72,6 +76,16 @@ class Conflict:
     ticket_value: Any
     winner: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who may write right now (see `StateStore.acquire_lease`)."""
+
+    name: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -191,9 +205,37 @@ def _migration_1_initial(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-# Planned: migration 2 adds `leases` (single active syncer per state file) and
-# `webhook_deliveries` (de-dup by delivery id). Append it here; never edit a shipped one.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1_initial,)
+def _migration_2_leases_and_deliveries(db: sqlite3.Connection) -> None:
+    statements = [
+        # One row per lease name ("sync"): who may write docs, tickets and state now.
+        # A holder that dies simply stops renewing; `expires_at` frees the row for the
+        # next acquirer, so a crash never needs a human to unlock anything.
+        """CREATE TABLE leases (
+            name        TEXT PRIMARY KEY,
+            holder      TEXT NOT NULL,
+            acquired_at TEXT NOT NULL,
+            expires_at  TEXT NOT NULL
+        )""",
+        # Webhook delivery ids already acted on, so a redelivery or a replay is ignored.
+        # Bounded by age and row count (see `record_delivery`); the rowid is the
+        # insertion order the row cap trims by.
+        """CREATE TABLE webhook_deliveries (
+            tracker     TEXT NOT NULL,
+            delivery_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (tracker, delivery_id)
+        )""",
+        "CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+# Append new migrations here; never edit a shipped one.
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
+    _migration_1_initial,
+    _migration_2_leases_and_deliveries,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _SELECT_ITEMS = (
@@ -566,6 +608,110 @@ class StateStore:
                 (key, value),
             )
 
+    # ------------------------------------------------------------------ leases
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl: timedelta, *, now: datetime | None = None
+    ) -> tuple[bool, Lease]:
+        """Take (or renew) lease `name` for `holder` until now + `ttl`, if it is free,
+        expired, or already ours. Returns (acquired, the lease as it now stands).
+
+        One upsert under BEGIN IMMEDIATE: two processes racing for a free lease are
+        serialised by SQLite's write lock, and the loser's conditional UPDATE matches
+        nothing, so exactly one of them gets it.
+        """
+        at = now or _now()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+                " acquired_at = CASE WHEN leases.holder = excluded.holder"
+                " THEN leases.acquired_at ELSE excluded.acquired_at END,"
+                " expires_at = excluded.expires_at"
+                " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
+                (name, holder, _ts(at), _ts(at + ttl), _ts(at)),
+            )
+            row = db.execute(
+                "SELECT name, holder, acquired_at, expires_at FROM leases WHERE name = ?",
+                (name,),
+            ).fetchone()
+        lease = _lease(row)
+        return lease.holder == holder, lease
+
+    def renew_lease(
+        self, name: str, holder: str, ttl: timedelta, *, now: datetime | None = None
+    ) -> bool:
+        """Extend our lease; False if it is no longer ours (expired and taken over,
+        or broken by an operator): the caller must stop writing at once."""
+        at = now or _now()
+        with self._tx() as db:
+            updated = db.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
+                (_ts(at + ttl), name, holder),
+            ).rowcount
+        return updated == 1
+
+    def release_lease(self, name: str, holder: str | None = None) -> bool:
+        """Give the lease up (only if `holder` holds it; any holder when None: the
+        operator's "break a stuck lease"). True if a row was removed."""
+        with self._tx() as db:
+            if holder is None:
+                removed = db.execute("DELETE FROM leases WHERE name = ?", (name,)).rowcount
+            else:
+                removed = db.execute(
+                    "DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder)
+                ).rowcount
+        return removed == 1
+
+    def get_lease(self, name: str) -> Lease | None:
+        rows = self._query(
+            "SELECT name, holder, acquired_at, expires_at FROM leases WHERE name = ?", (name,)
+        )
+        return _lease(rows[0]) if rows else None
+
+    # ------------------------------------------------------------------ webhook deliveries
+
+    def record_delivery(
+        self,
+        tracker: str,
+        delivery_id: str,
+        *,
+        now: datetime | None = None,
+        keep: timedelta = DELIVERIES_KEEP,
+        max_rows: int = DELIVERIES_MAX_ROWS,
+    ) -> bool:
+        """Remember a webhook delivery id; False if it was already seen (a replay).
+
+        The table is trimmed in the same transaction, by age and by row count, so a
+        flood of distinct ids cannot grow the state file without bound.
+        """
+        at = now or _now()
+        with self._tx() as db:
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO webhook_deliveries (tracker, delivery_id, received_at)"
+                " VALUES (?, ?, ?)",
+                (tracker, delivery_id, _ts(at)),
+            ).rowcount
+            if inserted:
+                db.execute(
+                    "DELETE FROM webhook_deliveries WHERE received_at < ?", (_ts(at - keep),)
+                )
+                db.execute(
+                    "DELETE FROM webhook_deliveries"
+                    " WHERE rowid <= (SELECT MAX(rowid) FROM webhook_deliveries) - ?",
+                    (max_rows,),
+                )
+        return inserted == 1
+
+    def delivery_count(self) -> int:
+        rows = self._query("SELECT COUNT(*) AS n FROM webhook_deliveries")
+        count: int = rows[0]["n"]
+        return count
+
+    def ping(self) -> None:
+        """A cheap read that fails if the state file is unusable (for readiness)."""
+        self._query("SELECT 1 FROM meta LIMIT 1")
+
     # ------------------------------------------------------------------ reset
 
     def reset(self) -> None:
@@ -581,6 +727,15 @@ class StateStore:
 
 
 # --------------------------------------------------------------------------- row mapping
+
+
+def _lease(row: sqlite3.Row) -> Lease:
+    return Lease(
+        name=row["name"],
+        holder=row["holder"],
+        acquired_at=_from_ts(row["acquired_at"]),
+        expires_at=_from_ts(row["expires_at"]),
+    )
 
 
 def _item(row: sqlite3.Row) -> ItemRecord:

@@ -120,16 +120,16 @@ def test_adding_a_migration_is_one_function(db_path, monkeypatch):
 
     def migration_2(db: sqlite3.Connection) -> None:
         calls.append(1)
-        db.execute("CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT, until TEXT)")
+        db.execute("CREATE TABLE extra (name TEXT PRIMARY KEY)")
 
     monkeypatch.setattr(state_module, "MIGRATIONS", (*state_module.MIGRATIONS, migration_2))
     with StateStore.open(db_path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == state_module.SCHEMA_VERSION + 1
         assert s.get_item("pm-1a2b3c4d5e6f") == item()  # v1 data carried over
     with StateStore.open(db_path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == state_module.SCHEMA_VERSION + 1
     assert calls == [1]  # applied exactly once
-    assert "leases" in tables(db_path)
+    assert "extra" in tables(db_path)
 
 
 def test_failed_migration_leaves_previous_version_intact(db_path, monkeypatch):

@@ -33,12 +33,15 @@ requester's `requestJsonAndCheck`, the one entry point PyGithub's REST calls use
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -61,6 +64,8 @@ from connectors.base import (
     Ticket,
     TicketDraft,
     TrackerError,
+    WebhookEvent,
+    WebhookRejected,
 )
 from connectors.retry import call_idempotent, retry_after_seconds
 from syncd.model import Status
@@ -274,6 +279,47 @@ class GitHubConnector:
             return None  # another repository's issue is not ours to sync
         return self._key(int(match["number"]))
 
+    # -- webhooks ---------------------------------------------------------------------------
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Verify `X-Hub-Signature-256` and name the issue an `issues` event is about.
+
+        A secret is required: without one anybody could make the worker reconcile on
+        demand. The HMAC is checked over the raw bytes before the JSON is parsed, so an
+        unsigned body never reaches the parser. `ping` and every other event verify
+        but name no keys (nothing to do); so does an issue of another repository.
+        """
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(
+                f"no webhook_secret is configured for tracker {self.name!r}: GitHub "
+                "deliveries cannot be verified, so none are accepted",
+                status=401,
+            )
+        _verify_sha256(headers.get("x-hub-signature-256"), secret, body, "X-Hub-Signature-256")
+        delivery = headers.get("x-github-delivery") or None
+        event = headers.get("x-github-event", "")
+        if not event:
+            raise WebhookRejected("missing X-GitHub-Event header", status=400)
+        payload = _json_object(body)
+        if event != "issues":
+            return WebhookEvent(delivery, frozenset(), event)
+        action = str(payload.get("action") or "")
+        kind = f"issues.{action}" if action else "issues"
+        issue = payload.get("issue")
+        repo = payload.get("repository")
+        full_name = repo.get("full_name") if isinstance(repo, dict) else None
+        number = issue.get("number") if isinstance(issue, dict) else None
+        if (
+            not isinstance(full_name, str)
+            or full_name.lower() != self.config.repo.lower()
+            or not isinstance(number, int)
+            or isinstance(number, bool)
+            or number <= 0
+            or (isinstance(issue, dict) and issue.get("pull_request"))
+        ):
+            return WebhookEvent(delivery, frozenset(), kind)
+        return WebhookEvent(delivery, frozenset({self._key(number)}), kind)
+
     # -- reads ------------------------------------------------------------------------------
     def _list_managed(self, since: datetime | None) -> list[Ticket]:
         after: Opt[datetime] = NotSet
@@ -448,6 +494,29 @@ class GitHubConnector:
                 raise _classify(exc, verb, _endpoint(url)) from exc
 
         requester.requestJsonAndCheck = instrumented  # type: ignore[method-assign]
+
+
+def _verify_sha256(header: str | None, secret: SecretStr, body: bytes, name: str) -> None:
+    """`sha256=<hex>` must be the HMAC-SHA256 of `body` keyed with `secret` (UTF-8)."""
+    if not header:
+        raise WebhookRejected(f"missing {name} header (unsigned delivery)", status=401)
+    scheme, _, given = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not given:
+        raise WebhookRejected(f"{name} is not of the form sha256=<hex>", status=401)
+    expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
+    # compare_digest: the time taken must not tell a forger how many characters matched.
+    if not hmac.compare_digest(expected, given.strip().lower()):
+        raise WebhookRejected(f"{name} does not match the body (wrong secret or forged)")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookRejected("body is not valid JSON", status=400) from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected("body is not a JSON object", status=400)
+    return payload
 
 
 def _is_pull_request(issue: Issue) -> bool:
