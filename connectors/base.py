@@ -89,13 +89,17 @@ class CreateOutcome:
 
     `ambiguous` is True when the request may have reached the server (timeout, 5xx,
     connection dropped after send): the caller must resolve it by marker lookup
-    before creating again, never by retrying blindly.
+    before creating again, never by retrying blindly. `retry_after` is set when a rate
+    limit refused the create: the caller stops creating on this tracker for that long.
     """
 
     marker: str
     ticket: Ticket | None = None
     error: str | None = None
     ambiguous: bool = False
+    # Refused by a rate limit, so nothing was created: no create should be sent to this
+    # tracker for this many seconds (None when unknown or not rate limited).
+    retry_after: float | None = None
 
 
 class TrackerError(Exception):

@@ -12,6 +12,8 @@ GH_FULL = re.compile(r"\b([\w.-]+/[\w.-]+)#(\d+)\b")
 GH_SHORT = re.compile(r"(?<![\w/&])#(\d+)\b")
 URL = re.compile(r"https?://[^\s)>\]|]+")
 BUG_NUMBER = re.compile(r"\b(?:bug|b|crbug(?:\.com)?|issue)\s*[/#:]?\s*(\d{3,})\b", re.IGNORECASE)
+# A ticket reference the list-item parser reads back from "(…)": keys, #n, owner/repo#n, URLs.
+TICKET_REF = r"(?:[A-Z][A-Z0-9_]+-\d+)|#\d+|[\w.-]+/[\w.-]+#\d+|https?://[^\s)]+"
 HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?")
 
 # Prefixes that look like Jira keys in prose but are not tickets.
@@ -83,9 +85,7 @@ def parse_ticket(raw: str | None) -> str | None:
         return match.group(0).rstrip(".,;")
     if match := BUG_NUMBER.search(plain):
         return match.group(0)
-    if len(plain) <= 40:
-        return plain
-    return None
+    return plain  # an explicit Ticket cell or field: whatever it says is the reference
 
 
 def find_ticket_in_prose(text: str) -> str | None:
@@ -155,6 +155,8 @@ class InlineField:
 
 
 def inline_fields(text: str) -> list[InlineField]:
+    if ":" not in text:  # every field is `Name:` (see _FIELD)
+        return []
     matches = list(_FIELD.finditer(text))
     fields: list[InlineField] = []
     for i, match in enumerate(matches):

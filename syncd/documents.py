@@ -28,15 +28,15 @@ def discover(
 ) -> Iterator[tuple[Path, Path]]:
     """(file, root) pairs for every document under the given files or directories.
 
-    Symlinks that resolve outside their root are skipped: a document tree must not be
-    able to make the tool read (or later write) files elsewhere.
+    Symlinked files and directories are skipped: a link out of the root would make
+    the tool read (and later write) files elsewhere, a link inside it would sync the
+    same postmortem twice (two markers, two tickets), and a loop would never end.
     """
     include, exclude = tuple(include), tuple(exclude)
     for path in paths:
         if path.is_file():
             yield path, path.parent
             continue
-        root = path.resolve()
         for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
@@ -46,7 +46,7 @@ def discover(
                     continue
                 if any(glob_match(rel, p) for p in exclude):
                     continue
-                if file.is_symlink() and not file.resolve().is_relative_to(root):
+                if file.is_symlink() or not file.is_file():
                     continue
                 yield file, path
 

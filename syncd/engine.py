@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
 import time
 from collections import Counter, defaultdict
@@ -55,6 +56,7 @@ from syncd.state import ItemRecord, StateStore
 
 log = structlog.get_logger(__name__)
 
+UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc paths
 CREATE_CHUNK = 10  # trackers without bulk create: keys are stored after every 10 creates
 
 
@@ -225,7 +227,7 @@ class Engine:
             else:  # a webhook named these tickets: fetch just them, leave the cursor alone
                 tickets = connector.get_many(sorted(only))
             by_marker = {t.marker: t for t in tickets.values() if t.marker}
-            self._adopt_orphans(items, records)
+            self._adopt_orphans(items, records, tickets)
             missing_keys = self._keys_to_fetch(items, records, tickets)
             lookups = sorted(m for m in pending if m not in by_marker)
             if lookups:  # creates whose outcome we never learned: did the server act?
@@ -256,11 +258,16 @@ class Engine:
         fresh = frozenset(m for m in pending if m in by_marker)
         return Fetched(tickets, by_marker, adopted, listed_at, records, fresh)
 
-    @staticmethod
-    def _adopt_orphans(items: list[DocItem], records: dict[str, ItemRecord]) -> None:
-        """A row reworded while its ticket was being created (or before its key was
-        written back) has a new id; its ticket's record is an orphan in the same doc.
-        Adopt it by text similarity instead of creating a second ticket."""
+    def _adopt_orphans(
+        self, items: list[DocItem], records: dict[str, ItemRecord], tickets: dict[str, Ticket]
+    ) -> None:
+        """Keep a ticket whose row changed identity before its key was written back.
+
+        A row reworded while its ticket was being created, or a doc renamed meanwhile,
+        gives the item a new id; the ticket's record is left an orphan. It is adopted
+        by text similarity - in the same doc, or from a doc that no longer exists
+        (renamed, stricter match) - instead of a second ticket being created.
+        """
         present = {item.item_id for item in items}
         orphans: dict[str, list[ItemRecord]] = defaultdict(list)
         for record in records.values():
@@ -268,18 +275,23 @@ class Engine:
                 orphans[record.doc_path].append(record)
         if not orphans:
             return
+        gone = [r for path, rs in orphans.items() if not (self.root / path).exists() for r in rs]
         for item in items:
             if item.key is not None or item.item_id in records:
                 continue
-            candidates = orphans.get(item.loaded.rel, [])
-            best = max(
-                candidates,
-                default=None,
-                key=lambda r: similarity(item.item.action, _record_text(r)),
-            )
-            if best is not None and similarity(item.item.action, _record_text(best)) >= SIMILAR:
-                candidates.remove(best)
-                item.item_id = best.item_id
+            candidates = [(SIMILAR, r) for r in orphans.get(item.loaded.rel, [])]
+            candidates += [(SIMILAR_MOVED, r) for r in gone if r.doc_path != item.loaded.rel]
+            scored = [
+                (similarity(item.item.action, _record_text(r, tickets)), bar, r)
+                for bar, r in candidates
+            ]
+            best = max((s for s in scored if s[0] >= s[1]), default=None, key=lambda s: s[0])
+            if best is not None:
+                record = best[2]
+                orphans[record.doc_path].remove(record)
+                if record in gone:
+                    gone.remove(record)
+                item.item_id = record.item_id
 
     @staticmethod
     def _report_removed(
@@ -394,6 +406,8 @@ class Engine:
         result = RunResult()
         # connectors outlive a run in the daemon: report this run's requests only
         counts_before = {name: _counts(c) for name, c in self.connectors.items()}
+        if not dry_run:
+            self._commit_leftovers(result)
         if not dry_run and only is None:
             self._pull(result)
         docs = self.load_docs(result)
@@ -424,16 +438,20 @@ class Engine:
                 self._report_removed(tracker_items, fetched.records, result)
             if dry_run:
                 continue
-            self._apply_tracker(tracker, plans, fetched.tickets, doc_edits, pending_records, result)
+            self._apply_tracker(tracker, plans, fetched, doc_edits, pending_records, result)
             if only is None:
                 cursors[tracker] = fetched.listed_at
         if not dry_run:
+            self._note_uncommitted(doc_edits)
             written = self._write_docs(docs, doc_edits, pending_records, result)
-            if self._commit(list(written), result) == "dropped":
+            committed = self._commit(list(written), result)
+            if committed == "dropped":
                 # the remote won: our edits are gone from the docs, so their items keep
                 # the old snapshot and the next run plans the same writes again
                 for item_id in set().union(*written.values()):
                     pending_records.pop(item_id, None)
+            if doc_edits and committed != "failed":
+                self.state.meta_set(UNCOMMITTED, "[]")
             self.state.put_items(pending_records.values())
             for tracker, at in cursors.items():
                 self.state.set_cursor(tracker, at)
@@ -455,7 +473,7 @@ class Engine:
         self,
         tracker: str,
         plans: list[tuple[DocItem, ItemPlan, ItemRecord | None]],
-        tickets: dict[str, Ticket],
+        fetched: Fetched,
         doc_edits: dict[str, dict[str, Edit]],
         records: dict[str, ItemRecord],
         result: RunResult,
@@ -493,7 +511,11 @@ class Engine:
                 or (record.ticket_key if record else None)
                 or (ticket.key if ticket else None)
             )
-            current = ticket or (tickets.get(key) if key else None)
+            # the ticket as this run knows it: just created, listed/looked up by key, or
+            # found by its marker (a create whose outcome we had not learned)
+            current = ticket or (
+                fetched.tickets.get(key) if key else fetched.by_marker.get(item.item_id)
+            )
             if current is None and record and record.ticket and key:
                 current = _ticket_from_snapshot(key, record)
             ok = True
@@ -602,6 +624,20 @@ class Engine:
                     resolved.append((outcome.marker, None))
                     self._fail(item, f"create failed: {outcome.error}", result)
             self.state.resolve_intents(resolved)
+            waits = [o.retry_after for o in outcomes if o.retry_after is not None]
+            if waits:
+                # The tracker refused creates: sending the next chunk now would only be
+                # refused again (and could get the token throttled for everyone).
+                left = len(creates) - start - len(batch)
+                result.notes.append(
+                    {
+                        "tracker": tracker,
+                        "kind": "rate-limited",
+                        "message": f"{tracker} rate limit: waiting {max(waits):.0f} s; "
+                        f"{left} more create(s) left for a later run",
+                    }
+                )
+                break
         return created
 
     def _fail(self, item: DocItem, message: str, result: RunResult) -> None:
@@ -740,6 +776,20 @@ class Engine:
         occurrence = next((n for n, i in enumerate(same) if i.line == item.line), 0)
         return norm, occurrence
 
+    def _note_uncommitted(self, doc_edits: dict[str, dict[str, Edit]]) -> None:
+        """Before writing docs, remember which ones may end up written but uncommitted
+        (a kill between write and commit); the next run commits them first."""
+        if doc_edits:
+            pending = set(json.loads(self.state.meta_get(UNCOMMITTED) or "[]")) | set(doc_edits)
+            self.state.meta_set(UNCOMMITTED, json.dumps(sorted(pending)))
+
+    def _commit_leftovers(self, result: RunResult) -> None:
+        leftovers = json.loads(self.state.meta_get(UNCOMMITTED) or "[]")
+        if leftovers:
+            paths = [self.root / rel for rel in leftovers if (self.root / rel).is_file()]
+            if self._commit(paths, result) is None:
+                self.state.meta_set(UNCOMMITTED, "[]")
+
     def _pull(self, result: RunResult) -> None:
         git = self.settings.docs.git
         top = gitops.work_tree(self.root) if git.pull is not False else None
@@ -751,7 +801,7 @@ class Engine:
 
     def _commit(self, written: list[Path], result: RunResult) -> str | None:
         """Commit (and push) the written docs; returns "dropped" when a conflicting
-        remote change made us drop our commit."""
+        remote change made us drop our commit, "failed" when git failed."""
         git = self.settings.docs.git
         if not written or not git.commit:
             return None
@@ -779,6 +829,7 @@ class Engine:
         except gitops.GitError as exc:
             result.errors += 1
             result.notes.append({"kind": "git", "message": str(exc)})
+            return "failed"
         return None
 
 
@@ -793,6 +844,7 @@ class Fetched:
 
 
 SIMILAR = 0.6  # how alike a reworded row must be to keep its ticket
+SIMILAR_MOVED = 0.9  # … and a row whose document was renamed meanwhile
 
 
 def similarity(a: str, b: str) -> float:
@@ -802,8 +854,13 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, norm(a), norm(b)).ratio()
 
 
-def _record_text(record: ItemRecord) -> str:
-    return str(record.doc.get("action") or record.ticket.get("title") or "")
+def _record_text(record: ItemRecord, tickets: Mapping[str, Ticket]) -> str:
+    """The action an orphan's ticket was made for: from its snapshots, or - for a record
+    that only got its key (the run died before snapshotting) - the ticket's title."""
+    listed = tickets.get(record.ticket_key or "")
+    return str(
+        record.doc.get("action") or record.ticket.get("title") or (listed.title if listed else "")
+    )
 
 
 def _counts(connector: Connector) -> dict[str, int]:

@@ -10,6 +10,7 @@ from typing import Any
 from syncd.blocks import ListEntry, YamlBlock, YamlEntry
 from syncd.cells import (
     HANDLE,
+    TICKET_REF,
     clean,
     clean_owner,
     find_ticket_in_prose,
@@ -237,9 +238,7 @@ def plain_table_items(table: PlainTable, block: int, ctx: Context) -> list[Actio
 # -- lists ---------------------------------------------------------------------------
 
 _ITEM = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[([ xX\-~/])\]\s*)?")
-_TRAILING_TICKET = re.compile(
-    r"\s*\(((?:[A-Z][A-Z0-9_]+-\d+)|#\d+|[\w.-]+/[\w.-]+#\d+|https?://[^\s)]+)\)\s*$"
-)
+_TRAILING_TICKET = re.compile(rf"\s*\(({TICKET_REF})\)\s*$")
 _PRIORITY_TAG = re.compile(
     r"^\s*\[(P[0-4]|high|medium|med|low|critical|urgent|blocker|major|minor)\]\s*", re.IGNORECASE
 )
@@ -341,11 +340,15 @@ def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIt
         values.setdefault(fld.name, fld.value)
     if fields:
         text = text[: fields[0].label_start]
-    if status_kind == "none" and (bold := _bold_status(first.text)):
-        status_raw = bold[1].group(2)
-        status_span = Span(first.start + bold[1].start(2), first.start + bold[1].end(2))
-        status_kind = "bold"
-        text = text.replace(bold[1].group(0), " ")
+    if status_kind == "none":
+        # a bold status may sit on any line of a wrapped item (the tool appends it last)
+        for line in raw.lines:
+            if bold := _bold_status(line.text):
+                status_raw = bold[1].group(2)
+                status_span = Span(line.start + bold[1].start(2), line.start + bold[1].end(2))
+                status_kind = "bold"
+                text = " ".join(text.replace(bold[1].group(0), " ").split())
+                break
     if "status" in values:
         status_raw = values["status"]
         located = _locate_value(raw, values["status"], "status")

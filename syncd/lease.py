@@ -42,9 +42,36 @@ SYNC_WAIT_DEFAULT = 30.0
 Command = Callable[[argparse.Namespace], int]
 
 
+_ISSUED: set[str] = set()  # holder ids handed out in this process
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether `holder` (from `holder_id`) names a process on this host that is gone.
+
+    In a restarted container the new process may get the dead one's pid (often 1);
+    a holder with our own pid but not our id is such a previous incarnation.
+    """
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine: only the TTL can tell
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return holder not in _ISSUED  # ours from this process (another keeper) is alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by someone else
+    return False
+
+
 def holder_id() -> str:
     """host:pid:random — readable in `syncd lease show`, unique even across pid reuse."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    _ISSUED.add(holder)
+    return holder
 
 
 def describe(lease: Lease, now: datetime | None = None) -> str:
@@ -81,6 +108,10 @@ class LeaseKeeper:
 
     def try_acquire(self) -> bool:
         acquired, lease = self.state.acquire_lease(self.name, self.holder, self.ttl)
+        if not acquired and holder_is_dead(lease.holder):
+            # its holder was killed on this host (SIGKILL, OOM): no need to sit out the TTL
+            self.state.release_lease(self.name, lease.holder)
+            acquired, lease = self.state.acquire_lease(self.name, self.holder, self.ttl)
         self.held = acquired
         self.lost = False if acquired else self.lost
         self.other = None if acquired else lease

@@ -10,12 +10,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from syncd.blocks import ListBlock, YamlBlock
+from syncd.cells import TICKET_REF
 from syncd.model import ActionItem, Postmortem, Status, Style
 from syncd.tables import PlainTable, Row, TableBlock
 from syncd.vocab import DEFAULT_STATUS_EMOJI, DEFAULT_STATUS_TEXT
@@ -40,14 +42,14 @@ class _Change:
     order: int = 0  # several insertions at one offset keep this order
 
 
-def escape_cell(value: str) -> str:
-    """A value safe inside a pipe-table cell: no raw `|`, no line breaks."""
-    value = " ".join(value.split())
-    return value.replace("\\|", "|").replace("|", "\\|")
-
-
 def escape_inline(value: str) -> str:
-    return " ".join(value.split())
+    """A tracker value made inert in Markdown prose: one line, no raw HTML tags."""
+    return " ".join(value.split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_cell(value: str) -> str:
+    """A value safe inside a pipe-table cell: no raw `|`, no line breaks, no HTML."""
+    return escape_inline(value).replace("\\|", "|").replace("|", "\\|")
 
 
 def apply_edits(text: str, doc: Postmortem, edits: list[Edit]) -> str:
@@ -251,7 +253,8 @@ def _ticket_change(
         entry = block.entries[anchor.row]
         if span:
             changes.append(_Change(span.start, span.end, escape_inline(ticket)))
-        elif entry.uses_fields:
+        elif entry.uses_fields or not re.fullmatch(TICKET_REF, ticket):
+            # a value "(…)" would not read back as a ticket gets an explicit field
             changes.append(
                 _Change(
                     entry.content_end,

@@ -6,7 +6,8 @@ Field ownership (README "Field ownership"):
   is pushed to the ticket; a change made in the tracker is left there (the tool never
   rewrites a human's words in the doc);
 - the tracker owns status: a change in the tracker is written into the doc's status
-  cell; a status changed in the doc is pushed to the tracker;
+  cell; a status changed in the doc is pushed to the tracker; with no history, the
+  tracker's status wins unless the ticket is still in its initial (open) state;
 - when both sides changed the same field since the last sync, `conflict_winner` decides
   and the conflict is recorded.
 """
@@ -235,7 +236,12 @@ def _status_actions(inp: PlanInput, ticket: Ticket, winner: Winner) -> list[Acti
     if doc_status == ticket_status:
         return []
     if inp.base_doc is None or inp.base_ticket is None:
-        return [WriteStatus(inp.item_id, inp.doc_path, ticket_status)]  # the tracker owns status
+        # No history (first sync, lost state, an interrupted create): the tracker owns
+        # status, unless the ticket is still in its initial state - then nobody moved
+        # it, and the doc's status is a wish that never reached it.
+        if ticket_status is Status.OPEN:
+            return [SetStatus(inp.item_id, inp.tracker, ticket.key, doc_status)]
+        return [WriteStatus(inp.item_id, inp.doc_path, ticket_status)]
     doc_changed = inp.base_doc.get("status") != doc_status.value
     ticket_changed = inp.base_ticket.get("status") != ticket_status.value
     if ticket_changed and not doc_changed:

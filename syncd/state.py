@@ -723,7 +723,7 @@ class StateStore:
         """
         with self._tx() as db:
             for table in _RESETTABLE:
-                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                db.execute(f"DELETE FROM {table}")  # noqa: S608  # nosec B608 - names from a fixed tuple
 
 
 # --------------------------------------------------------------------------- row mapping

@@ -301,13 +301,27 @@ def test_lease_cli_show_and_break(tmp_path, capsys):
         assert s.get_lease("sync") is None
 
 
+def test_a_lease_left_by_a_killed_process_is_taken_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = f"{__import__('socket').gethostname()}:{proc.stdout.strip()}:dead00"
+    with StateStore.open(tmp_path / "state.db") as s:
+        s.acquire_lease("sync", dead, TTL)
+        keeper = LeaseKeeper(s)
+        assert keeper.try_acquire()  # no TTL wait: the holder's pid no longer exists
+        keeper.release()
+
+
 def test_the_real_sync_command_under_the_decorator(tmp_path, monkeypatch, capsys):
-    """What `@with_sync_lease` on `commands.cmd_sync` does, before it is applied there."""
+    """`syncd sync --once` runs under `@with_sync_lease`."""
     from syncd.commands import cmd_sync
 
     config = config_for(tmp_path)
     args = argparse.Namespace(config=str(config), once=True, format="json")
-    guarded = with_sync_lease(cmd_sync)
+    guarded = cmd_sync
     assert guarded(args) == 0
     assert '"summary"' in capsys.readouterr().out
     with StateStore.open(tmp_path / "state.db") as s:

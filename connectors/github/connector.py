@@ -226,10 +226,13 @@ class GitHubConnector:
                 outcomes.append(CreateOutcome(draft.marker, ticket=self._create(draft)))
             except RateLimited as exc:
                 # A 403/429 is a definite "no": nothing was created. Stop the batch.
-                outcomes.append(CreateOutcome(draft.marker, error=str(exc)))
-                wait = f"{exc.retry_after:.0f}" if exc.retry_after is not None else "?"
-                skipped = f"not attempted: rate limited, retry after {wait} s"
-                outcomes += [CreateOutcome(d.marker, error=skipped) for d in drafts[index + 1 :]]
+                after = exc.retry_after if exc.retry_after is not None else 60.0
+                outcomes.append(CreateOutcome(draft.marker, error=str(exc), retry_after=after))
+                skipped = f"not attempted: rate limited, retry after {after:.0f} s"
+                outcomes += [
+                    CreateOutcome(d.marker, error=skipped, retry_after=after)
+                    for d in drafts[index + 1 :]
+                ]
                 break
             except AmbiguousWrite as exc:
                 outcomes.append(CreateOutcome(draft.marker, error=str(exc), ambiguous=True))

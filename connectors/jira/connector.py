@@ -435,7 +435,10 @@ class JiraConnector:
             if exc.status == 400 and isinstance(exc.body, dict) and "issues" in exc.body:
                 return self._bulk_outcomes(drafts, exc.body)
             return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
-        except TrackerError as exc:  # rate limited past the retry budget: nothing created
+        except RateLimited as exc:  # still limited after the retry budget: nothing created
+            after = exc.retry_after if exc.retry_after is not None else 60.0
+            return [CreateOutcome(d.marker, error=str(exc), retry_after=after) for d in drafts]
+        except TrackerError as exc:
             return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
         return self._bulk_outcomes(drafts, reply)
 

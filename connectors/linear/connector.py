@@ -399,7 +399,7 @@ class LinearConnector:
             # The engine calls once per chunk; a refused chunk must not be followed by
             # the next one at once. Refuse here, without a request, until the reset.
             skipped = f"not attempted: rate limited, retry after {math.ceil(blocked)} s"
-            return [CreateOutcome(d.marker, error=skipped) for d in drafts]
+            return [CreateOutcome(d.marker, error=skipped, retry_after=blocked) for d in drafts]
         try:
             team = self._ensure_team()
             labels = self._ensure_labels(
@@ -407,7 +407,11 @@ class LinearConnector:
             )
         except RateLimited as exc:
             self._block_creates(exc)
-            return [CreateOutcome(d.marker, error=f"not attempted: {exc}") for d in drafts]
+            after = max(self._creates_blocked_until - self._clock(), 0.0)
+            return [
+                CreateOutcome(d.marker, error=f"not attempted: {exc}", retry_after=after)
+                for d in drafts
+            ]
         except TrackerError as exc:
             # Nothing about the drafts was sent yet: a plain error, never ambiguous.
             return [CreateOutcome(d.marker, error=f"not attempted: {exc}") for d in drafts]
@@ -420,11 +424,14 @@ class LinearConnector:
             except RateLimited as exc:
                 # A refused request created nothing. Stop: the rest would be refused too.
                 self._block_creates(exc)
-                outcomes += [CreateOutcome(d.marker, error=str(exc)) for d in batch]
-                wait = f"{exc.retry_after:.0f}" if exc.retry_after is not None else "?"
-                skipped = f"not attempted: rate limited, retry after {wait} s"
+                after = max(self._creates_blocked_until - self._clock(), 0.0)
                 outcomes += [
-                    CreateOutcome(d.marker, error=skipped) for d in drafts[len(outcomes) :]
+                    CreateOutcome(d.marker, error=str(exc), retry_after=after) for d in batch
+                ]
+                skipped = f"not attempted: rate limited, retry after {math.ceil(after)} s"
+                outcomes += [
+                    CreateOutcome(d.marker, error=skipped, retry_after=after)
+                    for d in drafts[len(outcomes) :]
                 ]
                 break
         return outcomes

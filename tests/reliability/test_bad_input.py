@@ -211,12 +211,6 @@ def test_yaml_bomb_does_not_stall_the_run(tmp_path: Path, where: str) -> None:
         rig.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a symlink loop under docs.root crashes discovery for the whole run: "
-    "Path.resolve() raises RuntimeError('Symlink loop') in documents.discover "
-    "(syncd/documents.py:49), uncaught by Engine.load_docs",
-)
 def test_symlink_loop_does_not_crash_the_run(tmp_path: Path) -> None:
     good = generate_docs(random.Random(4), 2, 2)
     rig = Rig.create(tmp_path, {s.rel: s.text for s in good})
@@ -231,12 +225,6 @@ def test_symlink_loop_does_not_crash_the_run(tmp_path: Path) -> None:
         rig.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a symlink inside docs.root to another doc is synced as a second "
-    "document (discover only skips links that leave the root): every item gets a second "
-    "ticket, and write_atomic replaces the link with a regular file",
-)
 def test_symlink_alias_inside_root_is_not_a_second_document(tmp_path: Path) -> None:
     good = generate_docs(random.Random(6), 1, 3)
     rig = Rig.create(tmp_path, {s.rel: s.text for s in good})
@@ -251,14 +239,6 @@ def test_symlink_alias_inside_root_is_not_a_second_document(tmp_path: Path) -> N
         rig.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a wrapped bullet item (no checkbox) whose ticket moves to In Progress "
-    "gets ' **IN PROGRESS**' appended to its continuation line, which the parser then "
-    "reads as action text: the owner is lost, the key is written a second time, and the "
-    "mangled title is pushed to the ticket (see test_fuzz "
-    "test_wrapped_list_item_edits_keep_the_item for the patcher-level case)",
-)
 def test_wrapped_list_item_survives_a_status_write_back(tmp_path: Path) -> None:
     from syncd.model import Status
     from syncd.parser import parse_text

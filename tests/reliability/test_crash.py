@@ -192,12 +192,6 @@ def small_rig(tmp_path: Path) -> Any:
     rig.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a crash between the doc write and `git commit` leaves the tool's edits "
-    "uncommitted for good (engine.run writes docs, then _commit; later runs have "
-    "nothing to write, so nothing is ever committed or pushed)",
-)
 def test_kill_between_write_and_commit_leaves_edits_uncommitted(
     small_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -217,13 +211,6 @@ def test_kill_between_write_and_commit_leaves_edits_uncommitted(
     assert git(small_rig.repo, "status", "--porcelain").strip() == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a crash between a Jira bulk create and the initial-status transition, "
-    "followed by the loss of the state file, makes the next run overwrite the doc's "
-    "'In Progress' with the new ticket's 'Open' (adopted by marker with no base snapshot: "
-    "reconcile._status_actions lets the tracker win)",
-)
 def test_kill_between_create_and_transition_then_state_lost_keeps_doc_status(
     small_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -244,14 +231,6 @@ def test_kill_between_create_and_transition_then_state_lost_keeps_doc_status(
     assert verdict.ok(), verdict.problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: two crashes in a row (during a Jira create's initial transition, then "
-    "during the next run's repair SetStatus) make the third run overwrite the doc's "
-    "'In Progress' with 'Open': the resolved intent left a record with a key but no "
-    "snapshots (state._store_key), so reconcile._status_actions treats it as a first sync "
-    "and lets the tracker win",
-)
 def test_two_kills_in_a_row_around_the_initial_transition_keep_doc_status(
     small_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -219,23 +219,7 @@ def assert_reports_what_it_waits_for(data: dict[str, Any], err: str) -> None:
     )
 
 
-RETRY_AFTER_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason="defect: after a GitHub create answered 429/403 with Retry-After, the engine "
-    "sends the next create chunk at once (GitHubConnector.create_many stops its batch, "
-    "but Engine._create goes on with the next chunk of 10 and drops retry_after)",
-)
-
-
-def scenario_params() -> list[Any]:
-    marked = {"429-retry-after", "403-secondary"}
-    return [
-        pytest.param(name, marks=RETRY_AFTER_DEFECT) if name in marked else name
-        for name in SCENARIOS
-    ]
-
-
-@pytest.mark.parametrize("scenario", scenario_params())
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_sync_converges_under_tracker_faults(tmp_path: Path, scenario: str) -> None:
     started = time.monotonic()
     stats = run_scenario(tmp_path, scenario, SEED + list(SCENARIOS).index(scenario))
@@ -292,7 +276,6 @@ def github_rig(tmp: Path, n_items: int, status: str = "Open") -> Rig:
     return rig
 
 
-@RETRY_AFTER_DEFECT
 def test_no_create_is_sent_within_retry_after_of_a_429(tmp_path: Path) -> None:
     rig = github_rig(tmp_path, 12)  # two create chunks of 10
     try:

@@ -295,14 +295,6 @@ def test_random_edits_change_only_the_edited_items(text: str, data: Any) -> None
             assert new.status == old.status, (idx, text, after)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect (found by the fuzzer): for a list item wrapped over several lines, the "
-    "patcher appends ' (KEY)' / ' **STATUS**' at the end of the last continuation line "
-    "(patch._ticket_change/_status_change, LIST branch, at entry.content_end), where the "
-    "list-item parser does not read them back: the item's action text swallows them and "
-    "its owner is lost",
-)
 @pytest.mark.parametrize(
     "text",
     [

@@ -60,20 +60,7 @@ def structure(text: str) -> tuple[int, int, int]:
     )
 
 
-LIST_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason="defect: a ticket value that is not a plain key, appended to a list item as "
-    "' (value)' (patch._ticket_change, LIST branch), is read back as part of the action "
-    "text: the item's action changes and its owner is lost. Nothing checks that a value "
-    "from a tracker is a reference the connector's parse_key accepts before writing it",
-)
-
-
-def formats() -> list[object]:
-    return [pytest.param(f, marks=LIST_DEFECT) if f == "list" else f for f in DOCS]
-
-
-@pytest.mark.parametrize("fmt", formats())
+@pytest.mark.parametrize("fmt", list(DOCS))
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_ticket_values_are_escaped_by_the_patcher(fmt: str, name: str) -> None:
     text, value = DOCS[fmt], HOSTILE[name]
@@ -97,12 +84,6 @@ def test_hostile_ticket_values_are_escaped_by_the_patcher(fmt: str, name: str) -
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a ticket value is written into the Markdown verbatim apart from '|' and "
-    "line breaks (patch.escape_cell / escape_inline): an HTML tag such as <script> coming "
-    "from a tracker lands raw in the doc, where Markdown renderers that allow HTML run it",
-)
 @pytest.mark.parametrize("fmt", ["table", "list"])
 def test_html_from_a_tracker_is_not_written_raw(fmt: str) -> None:
     text = DOCS[fmt]

@@ -320,13 +320,7 @@ def check_race(race: Race, before: set[str], kind: str, phase: str) -> dict[str,
 
 
 # ------------------------------------------------------------------------------ the tests
-DUPLICATE_ON_RENAME = pytest.mark.xfail(
-    strict=True,
-    reason="defect: a doc renamed between the create and the write-back loses its keys "
-    "(Engine._write_doc: 'became unreadable'), and the next run creates a second ticket "
-    "for every item, because markers hash the doc path (engine.marker_for)",
-)
-KNOWN = {("rename", "create"): DUPLICATE_ON_RENAME}
+KNOWN: dict[tuple[str, str], Any] = {}  # (kind, phase) -> xfail mark for a known defect
 
 
 def cases() -> list[Any]:

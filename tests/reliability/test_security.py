@@ -299,13 +299,6 @@ BANDIT = VENV_BIN / "bandit"
 PIP_AUDIT = VENV_BIN / "pip-audit"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: bandit B608 (medium) at syncd/state.py:726, "
-    '`db.execute(f"DELETE FROM {table}")` in StateStore.reset; the table names are a '
-    "fixed tuple, so it is safe, but it carries only a ruff `noqa`, not a justified "
-    "`# nosec B608`",
-)
 def test_bandit_finds_nothing_of_medium_or_high_severity() -> None:
     if not BANDIT.exists():
         pytest.skip("bandit is not installed in .venv (pip install bandit)")
