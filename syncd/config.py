@@ -17,7 +17,6 @@ own model (`connectors.registry.build`), so the core never needs to know their f
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -51,6 +50,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from syncd.durations import format_duration, parse_duration
+from syncd.globs import match_glob, normalise_rel
 
 CONFIG_ENV = "SYNCD_CONFIG"
 ENV_PREFIX = "SYNCD_"
@@ -110,53 +110,6 @@ def _redacting(value: dict[str, Any]) -> dict[str, Any]:
     return _RedactingDict(
         {k: _redacting(v) if isinstance(v, dict) else v for k, v in value.items()}
     )
-
-
-@functools.lru_cache(maxsize=1024)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    if pattern.endswith("/"):  # "payments/" reads as "everything below payments"
-        pattern += "**"
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):  # zero or more whole directories
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append(f"[^/{body[1:]}]" if body.startswith("!") else f"[{body}]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
-
-
-def _normalise_rel(path: str) -> str:
-    # Accept what people and os.path produce: "./a/b.md", "a\\b.md", "/a/b.md".
-    path = path.replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
-    return path.lstrip("/")
-
-
-def match_glob(pattern: str, rel_path: str) -> bool:
-    """Glob match on a '/'-separated path relative to the docs root.
-
-    `*` and `?` stay inside one directory; `**` crosses directories and `**/` also
-    matches no directory at all, so "**/*.md" matches "a.md" and "x/y/a.md", and
-    "payments/**" (or "payments/") matches everything below payments/.
-    """
-    return _glob_regex(_normalise_rel(pattern)).fullmatch(_normalise_rel(rel_path)) is not None
 
 
 def _parse_str_list(value: Any) -> Any:
@@ -227,7 +180,7 @@ class DocsSettings(_Section):
         )
 
     def url_for(self, rel_path: str) -> str | None:
-        return self.doc_url.format(path=_normalise_rel(rel_path)) if self.doc_url else None
+        return self.doc_url.format(path=normalise_rel(rel_path)) if self.doc_url else None
 
 
 class StateSettings(_Section):

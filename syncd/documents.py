@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from syncd.globs import match_glob
 from syncd.model import ActionItem, Postmortem
 from syncd.parser import parse_file
 
 DEFAULT_INCLUDE = ("**/*.md", "**/*.markdown")
-
-
-def glob_match(rel: str, pattern: str) -> bool:
-    """fnmatch where `**/` also matches zero directories (`**/*.md` matches `a.md`)."""
-    if fnmatch.fnmatchcase(rel, pattern):
-        return True
-    return pattern.startswith("**/") and fnmatch.fnmatchcase(rel, pattern[3:])
 
 
 def discover(
@@ -42,9 +35,9 @@ def discover(
             for name in sorted(filenames):
                 file = Path(dirpath) / name
                 rel = file.relative_to(path).as_posix()
-                if not any(glob_match(rel, p) for p in include):
+                if not any(match_glob(p, rel) for p in include):
                     continue
-                if any(glob_match(rel, p) for p in exclude):
+                if any(match_glob(p, rel) for p in exclude):
                     continue
                 if file.is_symlink() or not file.is_file():
                     continue

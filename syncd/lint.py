@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Literal, NamedTuple
 
+from syncd.globs import match_glob
 from syncd.model import ActionItem, Postmortem
 
 # -- vocabulary ---------------------------------------------------------------------
@@ -193,9 +193,8 @@ class LintConfig:
 
     `disable`: rule ids switched off everywhere.
     `ignore`: (glob, rule ids) pairs; a doc whose path relative to the lint root
-    matches the glob skips those rules ("*" = all). Globs: `*` and `?` stay inside
-    one directory, `**` crosses directories, a trailing `/` means everything below,
-    and a glob without `/` matches the file name at any depth (as in .gitignore).
+    matches the glob skips those rules ("*" = all). Globs are those of `syncd.globs`,
+    like every path pattern in the configuration (anchored; `**/x.md` for any depth).
     `today`: the date rules that need "now" compare against; None switches them off
     so lint results never change with the calendar unless asked to.
     `team_aliases`: extra owner names that are teams in this organisation
@@ -280,46 +279,9 @@ def _posix(path: str) -> str:
     return path
 
 
-@lru_cache(maxsize=256)
-def _glob_regex(glob: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i, n = 0, len(glob)
-    while i < n:
-        c = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")  # zero or more whole directories
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[" and (end := glob.find("]", i + 2)) != -1:
-            body = glob[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out))
-
-
 def glob_matches(glob: str, rel_path: str) -> bool:
-    """Does `glob` (see LintConfig) match the "/"-separated relative path?"""
-    glob = _posix(glob).lstrip("/")
-    path = _posix(rel_path)
-    if glob.endswith("/"):
-        glob += "**"
-    if "/" not in glob:
-        # gitignore-style: "TEMPLATE.md" or "*.draft.md" match at any depth.
-        return bool(_glob_regex(glob).fullmatch(path.rsplit("/", 1)[-1]))
-    return bool(_glob_regex(glob).fullmatch(path))
+    """Does `glob` match the relative path? (the dialect of `syncd.globs`)"""
+    return match_glob(glob, rel_path)
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")

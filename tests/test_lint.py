@@ -520,8 +520,10 @@ def test_ignore_applies_only_to_matching_paths() -> None:
         ("docs/*.md", "docs/c.md", True),
         ("docs/*.md", "docs/a/c.md", False),
         ("docs/", "docs/a/c.md", True),
-        ("*.md", "deep/er/x.md", True),  # no "/": file name at any depth
-        ("TEMPLATE.md", "a/TEMPLATE.md", True),
+        ("*.md", "deep/er/x.md", False),  # anchored at the root, like every config glob
+        ("**/*.md", "deep/er/x.md", True),
+        ("TEMPLATE.md", "a/TEMPLATE.md", False),
+        ("**/TEMPLATE.md", "a/TEMPLATE.md", True),
         ("TEMPLATE.md", "a/TEMPLATE.md.bak", False),
         ("/docs/*.md", "docs/c.md", True),
         ("docs/202?-*.md", "docs/2024-outage.md", True),
