@@ -39,7 +39,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -67,6 +66,7 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.pacing import WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
 from syncd.model import Status
 
@@ -115,27 +115,6 @@ class GitHubConfig(ConnectorConfig):
         if unknown:
             raise ValueError(f"priority_labels keys must be P0..P4, not {sorted(unknown)}")
         return value
-
-
-class WritePacer:
-    """Spaces writes at least `interval` seconds apart (no bursts: GitHub counts them)."""
-
-    def __init__(
-        self, interval: float, clock: Callable[[], float], sleep: Callable[[float], None]
-    ) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._sleep = sleep
-        self._next = -math.inf
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:  # held while sleeping on purpose: writers queue up serially
-            now = self._clock()
-            if now < self._next:
-                self._sleep(self._next - now)
-                now = self._next
-            self._next = now + self.interval
 
 
 class GitHubConnector:

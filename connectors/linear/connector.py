@@ -106,6 +106,7 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.pacing import WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
 from syncd.model import Status
 
@@ -272,28 +273,6 @@ class _TokenAuth(httpx.Auth):
         yield request
 
 
-class _Pacer:
-    """Spaces writes at least `interval` seconds apart (Linear's bucket leaks at a
-    constant rate: bursts only borrow from the next minutes)."""
-
-    def __init__(
-        self, interval: float, clock: Callable[[], float], sleep: Callable[[float], None]
-    ) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._sleep = sleep
-        self._next = -math.inf
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:  # held while sleeping on purpose: writers queue up serially
-            now = self._clock()
-            if now < self._next:
-                self._sleep(self._next - now)
-                now = self._next
-            self._next = now + self.interval
-
-
 class LinearConnector:
     """One Linear team's issues as `Ticket`s."""
 
@@ -325,7 +304,7 @@ class LinearConnector:
         self._clock = clock
         self._creates_blocked_until = -math.inf  # on `clock`, after a rate-limited create
         self._wall = wall_clock  # webhook timestamps and rate-limit resets are epoch times
-        self._pacer = _Pacer(interval, clock, sleep)
+        self._pacer = WritePacer(interval, clock, sleep)
         self._http = httpx.Client(
             timeout=config.timeout,
             auth=_TokenAuth(config.token, config.auth),
