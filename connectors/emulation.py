@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -114,8 +115,14 @@ Handler = Callable[[Request, dict[str, str]], Response]
 class EmulatorServer:
     """Routes `(METHOD, regex)` to handlers; subclasses register their routes."""
 
-    def __init__(self, *, latency: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, *, latency: float = 0.0, seed: int = 0, clock_scale: float = 1.0) -> None:
+        if clock_scale <= 0:
+            raise ValueError("clock_scale must be positive")
         self.latency = latency
+        # The emulated tracker's clock: `clock_scale` > 1 runs it faster than wall time
+        # (benchmarks against per-minute limits), `advance_clock` jumps it (tests).
+        self.clock_scale = clock_scale
+        self.reset_clock()
         self.faults = FaultPlan(seed)
         self.lock = threading.RLock()  # guards the emulated tracker's data
         self.request_log: list[tuple[str, str, int]] = []
@@ -123,6 +130,23 @@ class EmulatorServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+
+    # -- clock -----------------------------------------------------------------
+    def reset_clock(self) -> None:
+        self._real_start = time.time()
+        self._offset = 0.0  # seconds added by advance_clock
+
+    def _now_ts(self) -> float:
+        elapsed = (time.time() - self._real_start) * self.clock_scale
+        return self._real_start + elapsed + self._offset
+
+    def now(self) -> datetime:
+        """The emulator's current time (aware UTC); it may run ahead of wall time."""
+        return datetime.fromtimestamp(self._now_ts(), UTC)
+
+    def advance_clock(self, delta: timedelta) -> None:
+        with self.lock:
+            self._offset += delta.total_seconds()
 
     # -- routing -------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Handler) -> None:

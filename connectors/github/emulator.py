@@ -109,12 +109,9 @@ class GitHubEmulator(EmulatorServer):
         secondary_limit_per_minute: int | None = None,
         clock_scale: float = 1.0,
     ) -> None:
-        super().__init__(latency=latency, seed=seed)
-        if clock_scale <= 0:
-            raise ValueError("clock_scale must be positive")
+        super().__init__(latency=latency, seed=seed, clock_scale=clock_scale)
         self.repo = repo
         self.secondary_limit_per_minute = secondary_limit_per_minute
-        self.clock_scale = clock_scale
         self._register_routes()
         self._init_state()
 
@@ -129,8 +126,7 @@ class GitHubEmulator(EmulatorServer):
         self._labels: dict[str, str] = {}  # name -> color; created implicitly
         self._next_number = 1  # issues and pull requests share one sequence, as on GitHub
         self._next_id = 1
-        self._real_start = time.time()
-        self._offset = 0.0  # seconds added by advance_clock
+        self.reset_clock()
         self._core_window = (self._now_ts(), 0)  # (window start, requests used)
         self._search_window = (self._now_ts(), 0)
         self._creations: deque[float] = deque()  # content-creating requests, emulated time
@@ -147,18 +143,6 @@ class GitHubEmulator(EmulatorServer):
             self._init_state()
 
     # -- clock ------------------------------------------------------------------------
-    def _now_ts(self) -> float:
-        elapsed = (time.time() - self._real_start) * self.clock_scale
-        return self._real_start + elapsed + self._offset
-
-    def now(self) -> datetime:
-        """The emulator's current time (aware UTC); it may run ahead of wall time."""
-        return datetime.fromtimestamp(self._now_ts(), UTC)
-
-    def advance_clock(self, delta: timedelta) -> None:
-        with self.lock:
-            self._offset += delta.total_seconds()
-
     def _stamp(self) -> datetime:
         # GitHub timestamps have one-second resolution; storing them truncated keeps
         # `since` comparisons consistent with what clients see.

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -377,7 +377,6 @@ class JiraEmulator(EmulatorServer):
         self.burst = burst  # requests per second before answering 429; None = unlimited
         self.user_timezone = "UTC"  # the API user's profile zone (JQL dates, rendering)
         self.calls: list[Request] = []  # every request that reached the routes, with bodies
-        self._clock_offset = timedelta()
         self._issues: dict[str, dict[str, Any]] = {}  # id -> stored issue
         self._ids_by_key: dict[str, str] = {}
         self._next_id = 10001
@@ -390,13 +389,6 @@ class JiraEmulator(EmulatorServer):
         self._register_routes()
 
     # -- clock -------------------------------------------------------------------------
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._clock_offset
-
-    def advance_clock(self, delta: timedelta) -> None:
-        with self.lock:
-            self._clock_offset += delta
-
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.user_timezone)
 

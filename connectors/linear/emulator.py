@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.emulation import EmulatorServer, Request, Response
@@ -229,11 +229,8 @@ class LinearEmulator(EmulatorServer):
         clock_scale: float = 1.0,
         seed_label: bool = True,
     ) -> None:
-        super().__init__(latency=latency, seed=seed)
-        if clock_scale <= 0:
-            raise ValueError("clock_scale must be positive")
+        super().__init__(latency=latency, seed=seed, clock_scale=clock_scale)
         self.team_key = team.upper()
-        self.clock_scale = clock_scale
         self.seed_label = seed_label  # an admin already made the shared label
         self.route("POST", r"/graphql", self._graphql)
         self._init_state()
@@ -245,8 +242,7 @@ class LinearEmulator(EmulatorServer):
         self.auth_schemes: list[str] = []  # "api_key" | "oauth", per request
         self.operations: list[tuple[str, str | None, list[str]]] = []  # kind, name, root fields
         self.documents: list[tuple[str, dict[str, Any]]] = []  # query text, variables
-        self._real_start = time.time()
-        self._offset = 0.0
+        self.reset_clock()
         self._window = (self._now_ts(), 0)
         self._complexity_used = 0
         self._ids = itertools.count(1)
@@ -272,18 +268,6 @@ class LinearEmulator(EmulatorServer):
             self._init_state()
 
     # -- clock ------------------------------------------------------------------------
-    def _now_ts(self) -> float:
-        elapsed = (time.time() - self._real_start) * self.clock_scale
-        return self._real_start + elapsed + self._offset
-
-    def now(self) -> datetime:
-        """The emulator's current time (aware UTC); it may run ahead of wall time."""
-        return datetime.fromtimestamp(self._now_ts(), UTC)
-
-    def advance_clock(self, delta: timedelta) -> None:
-        with self.lock:
-            self._offset += delta.total_seconds()
-
     def _stamp(self) -> datetime:
         # Linear timestamps carry milliseconds; store them truncated so filter
         # comparisons match what clients read back.
