@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint venv clean
+.PHONY: test demo lint venv clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,16 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check syncd connectors tests
+	$(BIN)/ruff check syncd connectors tests bench
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check syncd connectors tests
-	$(BIN)/ruff format --check syncd connectors tests
+	$(BIN)/ruff check syncd connectors tests bench
+	$(BIN)/ruff format --check syncd connectors tests bench
+
+# Speed and request-budget figures beside their targets (not a test). BENCH_ARGS=--quick for a smoke run.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/syncd demo

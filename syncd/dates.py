@@ -6,6 +6,7 @@ A date without a year means the first such date on or after the incident date.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -70,6 +71,7 @@ def _yearless(month: int, day: int, ref: date | None) -> DateResult:
     return DateResult(None, f"invalid date {month}/{day}")
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_date(raw: str | None, ref: date | None = None) -> DateResult:
     """Read a due/incident date. Never raises; unreadable text yields a problem."""
     if raw is None or is_placeholder(raw):
@@ -119,6 +121,7 @@ def _fallback(text: str, raw: str) -> DateResult:
     return DateResult(one.date())
 
 
+@functools.lru_cache(maxsize=256)  # calendar.month_abbr formats all 12 names per use
 def _month_number(name: str) -> int:
     key = name.lower().rstrip(".")[:3]
     return list(calendar.month_abbr).index(key.capitalize())

@@ -33,7 +33,20 @@ class Line:
 
 
 def split_lines(text: str) -> list[Line]:
-    lines: list[Line] = []
+    if "\r" not in text:  # the common case: "\n" endings only, no regex needed
+        lines: list[Line] = []
+        pos = 0
+        parts = text.split("\n")
+        last = len(parts) - 1
+        for idx, part in enumerate(parts):
+            end = pos + len(part)
+            if idx < last:
+                lines.append(Line(idx, pos, end, part, "\n"))
+            elif part or not lines:
+                lines.append(Line(idx, pos, end, part, ""))
+            pos = end + 1
+        return lines
+    lines = []
     pos = 0
     for match in _NEWLINE.finditer(text):
         lines.append(Line(len(lines), pos, match.start(), text[pos : match.start()], match.group()))
@@ -107,7 +120,7 @@ def find_headings(lines: list[Line], hidden: set[int]) -> list[Heading]:
         if line.idx in hidden:
             continue
         text = line.text
-        if match := _ATX.match(text):
+        if "#" in text[:4] and (match := _ATX.match(text)):
             headings.append(
                 Heading(line.idx, len(match.group(1)), (match.group(2) or "").strip(), line.idx)
             )
@@ -115,6 +128,7 @@ def find_headings(lines: list[Line], hidden: set[int]) -> list[Heading]:
         nxt = lines[line.idx + 1] if line.idx + 1 < len(lines) else None
         if (
             nxt is not None
+            and nxt.text[:4].lstrip(" ")[:1] in ("=", "-")  # cheap test before _SETEXT
             and nxt.idx not in hidden
             and not line.blank
             and "|" not in text
@@ -127,12 +141,17 @@ def find_headings(lines: list[Line], hidden: set[int]) -> list[Heading]:
                 Heading(line.idx, 1 if setext.group(1)[0] == "=" else 2, text.strip(), nxt.idx)
             )
             continue
-        if (match := _PSEUDO.match(text)) and (
-            line.idx == 0 or lines[line.idx - 1].blank or (nxt is not None and not nxt.blank)
+        if (
+            text.rstrip().endswith((":", "**", "__"))  # cheap test before _PSEUDO
+            and (match := _PSEUDO.match(text))
+            and (line.idx == 0 or lines[line.idx - 1].blank or (nxt is not None and not nxt.blank))
         ):
             title = (match.group(1) or match.group(2) or "").strip()
             headings.append(Heading(line.idx, 7, title, line.idx))
     # A setext underline must not also count as something else.
+    underlines = {h.end_idx for h in headings if h.end_idx > h.idx}
+    if not underlines:
+        return headings
     return [h for h in headings if not any(o.idx < h.idx <= o.end_idx for o in headings)]
 
 

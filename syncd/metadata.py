@@ -7,6 +7,7 @@ The first value found wins, in that order of trust.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -94,17 +95,24 @@ _BOLD_KV = re.compile(
 _PLAIN_KV = re.compile(r"^\s*(?:[-*+]\s+)?([A-Za-z][A-Za-z ()_/]{1,40}?)\s*:\s+(.+?)\s*$")
 
 
+_SPACES = re.compile(r"\s+")
+_PAREN_TAIL = re.compile(r"\s*\(.*\)$")
+
+
+@functools.lru_cache(maxsize=4096)
 def key_for(name: str) -> str | None:
-    norm = re.sub(r"\s+", " ", strip_markup(name).lower().strip().rstrip(":"))
-    return _LOOKUP.get(norm) or _LOOKUP.get(re.sub(r"\s*\(.*\)$", "", norm))
+    norm = _SPACES.sub(" ", strip_markup(name).lower().strip().rstrip(":"))
+    return _LOOKUP.get(norm) or _LOOKUP.get(_PAREN_TAIL.sub("", norm))
 
 
 def kv_pairs(line: Line) -> Iterable[tuple[str, str]]:
     """`**Status:** Reviewed | **Severity:** SEV-2` → pairs; or a plain `Key: value` line."""
     found = False
-    for match in _BOLD_KV.finditer(line.text):
-        found = True
-        yield match.group(1).strip(), match.group(2).strip()
+    text = line.text
+    if "**" in text or "__" in text:  # _BOLD_KV starts with one of them
+        for match in _BOLD_KV.finditer(text):
+            found = True
+            yield match.group(1).strip(), match.group(2).strip()
     if not found and (match := _PLAIN_KV.match(line.text)) and key_for(match.group(1)):
         yield match.group(1).strip(), match.group(2).strip()
 

@@ -9,6 +9,7 @@ bullets, detection checklists and legends inside code fences are not mistaken fo
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -66,6 +67,279 @@ def _yaml() -> YAML:
     return yaml
 
 
+def load_yaml(body: str) -> Any:
+    """`body` as ruamel's round-trip loader reads it (mappings and sequences carry `.lc`).
+
+    The YAML people put in front matter and `action_items:` blocks is nearly always
+    flat `key: value` lines and a list of such mappings. That subset is read by
+    `_simple_yaml`, which gives the same values and positions as ruamel at a small
+    fraction of the cost (the pure-Python ruamel loader was ~65% of parse time);
+    anything outside it (comments, anchors, block scalars, escapes, numbers, nested
+    mappings, multi-line scalars, …) is handed to ruamel unchanged, errors included.
+    """
+    data = _simple_yaml(body)
+    if data is _FALLBACK:
+        return _yaml().load(body)
+    return data
+
+
+# -- the simple YAML subset ---------------------------------------------------------------
+
+_FALLBACK: Any = object()
+
+
+class _Positions:
+    """ruamel's `.lc`: 0-based (line, column) of keys, values and sequence items."""
+
+    __slots__ = ("_items", "_keys", "_values")
+
+    def __init__(self) -> None:
+        self._keys: dict[Any, tuple[int, int]] = {}
+        self._values: dict[Any, tuple[int, int]] = {}
+        self._items: list[tuple[int, int]] = []
+
+    def key(self, key: Any) -> tuple[int, int]:
+        return self._keys[key]
+
+    def value(self, key: Any) -> tuple[int, int]:
+        return self._values[key]
+
+    def item(self, idx: int) -> tuple[int, int]:
+        return self._items[idx]
+
+
+class _Map(dict[Any, Any]):
+    __slots__ = ("lc",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lc = _Positions()
+
+    def put(self, key: str, value: Any, key_at: tuple[int, int], value_at: tuple[int, int]) -> bool:
+        if key in self:
+            return False  # duplicate keys: left to ruamel
+        self[key] = value
+        self.lc._keys[key] = key_at
+        self.lc._values[key] = value_at
+        return True
+
+
+class _Seq(list[Any]):
+    __slots__ = ("lc",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lc = _Positions()
+
+
+# `key:` then spaces and a value, or the end of the line
+_SIMPLE_KEY = re.compile(r"([A-Za-z_][\w.-]*(?: [\w.-]+)*):(?: +|$)")
+_SIMPLE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_PLAIN_START_BAD = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_NULLS = frozenset({"null", "Null", "NULL", "~"})
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+# words some YAML versions resolve to something other than a string
+_AMBIGUOUS = frozenset({"null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"})
+
+
+def _simple_scalar(text: str) -> Any:
+    """A one-line scalar: quoted without escapes, or a plain string / date / bool / null."""
+    text = text.rstrip(" ")
+    if not text:
+        return _FALLBACK
+    first = text[0]
+    if first == '"':
+        inner = text[1:-1]
+        if len(text) >= 2 and text[-1] == '"' and '"' not in inner and "\\" not in inner:
+            return inner
+        return _FALLBACK
+    if first == "'":
+        inner = text[1:-1]
+        if len(text) >= 2 and text[-1] == "'" and "'" not in inner:
+            return inner
+        return _FALLBACK
+    if first in _PLAIN_START_BAD or ": " in text or " #" in text or text[-1] == ":":
+        return _FALLBACK
+    if text.lower() in _AMBIGUOUS:
+        if text in _NULLS:
+            return None
+        return _BOOLS.get(text, _FALLBACK)
+    if first.isdigit() or first in "+.":
+        match = _SIMPLE_DATE.fullmatch(text)
+        if match is None:
+            return _FALLBACK  # numbers, times, odd dates: ruamel decides
+        try:
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return _FALLBACK
+    return text
+
+
+def _simple_flow_seq(text: str, line: int, col: int) -> Any:
+    """`[a, b, c]` of plain words (front-matter tags); positions as ruamel reports them."""
+    text = text.rstrip(" ")
+    if not (text.startswith("[") and text.endswith("]")):
+        return _FALLBACK
+    inner = text[1:-1]
+    if any(ch in inner for ch in "[]{}\"'#:"):
+        return _FALLBACK
+    seq = _Seq()
+    if not inner.strip():
+        return seq
+    offset = col + 1
+    for part in inner.split(","):
+        word = part.strip(" ")
+        value = _simple_scalar(word)
+        if not word or value is _FALLBACK:
+            return _FALLBACK
+        seq.append(value)
+        seq.lc._items.append((line, offset + len(part) - len(part.lstrip(" "))))
+        offset += len(part) + 1
+    return seq
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" "))
+
+
+def _simple_key(match: re.Match[str]) -> str | None:
+    key = match.group(1)
+    if key.lower() in _AMBIGUOUS or key[0].isdigit():
+        return None
+    return key
+
+
+def _simple_yaml(body: str) -> Any:
+    """Top-level `key: value` lines whose values are scalars, `[a, b]` or a block list
+    of scalars / flat `key: value` mappings. Returns `_FALLBACK` for anything else."""
+    if "\t" in body or "\r" in body:
+        return _FALLBACK
+    lines = body.split("\n")
+    root = _Map()
+    idx, count = 0, len(lines)
+    while idx < count:
+        text = lines[idx]
+        if not text.strip(" "):
+            idx += 1
+            continue
+        match = _SIMPLE_KEY.match(text)
+        if match is None or text[0] == " ":
+            return _FALLBACK
+        key = _simple_key(match)
+        if key is None:
+            return _FALLBACK
+        rest = text[match.end() :]
+        if rest.strip(" "):
+            value = (
+                _simple_flow_seq(rest, idx, match.end())
+                if rest.startswith("[")
+                else _simple_scalar(rest)
+            )
+            if value is _FALLBACK or not root.put(key, value, (idx, 0), (idx, match.end())):
+                return _FALLBACK
+            idx += 1
+            continue
+        nxt = idx + 1
+        while nxt < count and not lines[nxt].strip(" "):
+            nxt += 1
+        if nxt >= count or (_indent(lines[nxt]) == 0 and not lines[nxt].startswith("- ")):
+            # `key:` with nothing under it is null; ruamel puts the value at the next token
+            # (at the end of the text: where the text ends, as ruamel's stream end)
+            end = (body.count("\n"), len(body) - body.rfind("\n") - 1)
+            where = (nxt, 0) if nxt < count else end
+            if not root.put(key, None, (idx, 0), where):
+                return _FALLBACK
+            idx = nxt
+            continue
+        dash = _indent(lines[nxt])
+        if not lines[nxt][dash:].startswith("- "):
+            return _FALLBACK  # a nested mapping or a multi-line scalar
+        seq, end = _simple_block_seq(lines, nxt, dash)
+        if seq is _FALLBACK or not root.put(key, seq, (idx, 0), (nxt, dash)):
+            return _FALLBACK
+        idx = end
+    return root if root else None
+
+
+def _simple_block_seq(lines: list[str], start: int, dash: int) -> tuple[Any, int]:
+    """Items `- scalar` or `- key: value` (+ `  key: value` lines) at indent `dash`."""
+    seq = _Seq()
+    idx, count = start, len(lines)
+    while idx < count:
+        text = lines[idx]
+        if not text.strip(" "):
+            idx += 1
+            continue
+        indent = _indent(text)
+        if indent < dash or (indent == dash == 0 and not text.startswith("- ")):
+            break  # back to the parent mapping
+        if indent != dash or not text.startswith("- ", dash):
+            return _FALLBACK, idx
+        col = dash + 2 + _indent(text[dash + 2 :])
+        content = text[col:]
+        match = _SIMPLE_KEY.match(content)
+        if match is None:
+            value = _simple_scalar(content)
+            if value is _FALLBACK or not content:
+                return _FALLBACK, idx
+            seq.append(value)
+            seq.lc._items.append((idx, col))
+            idx += 1
+            continue
+        entry = _Map()
+        item_line = idx
+        while True:
+            key = _simple_key(match)
+            at = col + match.end()
+            # (an empty value is null, positioned by ruamel at the next token: left to it)
+            value = _FALLBACK if key is None else _simple_scalar(text[at:])
+            if key is None or value is _FALLBACK:
+                return _FALLBACK, idx
+            if not entry.put(key, value, (idx, col), (idx, at)):
+                return _FALLBACK, idx
+            idx += 1
+            while idx < count and not lines[idx].strip(" "):
+                idx += 1
+            if idx >= count:
+                break
+            text = lines[idx]
+            indent = _indent(text)
+            if indent <= dash:
+                break  # the next item, or the parent mapping
+            match = _SIMPLE_KEY.match(text[col:]) if indent == col else None
+            if match is None:
+                return _FALLBACK, idx
+        seq.lc._items.append((item_line, col))
+        seq.append(entry)
+    return seq, idx
+
+
+@dataclass(frozen=True)
+class _HeadingWords:
+    """What a heading's own text says (the same few headings recur in every doc)."""
+
+    is_action: bool
+    non_action: bool
+    factors: bool
+    related: bool
+    status: Status | None
+    category: str | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _heading_words(raw: str) -> _HeadingWords:
+    text = strip_markup(raw)
+    non_action = bool(NON_ACTION_HEADING.match(text))
+    return _HeadingWords(
+        is_action=bool(ACTION_HEADING.match(text)) and not non_action,
+        non_action=non_action,
+        factors=bool(FACTORS_HEADING.match(text)),
+        related=bool(RELATED_HEADING.match(text)),
+        status=status_from_heading(text),
+        category=re.sub(r"\s*\([^)]*\)\s*$", "", text).strip() or None,
+    )
+
+
 def parse_text(text: str, path: Path | str = "<text>") -> Postmortem:
     return _Parser(text, Path(path)).parse()
 
@@ -119,6 +393,8 @@ class _Parser:
         self.headings = find_headings(self.lines, self.hidden)
         self.sections = self._sections()
         self._heading_lines = [h.idx for h in self.headings]
+        self._heading_set = set(self._heading_lines)
+        self._heading_ends = {h.end_idx for h in self.headings}
         self.factors: list[str] = []
         self.related: list[str] = []
 
@@ -130,29 +406,29 @@ class _Parser:
             while stack and stack[-1][0].level >= heading.level:
                 stack.pop()
             parent = stack[-1][1] if stack else None
-            text = strip_markup(heading.text)
-            is_action = bool(ACTION_HEADING.match(text)) and not NON_ACTION_HEADING.match(text)
-            if NON_ACTION_HEADING.match(text) and not is_action:
+            words = _heading_words(heading.text)
+            is_action = words.is_action
+            if words.non_action and not is_action:
                 action = False
             else:
                 action = is_action or bool(parent and parent.action)
-            status = status_from_heading(text) if action else None
+            status = words.status if action else None
             if status is None and parent and action:
                 status = parent.status
             category = None
             if action and not is_action:
-                category = re.sub(r"\s*\([^)]*\)\s*$", "", text).strip() or None
+                category = words.category
             elif action and parent and parent.category:
                 category = parent.category
             section = Section(
                 action=action,
-                factors=bool(FACTORS_HEADING.match(text))
+                factors=words.factors
                 or bool(
                     parent
                     and parent.factors
                     and heading.level > (stack[-1][0].level if stack else 0)
                 ),
-                related=bool(RELATED_HEADING.match(text)),
+                related=words.related,
                 status=status,
                 category=category,
                 heading=heading,
@@ -241,7 +517,7 @@ class _Parser:
             for i in self.fm
         )
         try:
-            data = _yaml().load(body)
+            data = load_yaml(body)
         except YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = (mark.line + 2) if mark else 1
@@ -269,7 +545,8 @@ class _Parser:
 
     def _metadata(self) -> None:
         for line in self.lines:
-            if line.idx in self.hidden or line.blank:
+            # every key/value form has a colon (see metadata.kv_pairs)
+            if ":" not in line.text or line.idx in self.hidden or line.blank:
                 continue
             section = self.section_at(line.idx)
             if section and section.action:
@@ -297,7 +574,7 @@ class _Parser:
 
     def _next_text_line(self, idx: int) -> Line | None:
         for line in self.lines[idx : idx + 4]:
-            if line.idx in self.hidden or any(h.idx == line.idx for h in self.headings):
+            if line.idx in self.hidden or line.idx in self._heading_set:
                 return None
             if not line.blank:
                 return line
@@ -323,7 +600,7 @@ class _Parser:
     # -- body walk ---------------------------------------------------------------------
     def _walk(self) -> None:
         idx = 0
-        heading_idx = {h.idx for h in self.headings} | {h.end_idx for h in self.headings}
+        heading_idx = self._heading_set | self._heading_ends
         while idx < len(self.lines):
             line = self.lines[idx]
             if idx in self.hidden or line.blank or idx in heading_idx:
@@ -383,7 +660,7 @@ class _Parser:
             line = self.lines[end]
             if end in self.hidden:
                 break
-            if any(h.idx == end for h in self.headings):
+            if end in self._heading_set:
                 break
             if line.blank:
                 nxt = end + 1
@@ -448,7 +725,7 @@ class _Parser:
                 continue
             body = "".join(self.lines[i].text + "\n" for i in body_lines)
             try:
-                data = _yaml().load(body)
+                data = load_yaml(body)
             except YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = body_lines[0] + 1 + (mark.line if mark else 0)
@@ -509,11 +786,7 @@ class _Parser:
             return  # under "### Factor 1: name" the name is the factor
         # only the first paragraph of a "Root cause" section; sub-headed factors handled below
         prev = self.lines[idx - 1] if idx else None
-        if (
-            prev is not None
-            and not prev.blank
-            and prev.idx not in {h.end_idx for h in self.headings}
-        ):
+        if prev is not None and not prev.blank and prev.idx not in self._heading_ends:
             return
         paragraph = []
         for ln in self.lines[idx : self._section_end(idx)]:

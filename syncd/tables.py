@@ -52,6 +52,12 @@ def split_row(line: Line) -> Row | None:
     """Split a pipe-table line into cells, honouring `\\|` and code spans."""
     text = line.text
     bounds: list[int] = []
+    if "\\" not in text and "`" not in text:  # no escapes, no code spans: every pipe counts
+        i = text.find("|")
+        while i != -1:
+            bounds.append(i)
+            i = text.find("|", i + 1)
+        return _row(line, text, bounds)
     i, in_code = 0, 0
     while i < len(text):
         ch = text[i]
@@ -71,6 +77,10 @@ def split_row(line: Line) -> Row | None:
         if ch == "|" and not in_code:
             bounds.append(i)
         i += 1
+    return _row(line, text, bounds)
+
+
+def _row(line: Line, text: str, bounds: list[int]) -> Row | None:
     if not bounds:
         return None
     stripped = text.strip()
@@ -134,8 +144,10 @@ def read_pipe_table(lines: list[Line], idx: int, hidden: set[int]) -> tuple[Tabl
             break
         rows.append(row)
         nxt += 1
+    if separator is None and not rows:
+        return None  # (checked first: most such lines are `**A:** x | **B:** y` metadata)
     columns = header_columns([c.text for c in header.cells])
-    if separator is None and (len(columns) < 2 or not rows):
+    if separator is None and len(columns) < 2:
         return None  # without a delimiter row only a clearly labelled header makes a table
     return TableBlock(header, separator, tuple(rows), columns), nxt
 

@@ -5,6 +5,7 @@ Kept as data so a new header or status spelling is a one-line change.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from syncd.model import Status
@@ -129,6 +130,7 @@ def normalise_header(text: str) -> str:
     return text.rstrip(":").strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def column_for(header: str) -> str | None:
     """Map one header cell to a canonical column name, or None if unknown."""
     norm = normalise_header(header)
@@ -345,6 +347,7 @@ DEFAULT_STATUS_EMOJI = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_status(raw: str | None) -> Status | None:
     """Canonical status of a status cell, or None when the text is not a status."""
     if raw is None:
@@ -417,14 +420,39 @@ def parse_severity(raw: str | None) -> str | None:
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 
 
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_STRONG = re.compile(r"(\*\*|__)(.+?)\1")
+_EMPHASIS = re.compile(r"(?<![\w*])[*_](?!\s)(.+?)(?<!\s)[*_](?![\w*])")
+_STRIKE = re.compile(r"~~(.+?)~~")
+_CODE = re.compile(r"`([^`]*)`")
+# Every rule below needs one of these characters; most cells have none of them.
+_MARKUP_CHARS = re.compile(r"[\[<*_~`\\]")
+
+
 def strip_markup(text: str) -> str:
     """Plain text of a cell: links → their text, emphasis and code marks removed."""
+    if _MARKUP_CHARS.search(text) is None:
+        return text.strip()
+    return _strip_markup(text)
+
+
+def _group1(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
+def _group2(match: re.Match[str]) -> str:
+    return match.group(2)
+
+
+@functools.lru_cache(maxsize=8192)
+def _strip_markup(text: str) -> str:
     text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
-    text = re.sub(r"<br\s*/?>", " ", text, flags=re.IGNORECASE)
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
-    text = re.sub(r"(?<![\w*])[*_](?!\s)(.+?)(?<!\s)[*_](?![\w*])", r"\1", text)
-    text = re.sub(r"~~(.+?)~~", r"\1", text)
-    text = re.sub(r"`([^`]*)`", r"\1", text)
+    text = _BR.sub(" ", text)
+    # (functions, not r"\1" templates: re expands a template in Python for every match)
+    text = _STRONG.sub(_group2, text)
+    text = _EMPHASIS.sub(_group1, text)
+    text = _STRIKE.sub(_group1, text)
+    text = _CODE.sub(_group1, text)
     return text.replace("\\|", "|").strip()
 
 
