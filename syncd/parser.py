@@ -79,8 +79,34 @@ def load_yaml(body: str) -> Any:
     """
     data = _simple_yaml(body)
     if data is _FALLBACK:
-        return _yaml().load(body)
+        try:
+            data = _yaml().load(body)
+        except (ValueError, OverflowError) as exc:  # e.g. `date: 2026-02-30`
+            raise YAMLError(f"invalid value: {exc}") from None
+        if _expanded_size(data) > MAX_YAML_NODES:
+            raise YAMLError(
+                f"expands to more than {MAX_YAML_NODES} values (anchors and aliases); ignored"
+            )
     return data
+
+
+MAX_YAML_NODES = 20_000  # far above any real action_items list; stops alias bombs
+
+
+def _expanded_size(data: Any) -> int:
+    """How many values `data` holds once aliases are expanded, counting only up to just
+    past the limit. A billion-laughs document is a small graph that expands
+    exponentially: anything that later walks it (str(), json) would never finish."""
+    count, stack = 0, [data]
+    while stack and count <= MAX_YAML_NODES:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+            stack.extend(node.keys())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return count
 
 
 # -- the simple YAML subset ---------------------------------------------------------------

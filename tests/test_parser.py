@@ -363,3 +363,16 @@ def test_invalid_yaml_block_reports_line() -> None:
     doc = parse_text(text)
     assert doc.action_items == ()
     assert doc.problems and 4 <= doc.problems[0].line <= 6
+
+
+def test_yaml_alias_bomb_and_invalid_dates_are_problems_not_hangs() -> None:
+    laughs = "a: &a [" + ",".join(['"lol"'] * 9) + "]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n"
+        for i in range(8)
+    )
+    bomb = parse_text(f"---\n{laughs}---\n# Bomb\n")
+    assert "expands to more than" in bomb.problems[0].message
+    fenced = parse_text(f"# X\n## Action Items\n```yaml\naction_items:\n  - item: x\n{laughs}```\n")
+    assert fenced.action_items == () and "expands" in fenced.problems[0].message
+    bad_date = parse_text("---\ndate: 2026-02-30\n---\n# X\n")
+    assert bad_date.date is None and "day is out of range" in bad_date.problems[0].message
