@@ -135,6 +135,8 @@ class Engine:
     ) -> None:
         self.should_stop = should_stop
         self.dry_run = False
+        self._records: dict[str, ItemRecord] = {}
+        self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
         self.settings = settings
         self.state = state
         self.connectors = dict(connectors)
@@ -164,6 +166,12 @@ class Engine:
         return loaded
 
     def doc_items(self, docs: Iterable[LoadedDoc], result: RunResult) -> list[DocItem]:
+        # one read of the state for the whole run (a query per item costs ~0.3 s at 10k)
+        self._records = {r.item_id: r for r in self.state.items()}
+        self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
+        for record in sorted(self._records.values(), key=lambda r: r.item_id):
+            if record.ticket_key:
+                self._by_ticket.setdefault((record.tracker, record.ticket_key), record)
         items: list[DocItem] = []
         for loaded in docs:
             if loaded.tracker is None or loaded.tracker not in self.connectors:
@@ -202,7 +210,7 @@ class Engine:
                 continue
             item_id = marker_for(loaded.rel, item.action, occurrence)
             if key is not None:
-                record = self.state.item_by_ticket(tracker, key)
+                record = self._by_ticket.get((tracker, key))
                 item_id = record.item_id if record else f"ref:{tracker}:{key}"
             out.append(DocItem(item_id, tracker, loaded, item, key))
         return out
@@ -219,7 +227,7 @@ class Engine:
         connector = self.connectors[tracker]
         cursor = self.state.get_cursor(tracker)
         listed_at = self.now()
-        records = {r.item_id: r for r in self.state.items(tracker)}
+        records = {i: r for i, r in self._records.items() if r.tracker == tracker}
         pending = {i.item_id for i in self.state.pending_intents(tracker)}
         try:
             if only is None:
@@ -363,7 +371,7 @@ class Engine:
                 doc=DocSide.of(item.item),
                 doc_ticket=item.key,
                 assignee=assignee,
-                draft=self._draft(item, assignee),
+                draft=self._draft(item, assignee) if ticket is None else None,
                 base_doc=base_doc,
                 base_ticket=base_ticket,
                 ticket=ticket,
@@ -506,6 +514,8 @@ class Engine:
                 )
                 break
             ticket = created.get(item.item_id)
+            if ticket is None and _settled(item, plan, record, fetched):
+                continue  # nothing new on either side: keep the stored record as it is
             key = (
                 item.key
                 or (record.ticket_key if record else None)
@@ -860,6 +870,18 @@ def _record_text(record: ItemRecord, tickets: Mapping[str, Ticket]) -> str:
     listed = tickets.get(record.ticket_key or "")
     return str(
         record.doc.get("action") or record.ticket.get("title") or (listed.title if listed else "")
+    )
+
+
+def _settled(item: DocItem, plan: ItemPlan, record: ItemRecord | None, fetched: Fetched) -> bool:
+    """No action, no fresh view of the ticket, the doc as last synced, no error."""
+    return (
+        not plan.actions
+        and record is not None
+        and record.error is None
+        and bool(record.ticket)
+        and (record.ticket_key or "") not in fetched.tickets
+        and record.doc == DocSide.of(item.item).snapshot()
     )
 
 

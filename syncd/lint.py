@@ -407,7 +407,14 @@ def _is_duplicate(a: str, b: str) -> bool:
     # similar the rest of the text is.
     if _numbers(a) != _numbers(b):
         return False
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= DUPLICATE_RATIO
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # real_quick_ratio and quick_ratio are upper bounds of ratio: same answers, and most
+    # pairs are rejected without the quadratic comparison
+    return (
+        matcher.real_quick_ratio() >= DUPLICATE_RATIO
+        and matcher.quick_ratio() >= DUPLICATE_RATIO
+        and matcher.ratio() >= DUPLICATE_RATIO
+    )
 
 
 def _is_blank(value: str | None) -> bool:
