@@ -26,11 +26,31 @@ def examples_dir() -> Path:
         return checkout
     return Path(sys.prefix) / "share" / "postmortem-syncd" / "postmortems"
 
+
 OWNERS = {
-    "@sri": {"jira": "5b10ac8d82e05b22cc7d4ef5", "github": "sri", "email": "sri@example.com"},
-    "@maya": {"jira": "5b10ac8d82e05b22cc7d4ef6", "github": "maya", "email": "maya@example.com"},
-    "@lee": {"jira": "5b10ac8d82e05b22cc7d4ef7", "github": "lee", "email": "lee@example.com"},
+    "@sri": {
+        "jira": "5b10ac8d82e05b22cc7d4ef5",
+        "github": "sri",
+        "linear": "user-sri",
+        "email": "sri@example.com",
+    },
+    "@maya": {
+        "jira": "5b10ac8d82e05b22cc7d4ef6",
+        "github": "maya",
+        "linear": "user-maya",
+        "email": "maya@example.com",
+    },
+    "@lee": {
+        "jira": "5b10ac8d82e05b22cc7d4ef7",
+        "github": "lee",
+        "linear": "user-lee",
+        "email": "lee@example.com",
+    },
 }
+# kind -> (routing glob, or None for the default tracker); one emulator each
+TRACKERS = {"jira": None, "github": "payments/**", "linear": "linear/**"}
+# demo-only settings: no write pacing against a local emulator
+OVERRIDES: dict[str, dict[str, Any]] = {"github": {"writes_per_minute": 6000}}
 
 
 def start_emulator(kind: str) -> Any:
@@ -112,54 +132,55 @@ def run_demo(workdir: Path | None = None) -> int:
         "-m",
         "Import example postmortems",
     )
-    jira, github = start_emulator("jira"), start_emulator("github")
-    for owner, ids in OWNERS.items():
-        jira.add_user(ids["jira"], owner.lstrip("@").title())
+    emulators = {kind: start_emulator(kind) for kind in TRACKERS}
+    for kind, emulator in emulators.items():
+        if hasattr(emulator, "add_user"):  # trackers that check assignees exist
+            for owner, ids in OWNERS.items():
+                emulator.add_user(ids[kind], owner.lstrip("@").title())
     config = workdir / "syncd.toml"
     try:
         write_config(
             config,
-            {
-                "jira": jira.connector_section(),
-                "github": github.connector_section(writes_per_minute=6000),
-            },
-            [("payments/**", "github")],
-            "jira",
+            {k: e.connector_section(**OVERRIDES.get(k, {})) for k, e in emulators.items()},
+            [(glob, kind) for kind, glob in TRACKERS.items() if glob],
+            next(kind for kind, glob in TRACKERS.items() if glob is None),
         )
+        counts = lambda: ", ".join(f"{k} {e.issue_count()}" for k, e in emulators.items())  # noqa: E731
         step = _stepper()
-        step("The example postmortems (Jira by default, payments/** routed to GitHub)")
+        step(
+            "The example postmortems (Jira by default, payments/** to GitHub, linear/** to Linear)"
+        )
         main(["parse", str(docs)])
         step("syncd plan: what a first sync would do")
         main(["plan", "--config", str(config)])
         step("syncd sync --once: create tickets, write their keys back, commit")
         code = main(["sync", "--once", "--config", str(config)])
-        print(
-            f"exit code {code}; Jira now has {jira.issue_count()} issues, "
-            f"GitHub {github.issue_count()}"
-        )
+        print(f"exit code {code}; tickets now: {counts()}")
         print(git(workdir, "log", "--oneline", "-3"))
         print(git(workdir, "show", "--stat", "--format=%s (by %an)", "HEAD"))
-        step("Owners close tickets: one in Jira (Done), one in GitHub (closed as not planned)")
-        jira_key = _first_key(jira)
-        github_key = _first_key(github)
-        jira.human_set_status(jira_key, Status.DONE)
-        github.human_set_status(github_key, Status.WONT_DO)
-        print(f"closed {jira_key} and {github_key}")
+        step("Owners close one ticket in each tracker (Linear's as won't do)")
+        for kind, emulator in emulators.items():
+            key = _first_key(emulator)
+            emulator.human_set_status(key, Status.WONT_DO if kind == "linear" else Status.DONE)
+            print(f"closed {kind} {key}")
         step("syncd sync --once: the status cells follow")
         main(["sync", "--once", "--config", str(config)])
         print(git(workdir, "show", "--format=%s (by %an)%n", "HEAD"))
         step("syncd sync --once again: nothing changed, so no writes")
-        jira.reset_log()
-        github.reset_log()
+        for emulator in emulators.values():
+            emulator.reset_log()
         main(["sync", "--once", "--config", str(config), "--format", "json"])
-        print(f"requests this run: Jira {dict(jira.counts())}, GitHub {dict(github.counts())}")
+        print(
+            "requests this run: "
+            + ", ".join(f"{k} {dict(e.counts())}" for k, e in emulators.items())
+        )
         step("syncd status")
         main(["status", "--config", str(config)])
         print(f"\nDemo repo: {workdir}" + (" (temporary, removed now)" if tmp else ""))
         return 0
     finally:
-        jira.stop()
-        github.stop()
+        for emulator in emulators.values():
+            emulator.stop()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 
