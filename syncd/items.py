@@ -347,7 +347,7 @@ def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIt
                 status_raw = bold[1].group(2)
                 status_span = Span(line.start + bold[1].start(2), line.start + bold[1].end(2))
                 status_kind = "bold"
-                text = " ".join(text.replace(bold[1].group(0), " ").split())
+                text = text.replace(bold[1].group(0), "", 1)  # the rest stays as written
                 break
     if "status" in values:
         status_raw = values["status"]
