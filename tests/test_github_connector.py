@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from conformance import ConnectorConformance, Harness, created, draft
-from github import Auth, Github
+from github import Auth, Github, GithubException
 from pydantic import ValidationError
 
 from connectors.base import Connector, FieldChanges, RateLimited, TrackerError
 from connectors.emulation import Fault
 from connectors.github import GitHubConfig, GitHubConnector
+from connectors.github.connector import HOURLY_MAX_WAIT
 from connectors.github.emulator import SECONDARY_MESSAGE, GitHubEmulator
 from connectors.registry import build
 from syncd.model import Status
@@ -246,6 +247,113 @@ def test_writes_are_paced(make: Any) -> None:
     assert clock.now == pytest.approx(0.9)
     list(connector.list_changed_since(None))  # reads are not paced
     assert clock.now == pytest.approx(0.9)
+
+
+def test_default_pacing_stays_under_githubs_content_limits(emulator: GitHubEmulator) -> None:
+    config = GitHubConfig.model_validate(emulator.connector_section(token=TOKEN))
+    assert config.writes_per_minute == 76  # 95% of GitHub's 80 a minute
+    assert config.creates_per_hour == 480  # 96% of GitHub's 500 an hour
+    connector = GitHubConnector("github", config)
+    assert connector.capabilities.min_write_interval == pytest.approx(60 / 76)
+    connector.close()
+
+
+def test_hourly_budget_stops_the_batch_before_github_would(
+    emulator: GitHubEmulator, make: Any
+) -> None:
+    clock = FakeClock()
+    connector = make(creates_per_hour=3, clock=clock.monotonic, sleep=clock.sleep)
+
+    outcomes = connector.create_many([draft(n) for n in range(1, 6)])
+
+    assert [o.ticket is not None for o in outcomes] == [True, True, True, False, False]
+    assert not any(o.ambiguous for o in outcomes)
+    refused = outcomes[3]
+    assert "creates_per_hour" in (refused.error or "") and "not sent" in (refused.error or "")
+    assert refused.retry_after == pytest.approx(3600, abs=0.01)  # the first create ages out
+    assert outcomes[4].retry_after == refused.retry_after
+    assert (outcomes[4].error or "").startswith("not attempted: rate limited")
+    assert emulator.counts()["POST"] == 3 and emulator.issue_count() == 3
+    assert max(clock.sleeps) < 1  # refused at once, not slept on
+    assert connector.stats.errors == 0  # nothing was sent, nothing failed on the wire
+
+
+def test_hourly_budget_waits_for_a_slot_that_frees_soon(make: Any) -> None:
+    clock = FakeClock()
+    connector = make(creates_per_hour=2, clock=clock.monotonic, sleep=clock.sleep)
+    created(connector.create_many([draft(1), draft(2)]))
+    clock.now = 3600 - 30  # the first create leaves the window in 30 s
+
+    (ticket,) = created(connector.create_many([draft(3)]))
+
+    assert ticket.title == "Action item 3"
+    assert max(clock.sleeps) == pytest.approx(30, abs=0.01)  # < HOURLY_MAX_WAIT: waited
+    assert HOURLY_MAX_WAIT > 30
+    assert clock.now == pytest.approx(3600, abs=0.01)
+
+
+def test_hourly_budget_slides(make: Any) -> None:
+    clock = FakeClock()
+    connector = make(creates_per_hour=2, clock=clock.monotonic, sleep=clock.sleep)
+    created(connector.create_many([draft(1)]))
+    clock.now = 1800.0
+    created(connector.create_many([draft(2)]))
+    clock.now = 3601.0  # the first create aged out, the second did not
+    outcomes = connector.create_many([draft(3), draft(4)])
+    assert [o.ticket is not None for o in outcomes] == [True, False]
+    assert outcomes[1].retry_after == pytest.approx(1800 - 1, abs=0.01)
+    clock.now = 1800.0 + 3600.0
+    created(connector.create_many([draft(4)]))
+
+
+def test_hourly_budget_counts_milestone_creates(emulator: GitHubEmulator, make: Any) -> None:
+    clock = FakeClock()
+    connector = make(due="milestone", creates_per_hour=2, clock=clock.monotonic, sleep=clock.sleep)
+    outcomes = connector.create_many([draft(1), draft(2)])  # milestone + issue, then refused
+    assert [o.ticket is not None for o in outcomes] == [True, False]
+    assert outcomes[1].retry_after is not None and outcomes[1].retry_after > HOURLY_MAX_WAIT
+    assert emulator.counts()["POST"] == 2
+
+
+def test_emulated_hourly_secondary_limit_stops_the_batch(make: Any) -> None:
+    with GitHubEmulator(repo=REPO, secondary_limit_per_hour=3) as em:
+        connector = make(em)  # budget 480: only GitHub's (emulated) 3 an hour applies
+        outcomes = connector.create_many([draft(n) for n in range(1, 6)])
+        assert [o.ticket is not None for o in outcomes] == [True, True, True, False, False]
+        assert "secondary rate limit" in (outcomes[3].error or "")
+        assert outcomes[3].retry_after is not None and 3590 <= outcomes[3].retry_after <= 3600
+        assert em.secondary_limit_hits == 1 and em.issue_count() == 3
+        em.advance_clock(timedelta(minutes=59))
+        assert connector.create_many([draft(4)])[0].error
+        em.advance_clock(timedelta(minutes=2))
+        created(connector.create_many([draft(4)]))
+
+
+def test_hourly_budget_under_githubs_limit_means_no_limit_hits(make: Any) -> None:
+    clock = FakeClock()
+    with GitHubEmulator(repo=REPO, secondary_limit_per_hour=5) as em:
+        connector = make(em, creates_per_hour=4, clock=clock.monotonic, sleep=clock.sleep)
+        outcomes = connector.create_many([draft(n) for n in range(1, 7)])
+        assert [o.ticket is not None for o in outcomes] == [True] * 4 + [False] * 2
+        assert em.secondary_limit_hits == 0 and em.issue_count() == 4
+
+
+def test_emulator_minute_and_hour_limits_together() -> None:
+    with GitHubEmulator(repo=REPO, secondary_limit_per_minute=2, secondary_limit_per_hour=3) as em:
+        gh = plain_github(em)
+        repo = gh.get_repo(REPO)
+        repo.create_issue("one")
+        repo.create_issue("two")
+        with pytest.raises(GithubException) as minute:
+            repo.create_issue("three")
+        assert minute.value.status == 403 and 55 <= int(minute.value.headers["retry-after"]) <= 60
+        em.advance_clock(timedelta(seconds=61))
+        repo.create_issue("three")
+        with pytest.raises(GithubException) as hour:
+            repo.create_issue("four")
+        assert 3500 <= int(hour.value.headers["retry-after"]) <= 3540
+        assert em.secondary_limit_hits == 2 and em.issue_count() == 3
+        gh.close()
 
 
 def test_read_waits_exactly_retry_after(emulator: GitHubEmulator, make: Any) -> None:

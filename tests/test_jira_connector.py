@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from conformance import ConnectorConformance, Harness, created, draft
 from connectors.base import FieldChanges, RateLimited, TrackerError
 from connectors.emulation import Fault
 from connectors.jira import JiraConfig, JiraConnector
+from connectors.jira import emulator as jira_emulator
+from connectors.jira.connector import TRANSITION_CACHE_TTL
 from connectors.jira.emulator import JiraEmulator
 from syncd.model import Status
 
@@ -38,11 +41,14 @@ class Setup:
         self.emulator = emulator
         self.sleep = SleepRecorder()
 
-    def connector(self, sleep: SleepRecorder | None = None, **overrides: Any) -> JiraConnector:
+    def connector(
+        self, sleep: SleepRecorder | None = None, clock: Any = time.monotonic, **overrides: Any
+    ) -> JiraConnector:
         section = self.emulator.connector_section(**overrides)
         if sleep is not None:
             self.sleep = sleep
-        return JiraConnector("jira", JiraConfig.model_validate(section), sleep=self.sleep)
+        config = JiraConfig.model_validate(section)
+        return JiraConnector("jira", config, sleep=self.sleep, clock=clock)
 
 
 @contextmanager
@@ -92,6 +98,40 @@ server = pytest.mark.parametrize("jira_setup", [{"deployment": "Server"}], indir
 
 def paths(emulator: JiraEmulator, method: str, suffix: str) -> list[str]:
     return [r.path for r in emulator.requests_to(method, suffix)]
+
+
+def calls(emulator: JiraEmulator) -> list[str]:
+    """The request log (injected faults included) as "GET issue", "POST transitions", ..."""
+    out = []
+    for method, path, _status in emulator.request_log:
+        if path.endswith("/transitions"):
+            what = "transitions"
+        elif path.endswith("/issue/bulk"):
+            what = "bulk"
+        elif "/search" in path:
+            what = "search"
+        elif "/issue/" in path:
+            what = "issue"
+        else:
+            what = path
+        out.append(f"{method} {what}")
+    return out
+
+
+def renumber_workflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin publishes the workflow again with new transition ids."""
+    moved = tuple(
+        dataclasses.replace(t, id=str(int(t.id) + 100)) for t in jira_emulator.TRANSITIONS
+    )
+    monkeypatch.setattr(jira_emulator, "TRANSITIONS", moved)
+
+
+class TickingClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 # -- creates ---------------------------------------------------------------------------------
@@ -186,6 +226,113 @@ def test_draft_created_closed_is_transitioned(jira_setup: Setup) -> None:
     (ticket,) = created(connector.create_many([draft(1, status=Status.DONE)]))
     assert ticket.status is Status.DONE
     assert jira_setup.emulator.issue(ticket.key)["fields"]["status"] == "Done"
+
+
+def test_initial_statuses_cost_one_post_each_and_one_lookup_per_target(
+    jira_setup: Setup,
+) -> None:
+    connector = jira_setup.connector()
+    wanted = [Status.IN_PROGRESS, Status.DONE, Status.IN_PROGRESS, Status.WONT_DO, Status.OPEN]
+    wanted += [Status.DONE, Status.IN_PROGRESS, Status.WONT_DO]
+    drafts = [draft(n, status=s) for n, s in enumerate(wanted, start=1)]
+
+    tickets = created(connector.create_many(drafts))
+
+    emulator = jira_setup.emulator
+    assert [t.status for t in tickets] == wanted
+    stored = [emulator.issue(t.key)["fields"] for t in tickets]
+    assert [(f["status"], f["resolution"]) for f in stored] == [
+        ("In Progress", None),
+        ("Done", "Done"),
+        ("In Progress", None),
+        ("Won't Do", "Won't Do"),
+        ("To Do", None),
+        ("Done", "Done"),
+        ("In Progress", None),
+        ("Won't Do", "Won't Do"),
+    ]
+    # No read of the new issues: one lookup per target status, then only POSTs.
+    assert calls(emulator) == [
+        "POST bulk",
+        *["GET transitions", "POST transitions"] * 2,  # in progress, done
+        "POST transitions",  # in progress again: cached
+        *["GET transitions", "POST transitions"],  # won't do
+        *["POST transitions"] * 3,
+    ]
+    dones = [r.json() for r in emulator.requests_to("POST", "/transitions")]
+    assert dones[1]["fields"] == dones[4]["fields"] == {"resolution": {"name": "Done"}}
+    assert connector.stats.by_kind["transition"] == 7
+    assert connector.stats.by_kind["get"] == 0
+
+
+def test_cold_create_of_120_in_progress_is_within_a_fifth_of_the_minimum(
+    jira_setup: Setup,
+) -> None:
+    connector = jira_setup.connector()
+    created(connector.create_many([draft(n, status=Status.IN_PROGRESS) for n in range(120)]))
+    minimum = 3 + 120  # ceil(120/50) bulk creates + one transition each
+    assert len(jira_setup.emulator.request_log) == minimum + 1  # + one GET transitions
+    assert jira_setup.emulator.issue_count() == 120
+
+
+def test_failed_initial_transition_leaves_the_ticket_open(jira_setup: Setup) -> None:
+    connector = jira_setup.connector()
+    emulator = jira_setup.emulator
+    emulator.faults.add(Fault(400, match=lambda m, p: m == "POST" and p.endswith("/transitions")))
+
+    first, second = created(
+        connector.create_many([draft(1, status=Status.DONE), draft(2, status=Status.DONE)])
+    )
+
+    # Looked up for that very issue and still refused: no second try, the ticket is
+    # reported OPEN (what Jira holds), so the engine pushes the status next run.
+    assert first.status is Status.OPEN
+    assert emulator.issue(first.key)["fields"]["status"] == "To Do"
+    assert second.status is Status.DONE
+    assert emulator.issue(second.key)["fields"]["status"] == "Done"
+    assert calls(emulator) == ["POST bulk", *["GET transitions", "POST transitions"] * 2]
+
+
+def test_refused_cached_initial_transition_falls_back_to_a_full_set_status(
+    jira_setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = jira_setup.connector()
+    emulator = jira_setup.emulator
+    created(connector.create_many([draft(1, status=Status.IN_PROGRESS)]))
+    renumber_workflow(monkeypatch)
+    emulator.reset_log()
+
+    (ticket,) = created(connector.create_many([draft(2, status=Status.IN_PROGRESS)]))
+    assert ticket.status is Status.IN_PROGRESS
+    assert emulator.issue(ticket.key)["fields"]["status"] == "In Progress"
+    assert calls(emulator) == [
+        "POST bulk",
+        "POST transitions",  # the cached id: 400 "not valid for this issue"
+        "GET issue",
+        "GET transitions",
+        "POST transitions",
+    ]
+    (_, _, retried) = emulator.requests_to("POST", "/transitions")[-3:]
+    assert retried.json()["transition"]["id"] in ("121", 121)
+
+    # The failing entry is gone, the new id is learnt again on the next create.
+    emulator.reset_log()
+    created(connector.create_many([draft(3, status=Status.IN_PROGRESS)]))
+    created(connector.create_many([draft(4, status=Status.IN_PROGRESS)]))
+    assert calls(emulator) == [
+        "POST bulk",
+        "GET transitions",
+        "POST transitions",
+        "POST bulk",
+        "POST transitions",
+    ]
+
+
+def test_initial_transition_that_finds_no_way_leaves_the_ticket_open(jira_setup: Setup) -> None:
+    connector = jira_setup.connector(wont_do_transition="Abandon", wont_do_resolution=None)
+    (ticket,) = created(connector.create_many([draft(1, status=Status.WONT_DO)]))
+    assert ticket.status is Status.OPEN
+    assert jira_setup.emulator.issue(ticket.key)["fields"]["status"] == "To Do"
 
 
 # -- listing -----------------------------------------------------------------------------------
@@ -372,6 +519,98 @@ def test_done_sets_resolution_done(jira_setup: Setup) -> None:
     (ticket,) = created(connector.create_many([draft(1)]))
     assert connector.set_status(ticket.key, Status.DONE).status is Status.DONE
     assert jira_setup.emulator.issue(ticket.key)["fields"]["resolution"] == "Done"
+
+
+def test_set_status_reuses_the_transition_for_the_same_workflow_spot(jira_setup: Setup) -> None:
+    connector = jira_setup.connector()
+    tickets = created(connector.create_many([draft(n) for n in range(1, 4)]))
+    emulator = jira_setup.emulator
+    emulator.reset_log()
+
+    results = [connector.set_status(t.key, Status.DONE) for t in tickets]
+
+    assert [r.status for r in results] == [Status.DONE] * 3
+    assert [emulator.issue(t.key)["fields"]["resolution"] for t in tickets] == ["Done"] * 3
+    assert calls(emulator) == [
+        *["GET issue", "GET transitions", "POST transitions"],
+        *["GET issue", "POST transitions"] * 2,
+    ]
+    # The read ticket with the new status: nothing re-read after the 204.
+    assert (results[0].title, results[0].key) == (tickets[0].title, tickets[0].key)
+    # From another status the transitions may differ: looked up again.
+    emulator.reset_log()
+    assert connector.set_status(tickets[0].key, Status.IN_PROGRESS).status is Status.IN_PROGRESS
+    assert calls(emulator) == ["GET issue", "GET transitions", "POST transitions"]
+
+
+def test_cached_transition_is_per_issue_type(jira_setup: Setup) -> None:
+    connector = jira_setup.connector()
+    (task,) = created(connector.create_many([draft(1)]))
+    bugs = jira_setup.connector(issue_type="Bug")
+    (bug,) = created(bugs.create_many([draft(2)]))
+    emulator = jira_setup.emulator
+    emulator.reset_log()
+
+    connector.set_status(task.key, Status.IN_PROGRESS)
+    connector.set_status(bug.key, Status.IN_PROGRESS)  # another workflow, maybe: look up
+
+    assert calls(emulator) == ["GET issue", "GET transitions", "POST transitions"] * 2
+    assert emulator.issue(bug.key)["fields"]["status"] == "In Progress"
+
+
+def test_refused_cached_transition_is_looked_up_again(
+    jira_setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = jira_setup.connector()
+    first, second, third = created(connector.create_many([draft(n) for n in range(1, 4)]))
+    connector.set_status(first.key, Status.WONT_DO)
+    renumber_workflow(monkeypatch)
+    emulator = jira_setup.emulator
+    emulator.reset_log()
+
+    assert connector.set_status(second.key, Status.WONT_DO).status is Status.WONT_DO
+    assert connector.set_status(third.key, Status.WONT_DO).status is Status.WONT_DO
+
+    assert calls(emulator) == [
+        *["GET issue", "POST transitions", "GET transitions", "POST transitions"],
+        *["GET issue", "POST transitions"],
+    ]
+    assert [st for _m, path, st in emulator.request_log if path.endswith("/transitions")] == [
+        400,
+        200,
+        204,
+        204,
+    ]
+    assert emulator.issue(third.key)["fields"]["resolution"] == "Won't Do"
+
+
+def test_other_transition_errors_are_not_retried_with_a_lookup(jira_setup: Setup) -> None:
+    connector = jira_setup.connector()
+    first, second = created(connector.create_many([draft(1), draft(2)]))
+    connector.set_status(first.key, Status.IN_PROGRESS)
+    emulator = jira_setup.emulator
+    emulator.faults.add(Fault(403, match=lambda m, p: m == "POST" and p.endswith("/transitions")))
+    emulator.reset_log()
+    with pytest.raises(TrackerError) as caught:
+        connector.set_status(second.key, Status.IN_PROGRESS)
+    assert caught.value.status == 403
+    assert calls(emulator) == ["GET issue", "POST transitions"]
+
+
+def test_cached_transitions_expire(jira_setup: Setup) -> None:
+    clock = TickingClock()
+    connector = jira_setup.connector(clock=clock)
+    tickets = created(connector.create_many([draft(n) for n in range(1, 4)]))
+    emulator = jira_setup.emulator
+    connector.set_status(tickets[0].key, Status.IN_PROGRESS)
+    clock.now += TRANSITION_CACHE_TTL - 1
+    emulator.reset_log()
+    connector.set_status(tickets[1].key, Status.IN_PROGRESS)
+    assert calls(emulator) == ["GET issue", "POST transitions"]
+    clock.now += 2
+    emulator.reset_log()
+    connector.set_status(tickets[2].key, Status.IN_PROGRESS)
+    assert calls(emulator) == ["GET issue", "GET transitions", "POST transitions"]
 
 
 def test_set_status_already_there_is_one_read(jira_setup: Setup) -> None:

@@ -10,8 +10,11 @@ details where a client can trip on them (see API-NOTES.md §3–4, §8):
 - `since` keeps issues with `updated_at >= since`; datetimes are `...THH:MM:SSZ`;
 - `state_reason` is stored and echoed, and ignored unless `state` changes;
 - `x-ratelimit-*` headers on every routed answer; the primary limit (5000/h), the
-  search limit (30/min) and, optionally, the secondary content-creation limit answer
-  403 with GitHub's exact messages.
+  search limit (30/min) and, optionally, the secondary content-creation limits
+  (`secondary_limit_per_minute`, GitHub's 80; `secondary_limit_per_hour`, GitHub's
+  500; sliding windows of accepted content-creating requests) answer 403 with
+  GitHub's exact messages and a `retry-after` until the window's oldest request ages
+  out.
 
 The emulator has its own clock (`now()`, `advance_clock()`); `clock_scale` > 1 makes
 it run faster than wall time so benchmarks can cross minute-long rate windows.
@@ -107,11 +110,13 @@ class GitHubEmulator(EmulatorServer):
         latency: float = 0.0,
         seed: int = 0,
         secondary_limit_per_minute: int | None = None,
+        secondary_limit_per_hour: int | None = None,
         clock_scale: float = 1.0,
     ) -> None:
         super().__init__(latency=latency, seed=seed, clock_scale=clock_scale)
         self.repo = repo
         self.secondary_limit_per_minute = secondary_limit_per_minute
+        self.secondary_limit_per_hour = secondary_limit_per_hour
         self._register_routes()
         self._init_state()
 
@@ -129,7 +134,9 @@ class GitHubEmulator(EmulatorServer):
         self.reset_clock()
         self._core_window = (self._now_ts(), 0)  # (window start, requests used)
         self._search_window = (self._now_ts(), 0)
-        self._creations: deque[float] = deque()  # content-creating requests, emulated time
+        # accepted content-creating requests (emulated time) in the last minute / hour
+        self._creations: deque[float] = deque()
+        self._creations_hour: deque[float] = deque()
 
     def reset(self) -> None:
         """Forget all issues, limits, faults and logs: a fresh tracker on the same port.
@@ -606,19 +613,28 @@ class GitHubEmulator(EmulatorServer):
         return req.method == "POST" and req.path.endswith(("/issues", "/comments", "/milestones"))
 
     def _check_secondary(self) -> Response | None:
-        if self.secondary_limit_per_minute is None:
-            return None
+        """GitHub's content-creation limits: N per minute and M per hour, sliding."""
         now = self._now_ts()
-        while self._creations and self._creations[0] <= now - 60:
-            self._creations.popleft()
-        if len(self._creations) < self.secondary_limit_per_minute:
-            self._creations.append(now)
-            return None
-        self.secondary_limit_hits += 1
-        wait = max(math.ceil(self._real_seconds(self._creations[0] + 60 - now)), 1)
-        resp = _error(403, SECONDARY_MESSAGE)
-        resp.headers["retry-after"] = str(wait)
-        return resp
+        windows = [
+            (self._creations, self.secondary_limit_per_minute, 60.0),
+            (self._creations_hour, self.secondary_limit_per_hour, 3600.0),
+        ]
+        wait = 0.0
+        for sent, limit, length in windows:
+            while sent and sent[0] <= now - length:
+                sent.popleft()
+            if limit is not None and len(sent) >= limit:
+                oldest = sent[len(sent) - limit] if limit > 0 else now
+                wait = max(wait, oldest + length - now)
+        if wait > 0:
+            self.secondary_limit_hits += 1
+            resp = _error(403, SECONDARY_MESSAGE)
+            resp.headers["retry-after"] = str(max(math.ceil(self._real_seconds(wait)), 1))
+            return resp
+        for sent, limit, _length in windows:
+            if limit is not None:
+                sent.append(now)
+        return None
 
     # -- test helpers ---------------------------------------------------------------------------
     def _issue_for(self, key: str | int) -> _Issue:

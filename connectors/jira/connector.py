@@ -15,6 +15,15 @@ What it relies on, and why (see /work/shared/design/API-NOTES.md §1, §2, §7):
   are read in the API user's profile time zone, which would cost a /myself request per
   process to learn. `serverInfo` is skipped when the deployment is known (configured,
   or an *.atlassian.net host), so a no-change run is exactly one search request.
+* Transitions: the transition that moved one issue to a status is remembered, keyed by
+  where the issue stood in its workflow (issue type and status ids; for a just-created
+  issue, the workflow's initial status), and reused for the next issue in the same spot
+  without another `GET …/transitions`. Transition ids are per workflow and numbers
+  like 11/21/31 recur across workflows, hence the issue-type key. A cached id that
+  Jira refuses (400/409: the workflow differs for this issue, or was edited) is
+  forgotten and looked up again; entries also expire after `TRANSITION_CACHE_TTL`.
+  So a cold sync costs one transition POST per in-progress/done draft plus one
+  lookup per target status, and a status push costs one GET issue plus one POST.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -78,6 +88,17 @@ SEARCH_FIELDS = (
     "updated",
     "resolution",
 )
+# `_read_issue` also asks for the issue type: transition ids are only comparable
+# between issues of one workflow, which Jira picks per project and issue type.
+ISSUE_FIELDS = (*SEARCH_FIELDS, "issuetype")
+# How long a transition that worked is reused without looking it up again (a daemon
+# outlives workflow edits; a refused cached id is looked up again at once anyway).
+TRANSITION_CACHE_TTL = 600.0
+# What Jira answers a transition id that is not valid for the issue (400: "Transition
+# id 'X' is not valid for this issue", a field the screen lacks) or a conflict (409).
+STALE_TRANSITION = frozenset({400, 409})
+# Cache key part for a just-created issue: it stands in its workflow's initial status.
+_INITIAL = "initial"
 WONT_DO_NAMES = {"won't do", "won't fix", "declined", "cancelled", "canceled"}
 DEFAULT_PRIORITIES = {"P0": "Highest", "P1": "High", "P2": "Medium", "P3": "Low", "P4": "Lowest"}
 _MISSING_KEY = re.compile(
@@ -159,6 +180,15 @@ class JiraRequestError(TrackerError):
         self.body = body  # the parsed JSON error reply, e.g. a bulk create's element errors
 
 
+@dataclass(frozen=True)
+class _Move:
+    """A transition known to take an issue from one workflow spot to a target status."""
+
+    transition_id: str
+    fields: Mapping[str, Any]  # e.g. the resolution a "done" screen needs
+    expires: float  # on the connector's monotonic clock
+
+
 class JiraConnector:
     """The `Connector` for one Jira project."""
 
@@ -171,12 +201,18 @@ class JiraConnector:
         config: JiraConfig,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.config = config
         self.capabilities = Capabilities(bulk_create=True, max_bulk=BULK_LIMIT, wont_do=True)
         self.stats = RequestStats()
         self._sleep = sleep  # seam for tests; retry waits go through it
+        self._clock = clock  # seam for tests; expires cached transitions
+        # (issue type id, status id, target) or (_INITIAL, target) -> a transition that worked
+        self._moves: dict[tuple[str, ...], _Move] = {}
+        # key -> ticket, while create_many moves that just-created issue (see set_status)
+        self._just_created: dict[str, Ticket] = {}
         self._client: JIRA | None = None
         self._connect_lock = threading.Lock()
         self._recent_ids: deque[int] = deque(maxlen=RECONCILE_LIMIT)
@@ -405,9 +441,12 @@ class JiraConnector:
         )
 
     def _read_issue(self, key: str) -> Ticket:
+        return self._ticket(self._read_raw(key))
+
+    def _read_raw(self, key: str) -> dict[str, Any]:
         client = self._jira()
-        issue = self._call("get issue", lambda: client.issue(key, fields=",".join(SEARCH_FIELDS)))
-        return self._ticket(issue.raw)
+        issue = self._call("get issue", lambda: client.issue(key, fields=",".join(ISSUE_FIELDS)))
+        return issue.raw
 
     # -- writing -------------------------------------------------------------------------------
     def create_many(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
@@ -487,16 +526,52 @@ class JiraConnector:
         return outcomes
 
     def _apply_initial_status(self, outcome: CreateOutcome, draft: TicketDraft) -> CreateOutcome:
-        """New issues start in the workflow's first status; move them if the draft says so."""
+        """New issues start in the workflow's first status; move them if the draft says so.
+
+        A failed move leaves the outcome's ticket OPEN (what Jira holds): the engine
+        takes that as the agreed base, so the next run pushes the doc's status again.
+        """
         if outcome.ticket is None or draft.status is Status.OPEN:
             return outcome
+        key = outcome.ticket.key
+        # Still a `set_status` call (wrappers and subclasses see every transition), told
+        # through `_just_created` that the issue's status is known: no read first.
+        self._just_created[key] = outcome.ticket
         try:
-            ticket = self.set_status(outcome.ticket.key, draft.status)
+            ticket = self.set_status(key, draft.status)
         except TrackerError as exc:
             # The ticket exists; the engine sees the status mismatch on its next run.
-            log.warning("created %s but could not set status: %s", outcome.ticket.key, exc)
+            log.warning("created %s but could not set status: %s", key, exc)
             return outcome
+        finally:
+            self._just_created.pop(key, None)
         return CreateOutcome(draft.marker, ticket=ticket)
+
+    def _move_new_issue(self, ticket: Ticket, status: Status) -> Ticket:
+        """Transition a just-created issue without reading it first.
+
+        Its status is known (the workflow's initial one, and every issue we create has
+        the same project and issue type, hence the same workflow), so the transition
+        found for the first such issue is reused: one POST per issue. If Jira refuses
+        the cached id, the workflow differs for this issue: forget it and take the
+        full `set_status` path (read, look the transitions up, POST).
+        """
+        spot = (_INITIAL, status.value)
+        move = self._cached_move(spot)
+        if move is None:
+            move = self._lookup_move(ticket.key, status)
+            self._post_move(ticket.key, move)  # looked up for this very issue: no fallback
+            self._moves[spot] = move
+            return self._moved(ticket, status)
+        try:
+            self._post_move(ticket.key, move)
+        except JiraRequestError as exc:
+            if exc.status not in STALE_TRANSITION:
+                raise
+            self._moves.pop(spot, None)
+            log.info("cached transition refused on %s; looking it up again", ticket.key)
+            return self.set_status(ticket.key, status)
+        return self._moved(ticket, status)
 
     def _labels(self, draft: TicketDraft) -> list[str]:
         labels = [self.config.label, draft.marker, *(_label(x) for x in draft.labels)]
@@ -567,19 +642,77 @@ class JiraConnector:
         return fields
 
     def set_status(self, key: str, status: Status) -> Ticket:
+        """One GET of the issue, then one POST when the transition is cached.
+
+        For an issue `create_many` has just created (`_just_created`), not even the GET:
+        see `_move_new_issue`.
+
+        The returned ticket is the one just read with the new status (and our clock as
+        `updated`), as for creates: the transition was chosen because it leads to
+        `status`, and the next listing brings Jira's own view.
+        """
         key = self._own_key(key)
-        current = self._read_issue(key)
+        if (created := self._just_created.pop(key, None)) is not None:
+            return self._move_new_issue(created, status)
+        raw = self._read_raw(key)
+        current = self._ticket(raw)
         if current.status is status:
             return current
+        spot = self._workflow_spot(raw, status)
+        if spot is not None and (cached := self._cached_move(spot)) is not None:
+            try:
+                self._post_move(key, cached)
+                return self._moved(current, status)
+            except JiraRequestError as exc:
+                if exc.status not in STALE_TRANSITION:
+                    raise
+                self._moves.pop(spot, None)
+                log.info("cached transition refused on %s; looking it up again", key)
+        move = self._lookup_move(key, status)
+        self._post_move(key, move)
+        if spot is not None:
+            self._moves[spot] = move
+        return self._moved(current, status)
+
+    @staticmethod
+    def _workflow_spot(raw: dict[str, Any], status: Status) -> tuple[str, ...] | None:
+        """(issue type id, status id, target): where one cached transition applies."""
+        fields = raw.get("fields") or {}
+        issue_type = (fields.get("issuetype") or {}).get("id")
+        current = (fields.get("status") or {}).get("id")
+        if not issue_type or not current:
+            return None  # cannot tell workflows apart: never reuse a transition
+        return (str(issue_type), str(current), status.value)
+
+    def _cached_move(self, spot: tuple[str, ...]) -> _Move | None:
+        move = self._moves.get(spot)
+        if move is not None and move.expires <= self._clock():
+            self._moves.pop(spot, None)
+            return None
+        return move
+
+    def _lookup_move(self, key: str, status: Status) -> _Move:
+        """`GET …/transitions` (with their screens' fields) and pick the one to `status`."""
         client = self._jira()
         transitions = self._call(
             "transitions", lambda: client.transitions(key, expand="transitions.fields")
         )
         transition, fields = self._choose_transition(key, transitions, status)
-        transition_id = str(transition["id"])
+        return _Move(str(transition["id"]), fields, self._clock() + TRANSITION_CACHE_TTL)
+
+    def _post_move(self, key: str, move: _Move) -> None:
+        client = self._jira()
+        fields = dict(move.fields)
         # A numeric id makes the library POST directly, without another GET /transitions.
-        self._call("transition", lambda: client.transition_issue(key, transition_id, fields=fields))
-        return self._read_issue(key)
+        self._call(
+            "transition",
+            lambda: client.transition_issue(key, move.transition_id, fields=fields),
+        )
+
+    @staticmethod
+    def _moved(ticket: Ticket, status: Status) -> Ticket:
+        """`ticket` after a transition Jira accepted (204, no body to read back)."""
+        return replace(ticket, status=status, updated=datetime.now(UTC))
 
     def _choose_transition(
         self, key: str, transitions: list[dict[str, Any]], status: Status
