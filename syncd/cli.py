@@ -110,7 +110,11 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
-def build_parser(*, sync_commands: bool = True) -> argparse.ArgumentParser:
+def build_parser(
+    *, sync_commands: bool = True, digest_command: bool = False
+) -> argparse.ArgumentParser:
+    """The CLI; `sync_commands=False` leaves out what needs trackers (faster start-up for
+    parse, lint and digest, which is added alone with `digest_command`)."""
     parser = argparse.ArgumentParser(prog="syncd", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +134,10 @@ def build_parser(*, sync_commands: bool = True) -> argparse.ArgumentParser:
 
     if sync_commands:
         _register_sync_commands(sub)
+    elif digest_command:
+        from syncd import digest
+
+        digest.register(sub)
     return parser
 
 
@@ -144,8 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # parse and lint (pre-commit hooks, CI) need neither trackers nor logging: skip
     # importing the sync stack, a third of their start-up time
-    light = bool(argv) and argv[0] in ("parse", "lint")
-    parser = build_parser(sync_commands=not light)
+    first = argv[0] if argv else ""
+    parser = build_parser(
+        sync_commands=first not in ("parse", "lint", "digest"), digest_command=first == "digest"
+    )
     args = parser.parse_args(argv)
     func: Command = args.func
     try:

@@ -7,8 +7,11 @@ error; 2 the send failed or is in doubt (a retry may help, or a person must chec
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import sys
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -41,7 +44,31 @@ def _parse_date(raw: str) -> str:
     return raw
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the digest is built and printed.
+
+    Parsing every doc and loading every state record allocates millions of objects that
+    all live until the digest is printed; the collector would rescan them all each time
+    the heap grows by a quarter and free nothing (~0.3 s of a 10k-item digest).
+    Reference counting still frees everything else. Restored afterwards, so an
+    in-process caller (the tests) keeps its collector.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def cmd_digest(args: argparse.Namespace) -> int:
+    with _collector_paused():
+        return _cmd_digest(args)
+
+
+def _cmd_digest(args: argparse.Namespace) -> int:
     from syncd.commands import secrets_of
     from syncd.digest.metrics import compute
     from syncd.digest.sources import load_docs

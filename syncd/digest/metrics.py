@@ -38,6 +38,7 @@ WEEK_DAYS = 7
 SERIES_WEEKS = 12
 DUE_SOON_DAYS = 7
 COMPLETION_WINDOW_DAYS = 90
+EARLIER_LINKS = 3  # links listed per incident of the rate period before this week
 
 DocUrl = Callable[[str], str | None]
 
@@ -97,7 +98,14 @@ def compute(
     tracked = track_all(known, records, tz)
     dated = recurrence.dated_incidents(known, as_of)
     window = settings.digest.lookback_days
-    recurring, links = recurrence.recurring_paths(dated, window)
+    series_start = as_of - timedelta(days=WEEK_DAYS * series_weeks - 1)
+    rate_period = Period(series_start, as_of)
+    # The recurring flag only for the incidents the digest reports: those of the rate
+    # period, which holds every week of the series, and of this week.
+    index = recurrence.Recurrences(dated, window)
+    recurring = {
+        i.path for i in dated if (i.day in rate_period or i.day in period) and index.recurs(i)
+    }
 
     incidents = tuple(
         Incident(
@@ -133,13 +141,9 @@ def compute(
         )
     )
 
-    series_start = as_of - timedelta(days=WEEK_DAYS * series_weeks - 1)
-    rate_period = Period(series_start, as_of)
-    rate_links = tuple(
-        link for i in reversed(dated) if i.day in rate_period for link in links[i.path]
-    )
+    spans = _overdue_spans(tracked)
     weeks = tuple(
-        _week_point(week_ending(as_of - timedelta(days=WEEK_DAYS * n)), dated, recurring, tracked)
+        _week_point(week_ending(as_of - timedelta(days=WEEK_DAYS * n)), dated, recurring, spans)
         for n in reversed(range(series_weeks))
     )
     previous = Period(
@@ -149,6 +153,13 @@ def compute(
 
     in_rate = [i for i in dated if i.day in rate_period]
     in_week = [i for i in dated if i.day in period]
+    # Every link of this week's incidents; the most recent few of the earlier weeks'
+    # (an incident can have hundreds: one per earlier incident sharing a busy service).
+    rate_links = tuple(
+        link
+        for i in reversed(in_rate)
+        for link in index.links(i, None if i.day in period else EARLIER_LINKS)
+    )
     rec = Recurrence(
         period=rate_period,
         window_days=window,
@@ -157,7 +168,8 @@ def compute(
         this_week_incidents=len(in_week),
         this_week_recurring=sum(i.path in recurring for i in in_week),
         links=rate_links,
-        themes=recurrence.themes(dated, lookback),
+        links_total=sum(index.count(i) for i in in_rate),
+        themes=recurrence.themes(dated, lookback, index.similar),
     )
     completion_window = Period(as_of - timedelta(days=completion_window_days - 1), as_of)
     return Digest(
@@ -264,18 +276,48 @@ def _mean(values: Iterable[int | None]) -> float | None:
     return round(fmean(known), 1) if known else None
 
 
+# (due, exists_on, closed_on): TrackedItem.overdue_on(day) for every day, unpacked once.
+_Span = tuple[date, date | None, date | None]
+
+
+def _overdue_spans(tracked: Iterable[TrackedItem]) -> list[_Span]:
+    """The items that can be overdue on some day, as plain tuples for `_overdue_on`.
+
+    Items without a due date never are, nor are closed items without a completion day
+    (closed throughout, see `TrackedItem.open_on`); an open item's "closed on" is None.
+    """
+    out = []
+    for t in tracked:
+        if t.due is None:
+            continue
+        if not t.status.is_closed:
+            out.append((t.due, t.exists_on, None))
+        elif t.closed_on is not None:
+            out.append((t.due, t.exists_on, t.closed_on))
+    return out
+
+
+def _overdue_on(spans: Iterable[_Span], day: date) -> int:
+    """How many items `TrackedItem.overdue_on(day)`, counted from `_overdue_spans`."""
+    return sum(
+        1
+        for due, exists, closed in spans
+        if due < day and (exists is None or exists <= day) and (closed is None or closed > day)
+    )
+
+
 def _week_point(
     period: Period,
     dated: Sequence[recurrence.Dated],
     recurring: set[str],
-    tracked: Sequence[TrackedItem],
+    spans: Sequence[_Span],
 ) -> WeekPoint:
     inside = [i for i in dated if i.day in period]
     return WeekPoint(
         period=period,
         incidents=len(inside),
         recurring=sum(i.path in recurring for i in inside),
-        overdue=sum(t.overdue_on(period.end) for t in tracked),
+        overdue=_overdue_on(spans, period.end),
         mttr_minutes=_mean(i.doc.duration_minutes for i in inside),
         mttd_minutes=_mean(i.doc.detection_minutes for i in inside),
     )
@@ -344,8 +386,10 @@ def _hygiene(
         )
     errors = tuple(
         SyncProblem(r.doc_path, r.ticket_key, r.error, r.attempts)
-        for r in sorted(records, key=lambda r: (r.doc_path, r.ticket_key or "", r.item_id))
-        if r.error
+        for r in sorted(
+            (r for r in records if r.error),
+            key=lambda r: (r.doc_path, r.ticket_key or "", r.item_id),
+        )
     )
     drafts, undated = [], []
     for path, doc in sorted(docs, key=lambda pd: pd[0]):

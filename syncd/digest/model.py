@@ -248,7 +248,10 @@ class Recurrence:
     recurring: int
     this_week_incidents: int
     this_week_recurring: int
+    # Every link of this week's incidents, then the `EARLIER_LINKS` most recent of each
+    # earlier incident of `period`; newest incident first (see metrics.compute).
     links: tuple[Link, ...]
+    links_total: int  # links of all incidents in `period`, listed or not
     themes: tuple[Theme, ...]
 
     @property
@@ -436,6 +439,7 @@ class Digest:
                     for w in self.weeks
                 ],
                 "links": [link.as_json() for link in rec.links],
+                "links_total": rec.links_total,
                 "themes": [t.as_json() for t in rec.themes],
             },
             "overdue_series": [

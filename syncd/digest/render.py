@@ -31,7 +31,7 @@ from markupsafe import Markup, escape
 from syncd.config import Settings
 from syncd.digest import chart, templates
 from syncd.digest.addresses import Recipients, domain_of, recipients
-from syncd.digest.metrics import doc_url_for
+from syncd.digest.metrics import EARLIER_LINKS, doc_url_for
 from syncd.digest.model import Digest, ItemRow
 
 CHART_FILENAME = "trend-{week}.png"
@@ -130,6 +130,7 @@ def _context(digest: Digest, settings: Settings) -> dict[str, Any]:
         "subject": subject(digest),
         "doc_url": doc_url_for(settings),
         "lookback_start": digest.as_of - timedelta(days=digest.recurrence.window_days),
+        "earlier_links": EARLIER_LINKS,
         "item_lists": [
             ("without an owner", h.without_owner),
             ("without a due date", h.without_due),

@@ -180,6 +180,10 @@ since {{ lookback_start | day }}{% if t.kind == "component" %}: this component n
 {% endfor %}
 </table>
 {% endif %}
+{% if d.recurrence.links_total > d.recurrence.links | length %}
+<p class="meta">{{ d.recurrence.links_total - d.recurrence.links | length }} more links of earlier
+weeks' incidents are not listed (each incident shows its {{ earlier_links }} most recent).</p>
+{% endif %}
 </td></tr>
 
 {% if d.timing.with_duration or d.timing.with_detection %}
@@ -309,6 +313,10 @@ Weekly: {% for w in d.weeks %}{{ w.week.split("-")[-1] }} {{ w.rate | pct }}/{{ 
 {% for l in d.recurrence.links %}
 - {{ l.incident }}: {{ l.evidence | oneline }}
 {% endfor %}
+{% if d.recurrence.links_total > d.recurrence.links | length %}
+({{ d.recurrence.links_total - d.recurrence.links | length }} more links of earlier weeks' \
+incidents are not listed: each shows its {{ earlier_links }} most recent.)
+{% endif %}
 {% if d.timing.with_duration or d.timing.with_detection %}
 
 TIME TO RECOVER / DETECT (last {{ d.weeks | length }} weeks vs the {{ d.weeks | length }} before)
