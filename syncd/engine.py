@@ -279,7 +279,9 @@ class Engine:
         present = {item.item_id for item in items}
         orphans: dict[str, list[ItemRecord]] = defaultdict(list)
         for record in records.values():
-            if record.ticket_key and record.item_id not in present:
+            # only tickets whose key never reached the doc (no doc snapshot yet): a row
+            # a human deleted after its key was written is "removed", not an orphan
+            if record.ticket_key and record.item_id not in present and not record.doc:
                 orphans[record.doc_path].append(record)
         if not orphans:
             return
@@ -321,7 +323,7 @@ class Engine:
     def _ticket_key(self, item: DocItem) -> str | None:
         if item.key:
             return item.key
-        record = self.state.get_item(item.item_id)
+        record = self._records.get(item.item_id)
         return record.ticket_key if record else None
 
     @staticmethod

@@ -857,3 +857,23 @@ def test_console_script_sync_roundtrip(world: World) -> None:
     assert f"{ALL_ITEMS} items, 0 pending creates, 0 conflicts" in status.stdout
     outputs = "\n".join(world.outputs)
     assert all(secret not in outputs for secret in TOKENS)
+
+
+def test_deleted_row_keeps_its_ticket_and_a_similar_new_row_gets_its_own(world: World) -> None:
+    """A row whose key reached the doc and was then deleted is 'removed', not an orphan
+    for a similar new row to take over (that would retitle someone's ticket)."""
+    assert world.sync()[0] == 0
+    slo = key_of(world, TABLE_REL, "Add a page-severity")
+    before = world.jira.issue_count()
+    path = world.docs / TABLE_REL
+    lines = path.read_text().split("\n")
+    row = next(i for i, line in enumerate(lines) if slo in line)
+    lines[row] = "| 2 | Add a page-severity SLO alert on checkout latency | @maya | 2026-06-10 | P0 | Open | |"
+    path.write_text("\n".join(lines))
+
+    code, out, _err = world.sync()
+
+    assert code == 0, out["notes"]
+    assert world.jira.issue_count() == before + 1
+    assert title_of(world, slo) == "Add a page-severity SLO alert on checkout errors"
+    assert any(n["kind"] == "removed-from-doc" and slo in n["message"] for n in out["notes"])
