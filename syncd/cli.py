@@ -16,9 +16,17 @@ from typing import Any
 
 from syncd import __version__
 from syncd.documents import DEFAULT_INCLUDE, discover, doc_json
+from syncd.gcpause import collector_paused
 from syncd.parser import parse_file
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def write_json(data: Any) -> None:
+    """One write of the whole document: indented for people on a terminal, compact (and
+    several times faster: C encoder, no per-token writes) for programs."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 
 
 def _display(file: Path, root: Path, given_file: bool) -> str:
@@ -38,13 +46,17 @@ def _documents(paths: Sequence[str]) -> list[tuple[Path, Path, str]]:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    with collector_paused():
+        return _cmd_parse(args)
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
     docs = []
     for file, _root, shown in _documents(args.paths):
         doc, _text = parse_file(file)
         docs.append(doc_json(doc, shown))
     if args.format == "json":
-        json.dump({"documents": docs}, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        write_json({"documents": docs})
         return 0
     for doc in docs:
         print(
@@ -79,6 +91,11 @@ def _lint_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    with collector_paused():
+        return _cmd_lint(args)
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
     from syncd.lint import describe_rules, lint_document
 
     if args.list_rules:
@@ -98,10 +115,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         doc, _text = parse_file(file)
         findings.extend(lint_document(doc, config, shown))
     if args.format == "json":
-        json.dump(
-            {"findings": [f.as_dict() for f in findings]}, sys.stdout, indent=2, ensure_ascii=False
-        )
-        sys.stdout.write("\n")
+        write_json({"findings": [f.as_dict() for f in findings]})
     else:
         for finding in findings:
             print(finding.format())
