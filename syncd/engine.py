@@ -20,7 +20,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
+import socket
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +37,7 @@ from connectors.base import Connector, Ticket, TicketDraft, TrackerError
 from syncd import gitops
 from syncd.config import Settings
 from syncd.documents import discover
+from syncd.lease import holder_is_dead
 from syncd.model import ActionItem, Postmortem, Status
 from syncd.parser import parse_file, parse_text
 from syncd.patch import Edit, PatchError, apply_edits, write_atomic
@@ -56,6 +59,7 @@ from syncd.state import ItemRecord, StateStore
 
 log = structlog.get_logger(__name__)
 
+GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
 UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc paths
 CREATE_CHUNK = 10  # trackers without bulk create: keys are stored after every 10 creates
 
@@ -807,7 +811,11 @@ class Engine:
         top = gitops.work_tree(self.root) if git.pull is not False else None
         if top is None or (git.pull is None and gitops.upstream(top) is None):
             return
-        if (error := gitops.pull(top, git.remote)) is not None:
+        self._clear_stale_git_lock(top, result)
+        self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
+        error = gitops.pull(top, git.remote)
+        self.state.meta_set(GIT_HOLDER, "")
+        if error is not None:
             result.errors += 1
             result.notes.append({"kind": "git", "message": error})
 
@@ -826,7 +834,9 @@ class Engine:
             + "\n".join(f"- {n}" for n in names)
             + f"\n\n{result.created} ticket(s) created, {result.doc_edits} cell(s) updated."
         )
+        self._clear_stale_git_lock(top, result)
         try:
+            self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
             sha = gitops.commit(top, written, message, git.author_name, git.author_email)
             result.commit = sha
             should_push = git.push if git.push is not None else gitops.upstream(top) is not None
@@ -842,7 +852,28 @@ class Engine:
             result.errors += 1
             result.notes.append({"kind": "git", "message": str(exc)})
             return "failed"
+        finally:
+            self.state.meta_set(GIT_HOLDER, "")
         return None
+
+    def _clear_stale_git_lock(self, top: Path, result: RunResult) -> None:
+        """A run killed inside `git commit`/`pull` leaves .git/index.lock behind, and git
+        refuses to work until it is gone. Remove it when the state says our own git
+        operation was in flight and that process is dead (we hold the sync lease, so
+        no other run of ours can be using it)."""
+        holder = self.state.meta_get(GIT_HOLDER) or ""
+        lock = top / ".git" / "index.lock"
+        if holder and holder.split(":")[1:2] != [str(os.getpid())] and holder_is_dead(holder):
+            if lock.exists():
+                lock.unlink(missing_ok=True)
+                result.notes.append(
+                    {
+                        "kind": "git",
+                        "message": "removed .git/index.lock left "
+                        "by a run that was killed during a git operation",
+                    }
+                )
+            self.state.meta_set(GIT_HOLDER, "")
 
 
 @dataclass(frozen=True)

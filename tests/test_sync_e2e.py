@@ -877,3 +877,31 @@ def test_deleted_row_keeps_its_ticket_and_a_similar_new_row_gets_its_own(world: 
     assert world.jira.issue_count() == before + 1
     assert title_of(world, slo) == "Add a page-severity SLO alert on checkout errors"
     assert any(n["kind"] == "removed-from-doc" and slo in n["message"] for n in out["notes"])
+
+
+def test_git_lock_left_by_a_killed_run_is_cleared(world: World) -> None:
+    """SIGKILL inside `git commit` leaves .git/index.lock; git refuses to work until it is
+    gone. The next run removes it when the state says the git command was ours and its
+    process is dead."""
+    import socket
+    import subprocess
+    import sys
+
+    from syncd.state import StateStore
+
+    assert world.sync()[0] == 0
+    slo = key_of(world, TABLE_REL, "Add a page-severity")
+    world.jira.human_set_status(slo, Status.DONE)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with StateStore.open(world.state) as state:
+        state.meta_set("git_operation_holder", f"{socket.gethostname()}:{dead}:git")
+    lock = world.repo / ".git" / "index.lock"
+    lock.write_text("")
+
+    code, out, _err = world.sync()
+
+    assert code == 0, out["notes"]
+    assert not lock.exists()
+    assert f"| Done | {slo} |" in world.doc(TABLE_REL)
+    assert git(world.repo, "status", "--porcelain") == ""
