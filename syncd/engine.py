@@ -40,7 +40,7 @@ from syncd.documents import discover
 from syncd.lease import holder_is_dead
 from syncd.model import ActionItem, Postmortem, Status
 from syncd.parser import parse_file, parse_text
-from syncd.patch import Edit, PatchError, apply_edits, write_atomic
+from syncd.patch import Edit, PatchError, apply_edits, remove_stale_temp_files, write_atomic
 from syncd.reconcile import (
     Create,
     DocSide,
@@ -152,6 +152,8 @@ class Engine:
         loaded = []
         if not self.root.is_dir():
             raise FileNotFoundError(f"docs root {self.root} is not a directory")
+        if not self.dry_run:
+            remove_stale_temp_files(self.root)
         for path, _root in discover(
             [self.root], self.settings.docs.include, self.settings.docs.exclude
         ):

@@ -398,11 +398,27 @@ def _yaml_insert(block: YamlBlock, row: int, key: str, value: str, order: int) -
 # -- files ---------------------------------------------------------------------------
 
 
+TEMP_SUFFIX = ".syncd-tmp"
+
+
+def remove_stale_temp_files(root: Path) -> int:
+    """Temp files a killed run left between writing and renaming (`write_atomic`).
+
+    Only files with our prefix and suffix are touched; the caller holds the sync lease,
+    so no write of ours is in flight."""
+    removed = 0
+    for stale in root.rglob(f".*{TEMP_SUFFIX}"):
+        if stale.is_file() and not stale.is_symlink():
+            stale.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def write_atomic(path: Path, text: str, *, prefix: str = "") -> None:
     """Replace `path` with `text` atomically, keeping its permissions; bytes exactly."""
     data = (prefix + text).encode("utf-8")
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".syncd-tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -228,3 +228,17 @@ def test_property_edits_change_only_owned_cells(
     if "ticket" in columns and "status" in columns:
         assert changed == {target.line - 1}
     assert after.count("\r\n") == text.count("\r\n")
+
+
+def test_stale_temp_files_of_a_killed_write_are_removed(tmp_path: Path) -> None:
+    from syncd.patch import remove_stale_temp_files
+
+    (tmp_path / "sub").mkdir()
+    stale = tmp_path / "sub" / ".doc.md.abc123.syncd-tmp"
+    stale.write_text("half")
+    keep = tmp_path / "sub" / "doc.md"
+    keep.write_text("x")
+    other = tmp_path / ".notes.tmp"
+    other.write_text("y")
+    assert remove_stale_temp_files(tmp_path) == 1
+    assert not stale.exists() and keep.exists() and other.exists()

@@ -134,6 +134,8 @@ def run_round(
     # test_kill_between_write_and_commit_leaves_edits_uncommitted.
     dirty = git(rig.repo, "status", "--porcelain").strip()
     totals["rounds_left_uncommitted"] = totals.get("rounds_left_uncommitted", 0) + bool(dirty)
+    if dirty:
+        print("left uncommitted:", dirty)
 
 
 def _report(name: str, totals: dict[str, Any], started: float) -> None:
