@@ -5,6 +5,7 @@ provides a `harness` fixture (see `Harness`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,6 +30,24 @@ class Harness:
     connector: Connector
     emulator: Any  # an EmulatorServer subclass exposing human_set_status/issue_count
     make_connector: Callable[[], Connector]  # a fresh connector (new process, same tracker)
+
+
+def fast_sleep(seconds: float) -> None:
+    """Retries and pacing still happen, without the test waiting for them."""
+    time.sleep(min(seconds, 0.005))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 def draft(n: int, **kw: Any) -> TicketDraft:

@@ -10,7 +10,7 @@ from datetime import UTC, date, timedelta
 from typing import Any
 
 import pytest
-from conformance import ConnectorConformance, Harness, created, draft
+from conformance import ConnectorConformance, FakeClock, Harness, created, draft, fast_sleep
 from github import Auth, Github, GithubException
 from pydantic import ValidationError
 
@@ -24,24 +24,6 @@ from syncd.model import Status
 
 TOKEN = "s3cr3t-token"
 REPO = "acme/reliability"
-
-
-def fast_sleep(seconds: float) -> None:
-    """Retries and pacing still happen, without the test waiting for them."""
-    time.sleep(min(seconds, 0.005))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conformance import ConnectorConformance, Harness, created, draft
+from conformance import ConnectorConformance, FakeClock, Harness, created, draft, fast_sleep
 from pydantic import ValidationError
 
 from connectors.base import (
@@ -34,24 +34,6 @@ from syncd.model import Status
 
 TOKEN = "s3cr3t-token"
 SECRET = "whsec-linear-test"
-
-
-def fast_sleep(seconds: float) -> None:
-    """Retries and pacing still happen, without the test waiting for them."""
-    time.sleep(min(seconds, 0.005))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture(scope="module")
