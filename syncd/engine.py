@@ -27,7 +27,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,6 @@ class RunResult:
     docs_written: int = 0
     conflicts: int = 0
     errors: int = 0
-    failed_items: list[str] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -444,7 +443,6 @@ class Engine:
                 tracker, tracker_items, result, None if only is None else only.get(tracker, set())
             )
             if fetched is None:
-                result.failed_items.extend(i.item_id for i in tracker_items)
                 continue
             plans = self.plan(tracker, tracker_items, fetched)
             for item, plan, _record in plans:
@@ -478,7 +476,7 @@ class Engine:
         result.duration_s = time.monotonic() - started
         if not dry_run:
             self.state.record_run(
-                datetime.now(UTC) - _seconds(result.duration_s),
+                datetime.now(UTC) - timedelta(seconds=result.duration_s),
                 datetime.now(UTC),
                 result.errors == 0,
                 result.summary(),
@@ -660,7 +658,6 @@ class Engine:
 
     def _fail(self, item: DocItem, message: str, result: RunResult) -> None:
         result.errors += 1
-        result.failed_items.append(item.item_id)
         if self.state.get_item(item.item_id) is not None:
             self.state.record_error(item.item_id, message)
         result.notes.append(
@@ -932,12 +929,6 @@ def _counts(connector: Connector) -> dict[str, int]:
 
 def _is_p(priority: str | None) -> bool:
     return bool(priority and re.fullmatch(r"P[0-4]", priority))
-
-
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
 
 
 def _with_doc(record: ItemRecord, snapshot: dict[str, Any]) -> ItemRecord:
