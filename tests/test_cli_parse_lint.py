@@ -69,3 +69,19 @@ def test_console_script_is_installed() -> None:
     out = subprocess.run([sys.executable, "-m", "syncd.cli", "--version"], capture_output=True,
                          text=True, check=True)
     assert out.stdout.startswith("syncd ")
+
+
+def test_parallel_parse_gives_exactly_the_sequential_result(tmp_path: Path) -> None:
+    """Above PARALLEL_FROM documents `syncd parse` forks workers; run it as users do (a
+    fresh process: forking inside the test runner, with other tests' threads, is not
+    what users run) and compare with parsing one by one here."""
+    from bench.corpus import generate
+    from syncd import cli
+    from syncd.documents import DEFAULT_INCLUDE, discover
+
+    generate(tmp_path, docs=cli.PARALLEL_FROM + 20, items_per_doc=2, seed=5)
+    jobs = [(f, f.relative_to(tmp_path).as_posix()) for f, _ in discover([tmp_path], DEFAULT_INCLUDE)]
+    assert len(jobs) >= cli.PARALLEL_FROM
+    out = subprocess.run([sys.executable, "-m", "syncd.cli", "parse", "--format", "json",
+                          str(tmp_path)], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["documents"] == [cli._parse_one(job) for job in jobs]
