@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import OWNERS, Corpus, generate, owner_identities
-from connectors.github.emulator import GitHubEmulator
-from connectors.jira.emulator import JiraEmulator
-from syncd.demo import toml_value
+from connectors.testing.github import GitHubEmulator
+from connectors.testing.jira import JiraEmulator
+from syncd.cli.demo import toml_value
 from syncd.model import Status
 
 TIERS = {"1k": (200, 5), "10k": (2000, 5)}  # docs, items per doc
@@ -150,7 +150,7 @@ class Runner:
 
     def __init__(self, verbose: bool) -> None:
         exe = Path(sys.executable).with_name("syncd")
-        self.syncd = [str(exe)] if exe.exists() else [sys.executable, "-m", "syncd.cli"]
+        self.syncd = [str(exe)] if exe.exists() else [sys.executable, "-m", "syncd.cli.main"]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
         self.env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.verbose = verbose

@@ -13,6 +13,7 @@ from typing import Any
 from connectors.base import Connector, ConnectorConfig
 
 GROUP = "syncd.connectors"
+EMULATOR_GROUP = "syncd.emulators"
 
 
 class UnknownConnector(LookupError):
@@ -37,3 +38,16 @@ def build(name: str, section: dict[str, Any]) -> Connector:
     cls = connector_class(str(section.get("kind", name)))
     config: ConnectorConfig = cls.Config.model_validate(section)
     return cls(name, config)
+
+
+@cache
+def emulator_class(kind: str) -> Any:
+    """The loopback emulator registered for `kind` (entry-point group `syncd.emulators`).
+
+    Production connectors never name their test doubles; the demo, the sandbox and the
+    conformance suite find them here.
+    """
+    matches = [ep for ep in entry_points(group=EMULATOR_GROUP) if ep.name == kind]
+    if not matches:
+        raise UnknownConnector(f"no emulator of kind {kind!r} is installed")
+    return matches[0].load()

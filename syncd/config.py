@@ -49,8 +49,8 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from syncd.durations import format_duration, parse_duration
-from syncd.globs import match_glob, normalise_rel
+from syncd.common.durations import format_duration, parse_duration
+from syncd.common.globs import match_glob, normalise_rel
 
 CONFIG_ENV = "SYNCD_CONFIG"
 ENV_PREFIX = "SYNCD_"

@@ -1,4 +1,4 @@
-"""Shared plumbing for the end-to-end sync tests (`tests/test_sync_e2e.py`).
+"""Shared plumbing for the end-to-end sync tests (`tests/sync/test_sync_e2e.py`).
 
 Everything runs on loopback: a Jira and a GitHub emulator, a real git work tree in a
 temporary directory, a config TOML written per test, and the real `syncd` CLI.
@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.github.emulator import GitHubEmulator
-from connectors.jira.emulator import JiraEmulator
-from syncd.demo import OWNERS, toml_value
+from connectors.testing.github import GitHubEmulator
+from connectors.testing.jira import JiraEmulator
+from syncd.cli.demo import OWNERS, toml_value
 
-VENV_SYNCD = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "syncd"
+VENV_SYNCD = Path(sys.executable).with_name("syncd")  # the running interpreter's script
 
 # The Jira emulator checks this one; the GitHub emulator accepts any token, so the
 # configured GitHub token is simply a distinctive string to look for in output.
@@ -209,8 +210,8 @@ class World:
 
     # -- running -------------------------------------------------------------------------
     def cli(self, *argv: str) -> tuple[int, str, str]:
-        """`syncd.cli.main` in-process; returns (exit code, stdout, stderr)."""
-        from syncd.cli import main
+        """`syncd.cli.main.main` in-process; returns (exit code, stdout, stderr)."""
+        from syncd.cli.main import main
 
         assert self.capsys is not None
         self.capsys.readouterr()
@@ -337,7 +338,7 @@ def diff_hunks(repo: Path, rev_a: str, rev_b: str, path: str) -> list[Hunk]:
 
 
 def parsed_items(docs: Path, rel: str) -> list[Any]:
-    from syncd.parser import parse_file
+    from syncd.documents.parser import parse_file
 
     doc, _text = parse_file(docs / rel)
     return list(doc.action_items)

@@ -6,8 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 from bench.corpus import OWNERS, generate, owner_identities
-from syncd.documents import DEFAULT_INCLUDE, discover
-from syncd.parser import _FALLBACK, _simple_yaml, _yaml, parse_file
+from syncd.documents.discover import DEFAULT_INCLUDE, discover
+from syncd.documents.parser import _FALLBACK, _simple_yaml, _yaml, parse_file
 
 
 def test_generated_corpus_parses_to_the_expected_items(tmp_path: Path) -> None:

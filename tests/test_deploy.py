@@ -919,7 +919,7 @@ def test_syncd_demo_runs_on_a_read_only_root_filesystem(tmp_path: Path) -> None:
         "GIT_CONFIG_GLOBAL": str(GITCONFIG),
         "GIT_TERMINAL_PROMPT": "0",
     }
-    demo = [sys.executable, "-m", "syncd.cli", "demo"]
+    demo = [sys.executable, "-m", "syncd.cli.main", "demo"]
     proc = subprocess.run(
         [unshare, "-m", "sh", "-c", lock_down, "lock-down", str(scratch), *demo],
         env=env,

@@ -140,7 +140,6 @@ class GitHubConnector:
     """One GitHub repository's issues as `Ticket`s."""
 
     Config: ClassVar[type[ConnectorConfig]] = GitHubConfig
-    emulator: ClassVar[str] = "connectors.github.emulator:GitHubEmulator"
 
     def __init__(
         self,

@@ -193,7 +193,6 @@ class JiraConnector:
     """The `Connector` for one Jira project."""
 
     Config: ClassVar[type[ConnectorConfig]] = JiraConfig
-    emulator: ClassVar[str] = "connectors.jira.emulator:JiraEmulator"
 
     def __init__(
         self,

@@ -277,7 +277,6 @@ class LinearConnector:
     """One Linear team's issues as `Ticket`s."""
 
     Config: ClassVar[type[ConnectorConfig]] = LinearConfig
-    emulator: ClassVar[str] = "connectors.linear.emulator:LinearEmulator"
 
     def __init__(
         self,

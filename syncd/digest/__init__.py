@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from syncd.config import Settings
     from syncd.digest.send import SendResult
-    from syncd.state import StateStore
+    from syncd.sync.state import StateStore
 
 __all__ = ["build_and_send", "register"]
 
 
 def register(sub: Any) -> None:
     """Add `syncd digest` to the CLI."""
+    # start-up: the digest CLI is registered without loading the digest
     from syncd.digest.cli import add_parser
 
     add_parser(sub)
@@ -34,6 +35,7 @@ def build_and_send(
     """The worker's scheduled job: build the digest for `as_of` (a date, or a datetime
     taken in `[digest] timezone`) and send it, at most once per ISO week. Raises
     `send.DigestNotSent` if it failed or may not have arrived (see `syncd.digest.send`)."""
+    # start-up: sending loads jinja2, css_inline and Pillow
     from syncd.digest.send import build_and_send as run
 
     return run(settings, state, as_of, force)

@@ -14,19 +14,20 @@ from pathlib import Path
 
 import structlog
 
-from syncd import logs
+from syncd.common import logs
+from syncd.common.exits import EXIT_CONFIG, EXIT_OK
+from syncd.common.exits import EXIT_RETRY as EXIT_SEND
+from syncd.common.gcpause import collector_paused
 from syncd.config import ConfigError, load_config
-from syncd.gcpause import collector_paused
-from syncd.state import StateError, StateStore
+from syncd.sync.state import StateError, StateStore
 
 log = structlog.get_logger(__name__)
-
-EXIT_OK, EXIT_CONFIG, EXIT_SEND = 0, 1, 2
 
 
 def _as_of(raw: str | None, tz_name: str) -> date:
     if raw:
         return date.fromisoformat(raw)
+    # start-up: zoneinfo reads the tz database; only without --as-of
     from zoneinfo import ZoneInfo
 
     # "Today" where the readers are: a digest built at 01:00 UTC for a team in
@@ -48,9 +49,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
-    from syncd.commands import secrets_of
+    # start-up: computing the digest parses every document; loaded only when it runs
     from syncd.digest.metrics import compute
     from syncd.digest.sources import load_docs
+    from syncd.sync.context import secrets_of
 
     if args.force and not args.send:
         print("syncd digest: --force only applies to --send", file=sys.stderr)
@@ -73,11 +75,13 @@ def _cmd_digest(args: argparse.Namespace) -> int:
         exit_code = EXIT_OK
         send_json = None
         if args.preview:
+            # start-up: jinja2, css_inline and Pillow only with --preview
             from syncd.digest.render import write_preview
 
             html, png = write_preview(digest, settings, Path(args.preview))
             print(f"preview: {html} (chart: {png})", file=sys.stderr)
         if args.send:
+            # start-up: smtplib and jinja2 only with --send
             from syncd.digest.send import send_digest
 
             result = send_digest(digest, settings, state, force=args.force)
@@ -91,6 +95,7 @@ def _cmd_digest(args: argparse.Namespace) -> int:
             data["send"] = send_json
         print(redactor.scrub(json.dumps(data, indent=2, ensure_ascii=False)))
     elif fmt == "text":
+        # start-up: jinja2 only for text output
         from syncd.digest.render import render_text, subject
 
         print(redactor.scrub(f"Subject: {subject(digest)}\n\n{render_text(digest, settings)}"))
@@ -98,6 +103,7 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _describe(result: object) -> str:
+    # start-up: smtplib and jinja2 only when describing a send
     from syncd.digest.send import SendResult
 
     assert isinstance(result, SendResult)

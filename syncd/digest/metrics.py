@@ -32,7 +32,7 @@ from syncd.digest.model import (
 )
 from syncd.digest.tracked import TrackedItem, track_all
 from syncd.model import Postmortem, Status
-from syncd.state import Conflict, ItemRecord
+from syncd.sync.state import Conflict, ItemRecord
 
 WEEK_DAYS = 7
 SERIES_WEEKS = 12

@@ -157,6 +157,7 @@ def render_text(digest: Digest, settings: Settings) -> str:
 
 
 def render_html(digest: Digest, settings: Settings, chart_src: str, chart_alt: str) -> str:
+    # css_inline is a compiled extension; loaded only when HTML is rendered
     import css_inline
 
     context = _context(digest, settings) | {"chart_src": chart_src, "chart_alt": chart_alt}

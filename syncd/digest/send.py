@@ -42,13 +42,13 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from syncd import logs
+from syncd.common import logs
 from syncd.config import Settings, SmtpSettings
 from syncd.digest.addresses import recipients
 from syncd.digest.model import Digest
 from syncd.digest.render import build_message
 from syncd.digest.sources import digest_from
-from syncd.state import StateStore
+from syncd.sync.state import StateStore
 
 log = structlog.get_logger(__name__)
 

@@ -7,10 +7,10 @@ from datetime import date
 from syncd.config import Settings
 from syncd.digest.metrics import compute
 from syncd.digest.model import Digest
-from syncd.documents import discover
+from syncd.documents.discover import discover
+from syncd.documents.parser import parse_file
 from syncd.model import Postmortem
-from syncd.parser import parse_file
-from syncd.state import StateStore
+from syncd.sync.state import StateStore
 
 
 def load_docs(settings: Settings) -> list[tuple[str, Postmortem]]:

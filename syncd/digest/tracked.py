@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from syncd.model import ActionItem, Postmortem, Status
-from syncd.state import ItemRecord
+from syncd.sync.state import ItemRecord
 
 
 @dataclass(frozen=True)

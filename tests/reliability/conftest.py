@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reliability import report
+from tests.reliability import report
 
 HERE = Path(__file__).resolve().parent
 LAST = "test_security.py::test_no_secret_in_any_output_of_the_whole_suite"
@@ -49,7 +49,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     outcome = yield
     rep = outcome.get_result()
     if str(item.path).startswith(str(HERE)):
-        from reliability import harness
+        from tests.reliability import harness
 
         harness.capture(*(content for _name, content in rep.sections))
         if rep.longrepr is not None:

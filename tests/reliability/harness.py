@@ -22,6 +22,7 @@ import random
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -31,16 +32,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.emulation import Fault
-from connectors.github.emulator import GitHubEmulator
-from connectors.jira.emulator import JiraEmulator
-from syncd.demo import OWNERS, toml_value
-from syncd.engine import marker_for
+from connectors.testing.emulation import Fault
+from connectors.testing.github import GitHubEmulator
+from connectors.testing.jira import JiraEmulator
+from syncd.cli.demo import OWNERS, toml_value
+from syncd.documents.parser import parse_file, parse_text
 from syncd.model import Status
-from syncd.parser import parse_file, parse_text
+from syncd.sync.engine import marker_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SYNCD = ROOT / ".venv" / "bin" / "syncd"
+SYNCD = Path(sys.executable).with_name("syncd")  # the running interpreter's script
 
 # Distinctive secrets: the Jira emulator checks its token; GitHub accepts any token.
 JIRA_TOKEN = "jira-RELIABILITY-tok-3e8f61c2a9"
@@ -416,8 +417,8 @@ class Rig:
         return proc.returncode, data, err.decode()
 
     def run_cli(self, *argv: str) -> tuple[int, str, str]:
-        """`syncd.cli.main` in-process, stdout/stderr captured (structlog binds stderr)."""
-        from syncd.cli import main
+        """`syncd.cli.main.main` in-process, stdout/stderr captured (structlog binds stderr)."""
+        from syncd.cli.main import main
 
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -439,7 +440,7 @@ class Rig:
     def break_stale_lease(self) -> bool:
         """What `syncd lease break` (or waiting out the lease TTL) does after a SIGKILL:
         the killed run's sync lease is removed so the next run need not wait 30 s."""
-        from syncd.state import StateStore
+        from syncd.sync.state import StateStore
 
         if not self.state.exists():
             return False

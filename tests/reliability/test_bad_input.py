@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from reliability import report
-from reliability.harness import SYNCD, Rig, capture, check_converged, generate_docs
+from tests.reliability import report
+from tests.reliability.harness import SYNCD, Rig, capture, check_converged, generate_docs
 
 LAUGHS = "\n".join(
     ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
@@ -231,8 +231,8 @@ def test_symlink_alias_inside_root_is_not_a_second_document(tmp_path: Path) -> N
 
 
 def test_wrapped_list_item_survives_a_status_write_back(tmp_path: Path) -> None:
+    from syncd.documents.parser import parse_text
     from syncd.model import Status
-    from syncd.parser import parse_text
 
     doc = (
         "# Wrapped\n\n## Follow-ups\n- Fix the pool\n  before the next peak (@sri)\n"

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from reliability import report
-from reliability.harness import Killer, Rig, check_converged, generate_docs, git
+from tests.reliability import report
+from tests.reliability.harness import Killer, Rig, check_converged, generate_docs, git
 
 SEED = 20260704
 
@@ -197,7 +197,7 @@ def small_rig(tmp_path: Path) -> Any:
 def test_kill_between_write_and_commit_leaves_edits_uncommitted(
     small_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncd import gitops
+    from syncd.sync import gitops
 
     def die(*_args: Any, **_kwargs: Any) -> None:
         raise Killed

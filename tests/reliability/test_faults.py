@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
-from connectors.emulation import Fault
-from connectors.github.emulator import DOCS, SECONDARY_MESSAGE
-from reliability import report
-from reliability.harness import Rig, check_converged, generate_docs
+from connectors.testing.emulation import Fault
+from connectors.testing.github import DOCS, SECONDARY_MESSAGE
+from tests.reliability import report
+from tests.reliability.harness import Rig, check_converged, generate_docs
 
 SEED = 424242
 MAX_RUNS = 15

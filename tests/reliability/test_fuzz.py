@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reliability import report
+from syncd.documents.parser import parse_file, parse_text
+from syncd.documents.patch import Edit, PatchError, apply_edits
 from syncd.model import Status
-from syncd.parser import parse_file, parse_text
-from syncd.patch import Edit, PatchError, apply_edits
+from tests.reliability import report
 
 SCALE = float(os.environ.get("SYNCD_FUZZ_SCALE", "1"))  # soak: SYNCD_FUZZ_SCALE=10
 COUNTS: Counter[str] = Counter()

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from reliability import report
-from reliability.harness import Rig
+from syncd.documents.parser import parse_text
+from syncd.documents.patch import Edit, apply_edits
 from syncd.model import Status
-from syncd.parser import parse_text
-from syncd.patch import Edit, apply_edits
+from tests.reliability import report
+from tests.reliability.harness import Rig
 
 HOSTILE = {
     "pipe": "OPS-1 | injected | cell",

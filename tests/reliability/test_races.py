@@ -31,11 +31,17 @@ from typing import Any
 
 import pytest
 
-from connectors.github.emulator import GitHubEmulator
-from connectors.jira.emulator import JiraEmulator
 from connectors.registry import build
-from reliability import report
-from reliability.harness import (
+from connectors.testing.github import GitHubEmulator
+from connectors.testing.jira import JiraEmulator
+from syncd.common import logs
+from syncd.config import load_config
+from syncd.documents.parser import parse_text
+from syncd.model import Status
+from syncd.sync.engine import Engine
+from syncd.sync.state import StateStore
+from tests.reliability import report
+from tests.reliability.harness import (
     HUMAN_GIT,
     SECRETS,
     Rig,
@@ -50,12 +56,6 @@ from reliability.harness import (
     render_doc,
     start_emulators,
 )
-from syncd import logs
-from syncd.config import load_config
-from syncd.engine import Engine
-from syncd.model import Status
-from syncd.parser import parse_text
-from syncd.state import StateStore
 
 SEED = 7_000_000
 RACES_PER_CASE = 6
@@ -360,7 +360,7 @@ GIT_VARIANTS = ("other-doc", "same-doc-far", "same-doc-near")
 
 def remote_rig(tmp: Path, emulators: Any, rng: random.Random, tag: str) -> tuple[Rig, Path, Path]:
     """A bare origin, the tool's clone (its docs root) and a human's clone."""
-    from reliability.harness import write_config
+    from tests.reliability.harness import write_config
 
     origin, seed_clone, tool, human = (tmp / n for n in ("origin.git", "seed", "tool", "human"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -371,7 +371,7 @@ def remote_rig(tmp: Path, emulators: Any, rng: random.Random, tag: str) -> tuple
         for it in items:
             it["status"] = "Open"
         files[f"2026/{tag}-{name}.md"] = render_doc(f"{tag} {name}", "table", items)
-    from reliability.harness import init_repo
+    from tests.reliability.harness import init_repo
 
     init_repo(seed_clone, files)
     git(seed_clone, "remote", "add", "origin", str(origin))

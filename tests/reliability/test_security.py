@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 
 from connectors.base import TrackerError
-from connectors.emulation import Fault
 from connectors.registry import build
-from reliability import report
-from reliability.harness import (
+from connectors.testing.emulation import Fault
+from syncd.config import load_config
+from tests.reliability import report
+from tests.reliability.harness import (
     CAPTURED,
     GITHUB_TOKEN,
     JIRA_EMAIL,
@@ -38,9 +39,8 @@ from reliability.harness import (
     check_converged,
     generate_docs,
 )
-from syncd.config import load_config
 
-VENV_BIN = ROOT / ".venv" / "bin"
+VENV_BIN = Path(sys.executable).parent
 
 
 def secret_forms() -> list[str]:

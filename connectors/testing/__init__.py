@@ -1,0 +1,1 @@
+"""Test doubles shipped with the product: loopback emulators and the conformance suite."""

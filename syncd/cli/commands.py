@@ -1,0 +1,263 @@
+"""Subcommands that work on a configuration: plan, sync, status, state reset, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from syncd.common import logs
+from syncd.common.exits import EXIT_CONFIG, EXIT_OK, EXIT_RETRY
+from syncd.config import ConfigError, load_config
+from syncd.sync.context import Context, open_context, secrets_of
+from syncd.sync.engine import Engine, RunResult
+from syncd.sync.lease import with_sync_lease
+from syncd.sync.state import StateStore
+
+log = structlog.get_logger(__name__)
+
+
+def _print_json(data: Any, redactor: logs.Redactor) -> None:
+    print(redactor.scrub(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+
+
+def _run(args: argparse.Namespace, *, dry_run: bool) -> tuple[RunResult, Context] | int:
+    try:
+        with open_context(getattr(args, "config", None)) as ctx:
+            engine = Engine(ctx.settings, ctx.state, ctx.connectors)
+            result = engine.run(dry_run=dry_run)
+            return result, ctx
+    except ConfigError as exc:
+        print(f"syncd: configuration error: {exc}", file=sys.stderr)
+        for problem in getattr(exc, "problems", []):
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except FileNotFoundError as exc:
+        print(f"syncd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    outcome = _run(args, dry_run=True)
+    if isinstance(outcome, int):
+        return outcome
+    result, ctx = outcome
+    if args.format == "json":
+        _print_json(
+            {"plan": result.plans, "problems": result.problems, "notes": result.notes}, ctx.redactor
+        )
+        return EXIT_OK
+    print(render_plan(result))
+    return EXIT_OK
+
+
+def render_plan(result: RunResult) -> str:
+    lines = []
+    for entry in result.plans:
+        for action in entry["actions"]:
+            lines.append(f"{entry['path']}:{entry['line']}  {describe(action, entry)}")
+    for problem in result.problems:
+        lines.append(f"{problem['path']}:{problem['line']}  problem: {problem['message']}")
+    counts = _count_actions(result)
+    lines.append(
+        f"plan: {counts.get('Create', 0)} to create, {counts.get('UpdateFields', 0)} to update, "
+        f"{counts.get('SetStatus', 0)} status pushes, "
+        f"{counts.get('WriteTicket', 0) + counts.get('WriteStatus', 0)} doc cells to write, "
+        f"{counts.get('RecordConflict', 0)} conflicts ({result.items} items in {result.docs} docs)"
+    )
+    return "\n".join(lines)
+
+
+def _count_actions(result: RunResult) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in result.plans:
+        for action in entry["actions"]:
+            counts[action["action"]] = counts.get(action["action"], 0) + 1
+    return counts
+
+
+def describe(action: dict[str, Any], entry: dict[str, Any]) -> str:
+    kind = action["action"]
+    if kind == "Create":
+        draft = action["draft"]
+        return (
+            f"create {entry['tracker']} ticket: {draft['title']!r}"
+            f" (assignee {draft['assignee'] or '-'}, due {draft['due'] or '-'})"
+        )
+    if kind == "UpdateFields":
+        return f"update {action['key']}: {action['changes']}"
+    if kind == "SetStatus":
+        return f"set {action['key']} status to {action['status']}"
+    if kind == "WriteTicket":
+        return f"write ticket {action['key']} into the doc"
+    if kind == "WriteStatus":
+        return f"write status {action['status']} into the doc"
+    if kind == "RecordConflict":
+        return (
+            f"conflict on {action['field']}: doc {action['doc_value']!r} vs tracker "
+            f"{action['ticket_value']!r} ({action['winner']} wins)"
+        )
+    return f"{action.get('kind', kind)}: {action.get('message', '')}"
+
+
+@with_sync_lease
+def cmd_sync(args: argparse.Namespace) -> int:
+    outcome = _run(args, dry_run=False)
+    if isinstance(outcome, int):
+        return outcome
+    result, ctx = outcome
+    summary = result.summary()
+    for note in result.notes:
+        if note.get("kind") in (
+            "error",
+            "listing-failed",
+            "lookup-failed",
+            "write-failed",
+            "push",
+            "git",
+        ):
+            log.warning(note["kind"], **{k: v for k, v in note.items() if k != "kind"})
+    for problem in result.problems:
+        log.warning(
+            "doc problem", path=problem["path"], line=problem["line"], message=problem["message"]
+        )
+    log.info("sync finished", **summary)
+    if args.format == "json":
+        _print_json(
+            {"summary": summary, "notes": result.notes, "problems": result.problems}, ctx.redactor
+        )
+    return EXIT_RETRY if result.errors else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        print(f"syncd: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    redactor = logs.Redactor(secrets_of(settings))
+    with StateStore.open(settings.state.path) as state:
+        items = [
+            {
+                "item": r.item_id,
+                "tracker": r.tracker,
+                "path": r.doc_path,
+                "ticket": r.ticket_key,
+                "doc_status": r.doc.get("status"),
+                "ticket_status": r.ticket.get("status"),
+                "synced_at": r.synced_at.isoformat() if r.synced_at else None,
+                "error": r.error,
+                "attempts": r.attempts,
+            }
+            for r in state.items()
+        ]
+        runs = state.last_runs(1)
+        data = {
+            "items": items,
+            "pending_intents": [i.item_id for i in state.pending_intents()],
+            "conflicts": [
+                {
+                    "item": c.item_id,
+                    "field": c.field,
+                    "doc": c.doc_value,
+                    "tracker": c.ticket_value,
+                    "winner": c.winner,
+                    "at": c.at.isoformat(),
+                }
+                for c in state.conflicts()
+            ],
+            "last_run": (
+                {
+                    "started": runs[0].started.isoformat(),
+                    "ok": runs[0].ok,
+                    "summary": runs[0].summary,
+                }
+                if runs
+                else None
+            ),
+        }
+    if args.format == "json":
+        _print_json(data, redactor)
+        return EXIT_OK
+    for item in items:
+        print(
+            f"{item['path']}  {item['ticket'] or '(no ticket)'}  doc={item['doc_status']} "
+            f"tracker={item['ticket_status']}"
+            + (f"  error: {item['error']}" if item["error"] else "")
+        )
+    print(
+        f"{len(items)} items, {len(data['pending_intents'])} pending creates, "
+        f"{len(data['conflicts'])} conflicts"
+    )
+    return EXIT_OK
+
+
+@with_sync_lease
+def cmd_state_reset(args: argparse.Namespace) -> int:
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        print(f"syncd: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not args.yes:
+        print(
+            "syncd state reset forgets every snapshot, cursor and pending create. Tickets are "
+            "re-adopted by their markers on the next sync, so no duplicates are created.\n"
+            "Run again with --yes to proceed.",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    with StateStore.open(settings.state.path) as state:
+        state.reset()
+    print(f"state at {settings.state.path} reset")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # the demo pulls in the emulators (HTTP servers): only for `syncd demo`
+    from syncd.cli.demo import run_demo
+
+    return run_demo(Path(args.workdir) if args.workdir else None)
+
+
+def register(sub: Any) -> None:
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", help="TOML config (default: $SYNCD_CONFIG)")
+
+    p = sub.add_parser("plan", help="dry run: what a sync would create, update and write")
+    with_config(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("sync", help="reconcile docs and trackers")
+    with_config(p)
+    p.add_argument("--once", action="store_true", help="one run, then exit (the default)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("status", help="items, tickets and sync state")
+    with_config(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_status)
+
+    state = sub.add_parser("state", help="manage the state store")
+    state_sub = state.add_subparsers(dest="state_command", required=True)
+    p = state_sub.add_parser("reset", help="forget local state (tickets are re-adopted)")
+    with_config(p)
+    p.add_argument("--yes", action="store_true")
+    p.set_defaults(func=cmd_state_reset)
+
+    p = sub.add_parser("demo", help="the whole loop against loopback Jira and GitHub emulators")
+    p.add_argument("--workdir", help="keep the demo repo here (default: a temp dir)")
+    p.set_defaults(func=cmd_demo)
+
+    # every command group registers itself; imported here so `syncd parse` never loads them
+    from syncd import digest
+    from syncd.service import worker
+
+    digest.register(sub)
+    worker.register(sub)

@@ -1,0 +1,210 @@
+"""`syncd` command line: parse, lint, plan, sync, status, state, demo, run, digest.
+
+Exit codes: 0 ok; 1 findings (lint) or configuration error; 2 some items failed and
+will be retried (sync).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from syncd import __version__
+from syncd.common.gcpause import collector_paused
+from syncd.documents.discover import DEFAULT_INCLUDE, discover, doc_json
+from syncd.documents.parser import parse_file
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def write_json(data: Any) -> None:
+    """One write of the whole document: indented for people on a terminal, compact (and
+    several times faster: C encoder, no per-token writes) for programs."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+
+def _display(file: Path, root: Path, given_file: bool) -> str:
+    return file.as_posix() if given_file else file.relative_to(root).as_posix()
+
+
+def _documents(paths: Sequence[str]) -> list[tuple[Path, Path, str]]:
+    """(file, root, display path) for every document named on the command line."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise SystemExit(f"syncd: no such file or directory: {raw}")
+        for file, root in discover([path], DEFAULT_INCLUDE):
+            found.append((file, root, _display(file, root, path.is_file())))
+    return found
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    with collector_paused():
+        return _cmd_parse(args)
+
+
+def _parse_one(job: tuple[Path, str]) -> dict[str, Any]:
+    return doc_json(parse_file(job[0])[0], job[1])
+
+
+PARALLEL_FROM = 400  # documents; below this, starting workers costs more than it saves
+
+
+def parse_all(jobs: list[tuple[Path, str]]) -> list[dict[str, Any]]:
+    """Parse documents into their JSON form, on every core for a large tree (parsing is
+    pure CPU per file; workers are forked, so they start in milliseconds)."""
+    # start-up: multiprocessing only for large trees
+    import multiprocessing
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(cores or 1, 4)
+    forking = "fork" in multiprocessing.get_all_start_methods()
+    if len(jobs) < PARALLEL_FROM or workers < 2 or not forking:
+        return [_parse_one(job) for job in jobs]
+    # start-up: the process pool only for large trees
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_parse_one, jobs, chunksize=max(16, len(jobs) // (workers * 8))))
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    docs = parse_all([(file, shown) for file, _root, shown in _documents(args.paths)])
+    if args.format == "json":
+        write_json({"documents": docs})
+        return 0
+    for doc in docs:
+        print(
+            f"{doc['path']}: {doc['title'] or '(untitled)'}"
+            f" [{doc['date'] or 'no date'}, {doc['severity'] or 'no severity'}]"
+        )
+        for item in doc["action_items"]:
+            fields = [item["owner"] or "no owner", item["due"] or "no due date", item["status"]]
+            if item["priority"]:
+                fields.append(item["priority"])
+            if item["ticket"]:
+                fields.append(item["ticket"])
+            print(f"  {item['line']:>4}  {item['action']}  ({', '.join(fields)})")
+        for problem in doc["problems"]:
+            print(f"  {problem['line']:>4}  problem: {problem['message']}")
+    return 0
+
+
+def _lint_config(args: argparse.Namespace) -> Any:
+    # start-up: lint rules are not needed by `syncd parse`
+    from syncd.documents.lint import LintConfig
+
+    disable: set[str] = set(args.disable or [])
+    ignore: list[tuple[str, frozenset[str]]] = []
+    config_path = args.config or os.environ.get("SYNCD_CONFIG")
+    if config_path:
+        # start-up: pydantic-settings only when a config is given
+        from syncd.config import load_config
+
+        settings = load_config(config_path)
+        disable |= set(settings.lint.disable)
+        ignore = [(glob, frozenset(rules)) for glob, rules in settings.lint.ignore.items()]
+    return LintConfig(disable=frozenset(disable), ignore=tuple(ignore))
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    with collector_paused():
+        return _cmd_lint(args)
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    # start-up: lint rules are not needed by `syncd parse`
+    from syncd.documents.lint import describe_rules, lint_document
+
+    if args.list_rules:
+        for rule_id, description in describe_rules():
+            print(f"{rule_id:22} {description}")
+        return 0
+    if not args.paths:
+        print("syncd lint: give one or more files or directories", file=sys.stderr)
+        return 1
+    try:
+        config = _lint_config(args)
+    except ValueError as exc:
+        print(f"syncd lint: {exc}", file=sys.stderr)
+        return 1
+    findings = []
+    for file, _root, shown in _documents(args.paths):
+        doc, _text = parse_file(file)
+        findings.extend(lint_document(doc, config, shown))
+    if args.format == "json":
+        write_json({"findings": [f.as_dict() for f in findings]})
+    else:
+        for finding in findings:
+            print(finding.format())
+        if findings:
+            print(f"{len(findings)} finding(s)", file=sys.stderr)
+    return 1 if findings else 0
+
+
+def build_parser(
+    *, sync_commands: bool = True, digest_command: bool = False
+) -> argparse.ArgumentParser:
+    """The CLI; `sync_commands=False` leaves out what needs trackers (faster start-up for
+    parse, lint and digest, which is added alone with `digest_command`)."""
+    parser = argparse.ArgumentParser(prog="syncd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="print the action items the parser finds")
+    p.add_argument("paths", nargs="+", help="files or directories")
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("lint", help="check action items against the postmortem rules")
+    p.add_argument("paths", nargs="*", help="files or directories")
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument("--disable", action="append", metavar="RULE", help="turn a rule off")
+    p.add_argument("--config", help="TOML config whose [lint] section applies")
+    p.add_argument("--list-rules", action="store_true", help="list rule ids and exit")
+    p.set_defaults(func=cmd_lint)
+
+    if sync_commands:
+        _register_sync_commands(sub)
+    elif digest_command:
+        # start-up: the digest loads jinja2 and Pillow, needed only by `syncd digest`
+        from syncd import digest
+
+        digest.register(sub)
+    return parser
+
+
+def _register_sync_commands(sub: Any) -> None:
+    """Commands that need configuration and trackers live in `syncd.cli.commands`."""
+    # start-up: `parse`/`lint` skip the sync stack (connectors, SQLite), a third of their time
+    from syncd.cli import commands
+
+    commands.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # parse and lint (pre-commit hooks, CI) need neither trackers nor logging: skip
+    # importing the sync stack, a third of their start-up time
+    first = argv[0] if argv else ""
+    parser = build_parser(
+        sync_commands=first not in ("parse", "lint", "digest"), digest_command=first == "digest"
+    )
+    args = parser.parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Leaf helpers every layer may use: logs, exit codes, globs, durations, GC pause."""

@@ -1,0 +1,1 @@
+"""Postmortem documents: discover, parse, patch and lint. Knows nothing of trackers."""

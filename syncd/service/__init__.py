@@ -1,0 +1,1 @@
+"""`syncd run`: the long-running worker, webhook server, metrics, schedules."""

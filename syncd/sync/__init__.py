@@ -1,0 +1,1 @@
+"""One sync run: plan (pure), fetch, apply, write back, commit; state, git, lease."""

@@ -1,0 +1,67 @@
+"""The application context every command and the worker open: settings, state store,
+connectors, and the redactor that keeps their secrets out of every output."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Connector
+from connectors.registry import UnknownConnector, build
+from syncd.common import logs
+from syncd.config import ConfigError, Settings, is_secret_key, load_config
+from syncd.sync.state import StateStore
+
+
+@dataclass
+class Context:
+    settings: Settings
+    state: StateStore
+    connectors: dict[str, Connector]
+    redactor: logs.Redactor
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value in the configuration, for log and output redaction."""
+    found: list[str] = []
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, str(k))
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and is_secret_key(key):
+            found.append(node)
+        elif hasattr(node, "get_secret_value"):
+            found.append(node.get_secret_value())
+
+    walk(settings.trackers)
+    if settings.smtp.password is not None:
+        found.append(settings.smtp.password.get_secret_value())
+    return found
+
+
+@contextlib.contextmanager
+def open_context(config: str | Path | None) -> Iterator[Context]:
+    settings = load_config(config)
+    redactor = logs.configure(settings.log.format, settings.log.level, secrets_of(settings))
+    connectors: dict[str, Connector] = {}
+    try:
+        for name, section in settings.trackers.items():
+            connectors[name] = build(name, dict(section))
+    except UnknownConnector as exc:
+        raise ConfigError(str(exc)) from None
+    except ValueError as exc:  # the connector's own pydantic model rejected its section
+        raise ConfigError(f"trackers: {exc}") from None
+    state = StateStore.open(settings.state.path)
+    try:
+        yield Context(settings, state, connectors, redactor)
+    finally:
+        for connector in connectors.values():
+            connector.close()
+        state.close()

@@ -1,0 +1,1002 @@
+"""One reconcile run: read docs, ask each tracker what changed, plan, apply, write back.
+
+Data flow (README "Architecture"):
+
+    docs ──parse──▶ DocItems ─┐
+    state (snapshots, intents, cursors) ─┼─▶ reconcile.plan_item ─▶ actions ─▶ apply
+    trackers: list_changed_since(cursor) ─┘                                   │
+        creates (intent first) ◀──────────────────────────────────────────────┤
+        field/status updates ◀────────────────────────────────────────────────┤
+        doc write-back (re-read, re-match, patch cells, atomic write, git) ◀───┘
+
+No duplicate tickets: an intent is recorded before every create and resolved with the
+key right after; an unresolved intent (crash, timeout, 502 after the server acted) is
+resolved by marker lookup before anything is created again. With no cursor (first run,
+or state deleted) the full listing of managed tickets is the marker index.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from connectors.base import Connector, Ticket, TicketDraft, TrackerError
+from syncd.config import Settings
+from syncd.documents.discover import discover
+from syncd.documents.parser import parse_file, parse_text
+from syncd.documents.patch import (
+    Edit,
+    PatchError,
+    apply_edits,
+    remove_stale_temp_files,
+    write_atomic,
+)
+from syncd.model import ActionItem, Postmortem, Status
+from syncd.sync import gitops
+from syncd.sync.lease import holder_is_dead
+from syncd.sync.planner import (
+    Create,
+    DocSide,
+    ItemPlan,
+    Note,
+    PlanInput,
+    RecordConflict,
+    SetStatus,
+    UpdateFields,
+    WriteStatus,
+    WriteTicket,
+    plan_item,
+    ticket_snapshot,
+)
+from syncd.sync.state import ItemRecord, StateStore
+
+log = structlog.get_logger(__name__)
+
+GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
+UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc paths
+CREATE_CHUNK = 10  # trackers without bulk create: keys are stored after every 10 creates
+
+
+def marker_for(rel_path: str, action: str, occurrence: int) -> str:
+    """Stable id of an action item that has no ticket yet (see README "Identity")."""
+    norm = re.sub(r"\s+", " ", action.strip().lower())
+    digest = hashlib.sha256(f"{rel_path}\0{norm}\0{occurrence}".encode()).hexdigest()
+    return f"pm-{digest[:16]}"
+
+
+@dataclass
+class LoadedDoc:
+    rel: str
+    path: Path
+    text: str
+    prefix: str  # a BOM to restore on write
+    doc: Postmortem
+    tracker: str | None
+
+
+@dataclass
+class DocItem:
+    item_id: str
+    tracker: str
+    loaded: LoadedDoc
+    item: ActionItem
+    key: str | None  # ticket key named in the doc, resolved by the connector
+
+
+@dataclass
+class RunResult:
+    docs: int = 0
+    items: int = 0
+    created: int = 0
+    updated: int = 0
+    status_pushed: int = 0
+    doc_edits: int = 0
+    docs_written: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    commit: str | None = None
+    duration_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "docs": self.docs,
+            "items": self.items,
+            "created": self.created,
+            "updated": self.updated,
+            "status_pushed": self.status_pushed,
+            "doc_edits": self.doc_edits,
+            "docs_written": self.docs_written,
+            "conflicts": self.conflicts,
+            "errors": self.errors,
+            "problems": len(self.problems),
+            "requests": self.requests,
+            "commit": self.commit,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        connectors: Mapping[str, Connector],
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.should_stop = should_stop
+        self.dry_run = False
+        self._records: dict[str, ItemRecord] = {}
+        self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
+        self.settings = settings
+        self.state = state
+        self.connectors = dict(connectors)
+        self.now = now
+        self.root = settings.docs.root
+
+    # -- reading ---------------------------------------------------------------------
+    def load_docs(self, result: RunResult) -> list[LoadedDoc]:
+        loaded = []
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"docs root {self.root} is not a directory")
+        if not self.dry_run:
+            remove_stale_temp_files(self.root)
+        for path, _root in discover(
+            [self.root], self.settings.docs.include, self.settings.docs.exclude
+        ):
+            rel = path.relative_to(self.root).as_posix()
+            doc, text = parse_file(path)
+            for problem in doc.problems:
+                result.problems.append(
+                    {"path": rel, "line": problem.line, "message": problem.message}
+                )
+            if text is None:
+                continue
+            prefix = "\ufeff" if text.startswith("\ufeff") else ""
+            tracker = self.settings.route(rel, doc.tracker)
+            loaded.append(LoadedDoc(rel, path, text[len(prefix) :], prefix, doc, tracker))
+        result.docs = len(loaded)
+        return loaded
+
+    def doc_items(self, docs: Iterable[LoadedDoc], result: RunResult) -> list[DocItem]:
+        # one read of the state for the whole run (a query per item costs ~0.3 s at 10k)
+        self._records = {r.item_id: r for r in self.state.items()}
+        self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
+        for record in sorted(self._records.values(), key=lambda r: r.item_id):
+            if record.ticket_key:
+                self._by_ticket.setdefault((record.tracker, record.ticket_key), record)
+        items: list[DocItem] = []
+        for loaded in docs:
+            if loaded.tracker is None or loaded.tracker not in self.connectors:
+                if loaded.doc.action_items:
+                    result.notes.append(
+                        {
+                            "path": loaded.rel,
+                            "kind": "no-tracker",
+                            "message": "no routing rule or default tracker",
+                        }
+                    )
+                continue
+            items.extend(self._items_of(loaded, loaded.tracker, result))
+        result.items = len(items)
+        return items
+
+    def _items_of(self, loaded: LoadedDoc, tracker: str, result: RunResult) -> list[DocItem]:
+        connector = self.connectors[tracker]
+        seen: Counter[str] = Counter()
+        out = []
+        for item in loaded.doc.action_items:
+            norm = re.sub(r"\s+", " ", item.action.strip().lower())
+            occurrence = seen[norm]
+            seen[norm] += 1
+            key = connector.parse_key(item.ticket) if item.ticket else None
+            if item.ticket and key is None:
+                result.notes.append(
+                    {
+                        "path": loaded.rel,
+                        "line": item.line,
+                        "kind": "foreign-ref",
+                        "message": f"ticket {item.ticket!r} is not a {tracker} "
+                        "reference; left alone",
+                    }
+                )
+                continue
+            item_id = marker_for(loaded.rel, item.action, occurrence)
+            if key is not None:
+                record = self._by_ticket.get((tracker, key))
+                item_id = record.item_id if record else f"ref:{tracker}:{key}"
+            out.append(DocItem(item_id, tracker, loaded, item, key))
+        return out
+
+    # -- fetching --------------------------------------------------------------------
+    def fetch(
+        self, tracker: str, items: list[DocItem], result: RunResult, only: set[str] | None = None
+    ) -> Fetched | None:
+        """The tickets this run must look at, and doc items adopted by marker.
+
+        Returns None when the tracker could not be listed: its items are skipped this
+        run (a failed listing is never read as "tickets deleted").
+        """
+        connector = self.connectors[tracker]
+        cursor = self.state.get_cursor(tracker)
+        listed_at = self.now()
+        records = {i: r for i, r in self._records.items() if r.tracker == tracker}
+        pending = {i.item_id for i in self.state.pending_intents(tracker)}
+        try:
+            if only is None:
+                tickets = {t.key: t for t in connector.list_changed_since(cursor)}
+            else:  # a webhook named these tickets: fetch just them, leave the cursor alone
+                tickets = connector.get_many(sorted(only))
+            by_marker = {t.marker: t for t in tickets.values() if t.marker}
+            self._adopt_orphans(items, records, tickets)
+            missing_keys = self._keys_to_fetch(items, records, tickets)
+            lookups = sorted(m for m in pending if m not in by_marker)
+            if lookups:  # creates whose outcome we never learned: did the server act?
+                for marker, ticket in connector.find_by_markers(lookups).items():
+                    by_marker[marker] = tickets[ticket.key] = ticket
+            if missing_keys:
+                tickets.update(connector.get_many(sorted(missing_keys)))
+        except TrackerError as exc:
+            result.errors += 1
+            result.notes.append({"tracker": tracker, "kind": "listing-failed", "message": str(exc)})
+            return None
+        if not self.dry_run:
+            self.state.resolve_intents(
+                [
+                    (marker, by_marker[marker].key if marker in by_marker else None)
+                    for marker in pending
+                ]
+            )
+        for ticket in tickets.values():
+            if ticket.marker:
+                by_marker.setdefault(ticket.marker, ticket)
+        adopted = {}
+        for item in items:
+            if item.key is not None and item.item_id.startswith("ref:"):
+                ticket = tickets.get(item.key)
+                if ticket is not None and ticket.marker:
+                    adopted[item.item_id] = ticket.marker  # ours, state was lost
+        fresh = frozenset(m for m in pending if m in by_marker)
+        return Fetched(tickets, by_marker, adopted, listed_at, records, fresh)
+
+    def _adopt_orphans(
+        self, items: list[DocItem], records: dict[str, ItemRecord], tickets: dict[str, Ticket]
+    ) -> None:
+        """Keep a ticket whose row changed identity before its key was written back.
+
+        A row reworded while its ticket was being created, or a doc renamed meanwhile,
+        gives the item a new id; the ticket's record is left an orphan. It is adopted
+        by text similarity - in the same doc, or from a doc that no longer exists
+        (renamed, stricter match) - instead of a second ticket being created.
+        """
+        present = {item.item_id for item in items}
+        orphans: dict[str, list[ItemRecord]] = defaultdict(list)
+        for record in records.values():
+            # only tickets whose key never reached the doc (no doc snapshot yet): a row
+            # a human deleted after its key was written is "removed", not an orphan
+            if record.ticket_key and record.item_id not in present and not record.doc:
+                orphans[record.doc_path].append(record)
+        if not orphans:
+            return
+        gone = [r for path, rs in orphans.items() if not (self.root / path).exists() for r in rs]
+        for item in items:
+            if item.key is not None or item.item_id in records:
+                continue
+            candidates = [(SIMILAR, r) for r in orphans.get(item.loaded.rel, [])]
+            candidates += [(SIMILAR_MOVED, r) for r in gone if r.doc_path != item.loaded.rel]
+            scored = [
+                (similarity(item.item.action, _record_text(r, tickets)), bar, r)
+                for bar, r in candidates
+            ]
+            best = max((s for s in scored if s[0] >= s[1]), default=None, key=lambda s: s[0])
+            if best is not None:
+                record = best[2]
+                orphans[record.doc_path].remove(record)
+                if record in gone:
+                    gone.remove(record)
+                item.item_id = record.item_id
+
+    @staticmethod
+    def _report_removed(
+        items: list[DocItem], records: dict[str, ItemRecord], result: RunResult
+    ) -> None:
+        """Items synced before but gone from every doc: reported, never deleted."""
+        present = {item.item_id for item in items}
+        for record in records.values():
+            if record.item_id not in present and record.ticket_key:
+                result.notes.append(
+                    {
+                        "path": record.doc_path,
+                        "kind": "removed-from-doc",
+                        "message": f"{record.ticket_key} is no longer in any postmortem; "
+                        "the ticket was left as it is",
+                    }
+                )
+
+    def _ticket_key(self, item: DocItem) -> str | None:
+        if item.key:
+            return item.key
+        record = self._records.get(item.item_id)
+        return record.ticket_key if record else None
+
+    @staticmethod
+    def _keys_to_fetch(
+        items: list[DocItem], records: dict[str, ItemRecord], tickets: dict[str, Ticket]
+    ) -> set[str]:
+        """Keys the listing does not cover: never snapshotted, or linked by a human.
+
+        Tickets a human linked in a doc carry no shared label, so the "changed since"
+        listing never sees them; they are read by key (batched) on every run.
+        """
+        keys = set()
+        for item in items:
+            record = records.get(item.item_id)
+            key = item.key or (record.ticket_key if record else None)
+            unseen = record is None or not record.ticket or item.item_id.startswith("ref:")
+            if key and key not in tickets and unseen:
+                keys.add(key)
+        return keys
+
+    # -- planning --------------------------------------------------------------------
+    def plan(
+        self, tracker: str, items: list[DocItem], fetched: Fetched
+    ) -> list[tuple[DocItem, ItemPlan, ItemRecord | None]]:
+        kind = str(self.settings.trackers[tracker].get("kind", tracker))
+        plans = []
+        for item in items:
+            item.item_id = fetched.adopted.get(item.item_id, item.item_id)
+            record = fetched.records.get(item.item_id)
+            key = item.key or (record.ticket_key if record else None)
+            ticket = fetched.tickets.get(key) if key else fetched.by_marker.get(item.item_id)
+            if ticket is None and key and record and record.ticket:
+                ticket = _ticket_from_snapshot(key, record)
+            owner = item.item.owner
+            assignee = self.settings.owner_identity(owner, tracker, kind) if owner else None
+            base_doc = record.doc if record and record.doc else None
+            base_ticket = record.ticket if record and record.ticket else None
+            if item.item_id in fetched.fresh and ticket is not None and base_doc is None:
+                # we created it from this doc but never learned the outcome: the
+                # creation is the agreed base (as after a create we saw succeed)
+                base_doc = {**DocSide.of(item.item).snapshot(), "status": ticket.status.value}
+                base_ticket = ticket_snapshot(ticket)
+            inp = PlanInput(
+                item_id=item.item_id,
+                tracker=tracker,
+                doc_path=item.loaded.rel,
+                doc=DocSide.of(item.item),
+                doc_ticket=item.key,
+                assignee=assignee,
+                draft=self._draft(item, assignee) if ticket is None else None,
+                base_doc=base_doc,
+                base_ticket=base_ticket,
+                ticket=ticket,
+                managed=not item.item_id.startswith("ref:"),
+            )
+            plans.append((item, plan_item(inp, self.settings.sync.conflict_winner), record))
+        return plans
+
+    def _draft(self, item: DocItem, assignee: str | None) -> TicketDraft:
+        doc, action = item.loaded.doc, item.item
+        where = self.settings.docs.url_for(item.loaded.rel) or item.loaded.rel
+        lines = [
+            f'Action item from the postmortem "{doc.title or item.loaded.rel}"',
+            f"{where} (line {action.line})",
+            "",
+            f"Owner: {action.owner or 'unassigned'}",
+            f"Due: {action.due.isoformat() if action.due else 'not set'}",
+            "",
+            "Managed by postmortem-syncd: edit the action, owner, due date and priority in the "
+            "postmortem; status changes here are written back to it.",
+        ]
+        return TicketDraft(
+            marker=item.item_id,
+            title=action.action[:250],
+            description="\n".join(lines),
+            assignee=assignee,
+            due=action.due,
+            priority=action.priority if _is_p(action.priority) else None,
+            status=action.status,
+        )
+
+    # -- applying ----------------------------------------------------------------------
+    def run(
+        self, *, dry_run: bool = False, only: Mapping[str, set[str]] | None = None
+    ) -> RunResult:
+        """One reconcile. `only` ({tracker: {keys}}) limits it to the items whose tickets
+        a webhook named: those tickets are fetched by key and the cursor is not moved."""
+        started = time.monotonic()
+        self.dry_run = dry_run
+        result = RunResult()
+        # connectors outlive a run in the daemon: report this run's requests only
+        counts_before = {name: _counts(c) for name, c in self.connectors.items()}
+        if not dry_run:
+            self._commit_leftovers(result)
+        if not dry_run and only is None:
+            self._pull(result)
+        docs = self.load_docs(result)
+        items = self.doc_items(docs, result)
+        by_tracker: dict[str, list[DocItem]] = defaultdict(list)
+        for item in items:
+            by_tracker[item.tracker].append(item)
+        doc_edits: dict[str, dict[str, Edit]] = defaultdict(dict)
+        pending_records: dict[str, ItemRecord] = {}
+        cursors: dict[str, datetime] = {}
+        for tracker, tracker_items in by_tracker.items():
+            if only is not None:
+                keys = only.get(tracker, set())
+                tracker_items = [i for i in tracker_items if self._ticket_key(i) in keys]
+                if not tracker_items:
+                    continue
+            fetched = self.fetch(
+                tracker, tracker_items, result, None if only is None else only.get(tracker, set())
+            )
+            if fetched is None:
+                continue
+            plans = self.plan(tracker, tracker_items, fetched)
+            for item, plan, _record in plans:
+                if plan.actions:
+                    result.plans.append(_plan_json(item, plan))
+            if only is None:
+                self._report_removed(tracker_items, fetched.records, result)
+            if dry_run:
+                continue
+            self._apply_tracker(tracker, plans, fetched, doc_edits, pending_records, result)
+            if only is None:
+                cursors[tracker] = fetched.listed_at
+        if not dry_run:
+            self._note_uncommitted(doc_edits)
+            written = self._write_docs(docs, doc_edits, pending_records, result)
+            committed = self._commit(list(written), result)
+            if committed == "dropped":
+                # the remote won: our edits are gone from the docs, so their items keep
+                # the old snapshot and the next run plans the same writes again
+                for item_id in set().union(*written.values()):
+                    pending_records.pop(item_id, None)
+            if doc_edits and committed != "failed":
+                self.state.meta_set(UNCOMMITTED, "[]")
+            self.state.put_items(pending_records.values())
+            for tracker, at in cursors.items():
+                self.state.set_cursor(tracker, at)
+        result.requests = {
+            name: {k: v - counts_before[name][k] for k, v in _counts(c).items()}
+            for name, c in self.connectors.items()
+        }
+        result.duration_s = time.monotonic() - started
+        if not dry_run:
+            self.state.record_run(
+                datetime.now(UTC) - timedelta(seconds=result.duration_s),
+                datetime.now(UTC),
+                result.errors == 0,
+                result.summary(),
+            )
+        return result
+
+    def _apply_tracker(
+        self,
+        tracker: str,
+        plans: list[tuple[DocItem, ItemPlan, ItemRecord | None]],
+        fetched: Fetched,
+        doc_edits: dict[str, dict[str, Edit]],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> None:
+        connector = self.connectors[tracker]
+        creates = [
+            (item, a) for item, plan, _r in plans for a in plan.actions if isinstance(a, Create)
+        ]
+        limit = self.settings.sync.max_creates_per_run
+        if limit is not None and len(creates) > limit:
+            result.notes.append(
+                {
+                    "tracker": tracker,
+                    "kind": "create-limit",
+                    "message": f"{len(creates) - limit} creates deferred to later runs",
+                }
+            )
+            creates = creates[:limit]
+        created = self._create(tracker, creates, result)
+        for item, plan, record in plans:
+            if self.should_stop():
+                # SIGTERM: stop between items; what is left keeps its old snapshot (and
+                # created keys are already in the state), so the next run carries on
+                result.notes.append(
+                    {
+                        "tracker": tracker,
+                        "kind": "stopped",
+                        "message": "stopped before every item was applied",
+                    }
+                )
+                break
+            ticket = created.get(item.item_id)
+            if ticket is None and _settled(item, plan, record, fetched):
+                continue  # nothing new on either side: keep the stored record as it is
+            key = (
+                item.key
+                or (record.ticket_key if record else None)
+                or (ticket.key if ticket else None)
+            )
+            # the ticket as this run knows it: just created, listed/looked up by key, or
+            # found by its marker (a create whose outcome we had not learned)
+            current = ticket or (
+                fetched.tickets.get(key) if key else fetched.by_marker.get(item.item_id)
+            )
+            if current is None and record and record.ticket and key:
+                current = _ticket_from_snapshot(key, record)
+            ok = True
+            for action in plan.actions:
+                if isinstance(action, WriteTicket | WriteStatus):
+                    self._queue_doc_edit(item, action, doc_edits)
+                elif isinstance(action, UpdateFields | SetStatus):
+                    try:
+                        if isinstance(action, UpdateFields):
+                            current = connector.update_fields(action.key, action.changes)
+                            result.updated += 1
+                        else:
+                            current = connector.set_status(action.key, action.status)
+                            result.status_pushed += 1
+                    except TrackerError as exc:
+                        ok = False
+                        self._fail(item, f"{type(action).__name__} {action.key}: {exc}", result)
+                elif isinstance(action, RecordConflict):
+                    result.conflicts += 1
+                    self.state.record_conflict(
+                        action.item_id,
+                        action.field,
+                        action.doc_value,
+                        action.ticket_value,
+                        action.winner,
+                        self.now(),
+                    )
+                elif isinstance(action, Note):
+                    result.notes.append(
+                        {
+                            "path": item.loaded.rel,
+                            "line": item.item.line,
+                            "kind": action.kind,
+                            "message": action.message,
+                        }
+                    )
+            if ticket is not None and item.key is None:
+                self._queue_doc_edit(
+                    item, WriteTicket(item.item_id, item.loaded.rel, ticket.key), doc_edits
+                )
+            if current is None:
+                continue
+            doc_snapshot = DocSide.of(item.item).snapshot()
+            if ticket is not None:
+                # Created from the doc just now: the ticket's status is the agreed base,
+                # so a status the tracker did not take (a failed initial transition)
+                # reads as a doc change and is pushed again next run.
+                doc_snapshot["status"] = ticket.status.value
+            records[item.item_id] = ItemRecord(
+                item_id=item.item_id,
+                tracker=tracker,
+                doc_path=item.loaded.rel,
+                ticket_key=current.key,
+                doc=doc_snapshot,
+                ticket=ticket_snapshot(current),
+                synced_at=self.now(),
+                error=None if ok else (record.error if record else None),
+                attempts=0 if ok else (record.attempts if record else 0),
+            )
+
+    def _create(
+        self, tracker: str, creates: list[tuple[DocItem, Create]], result: RunResult
+    ) -> dict[str, Ticket]:
+        """Create in chunks: intent recorded before each chunk, keys stored right after."""
+        connector = self.connectors[tracker]
+        chunk = max(
+            1,
+            connector.capabilities.max_bulk if connector.capabilities.bulk_create else CREATE_CHUNK,
+        )
+        created: dict[str, Ticket] = {}
+        for start in range(0, len(creates), chunk):
+            if self.should_stop():
+                result.notes.append(
+                    {
+                        "tracker": tracker,
+                        "kind": "stopped",
+                        "message": f"{len(creates) - start} creates left for the next run",
+                    }
+                )
+                break
+            batch = creates[start : start + chunk]
+            drafts = [action.draft for _item, action in batch]
+            self.state.record_intents(
+                tracker,
+                [d.marker for d in drafts],
+                payloads={item.item_id: {"doc_path": item.loaded.rel} for item, _a in batch},
+            )
+            try:
+                outcomes = connector.create_many(drafts)
+            except TrackerError as exc:  # nothing known about this chunk: intents stay
+                for item, _action in batch:
+                    self._fail(item, f"create outcome unknown ({exc}); will look it up", result)
+                continue
+            resolved: list[tuple[str, str | None]] = []
+            for (item, _action), outcome in zip(batch, outcomes, strict=True):
+                if outcome.ticket is not None:
+                    resolved.append((outcome.marker, outcome.ticket.key))
+                    created[item.item_id] = outcome.ticket
+                    result.created += 1
+                elif outcome.ambiguous:
+                    # keep the intent: the next run resolves it by marker before creating
+                    self._fail(
+                        item, f"create outcome unknown ({outcome.error}); will look it up", result
+                    )
+                else:
+                    resolved.append((outcome.marker, None))
+                    self._fail(item, f"create failed: {outcome.error}", result)
+            self.state.resolve_intents(resolved)
+            waits = [o.retry_after for o in outcomes if o.retry_after is not None]
+            if waits:
+                # The tracker refused creates: sending the next chunk now would only be
+                # refused again (and could get the token throttled for everyone).
+                left = len(creates) - start - len(batch)
+                result.notes.append(
+                    {
+                        "tracker": tracker,
+                        "kind": "rate-limited",
+                        "message": f"{tracker} rate limit: waiting {max(waits):.0f} s; "
+                        f"{left} more create(s) left for a later run",
+                    }
+                )
+                break
+        return created
+
+    def _fail(self, item: DocItem, message: str, result: RunResult) -> None:
+        result.errors += 1
+        if self.state.get_item(item.item_id) is not None:
+            self.state.record_error(item.item_id, message)
+        result.notes.append(
+            {"path": item.loaded.rel, "line": item.item.line, "kind": "error", "message": message}
+        )
+        log.warning("item failed", path=item.loaded.rel, line=item.item.line, error=message)
+
+    def _queue_doc_edit(
+        self,
+        item: DocItem,
+        action: WriteTicket | WriteStatus,
+        doc_edits: dict[str, dict[str, Edit]],
+    ) -> None:
+        if isinstance(action, WriteStatus) and not self.settings.sync.write_status:
+            return
+        edits = doc_edits[item.loaded.rel]
+        edit = edits.get(item.item_id, Edit(item.item))
+        if isinstance(action, WriteTicket):
+            edit = Edit(edit.item, ticket=action.key, status=edit.status)
+        else:
+            edit = Edit(edit.item, ticket=edit.ticket, status=action.status)
+        edits[item.item_id] = edit
+
+    # -- doc write-back ------------------------------------------------------------------
+    def _write_docs(
+        self,
+        docs: list[LoadedDoc],
+        doc_edits: dict[str, dict[str, Edit]],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> dict[Path, set[str]]:
+        """Write each doc's cell edits. An edit that does not land keeps the item's old
+        snapshot (its record is dropped from this run's batch), so the next run plans it
+        again instead of believing the doc was updated."""
+        by_rel = {d.rel: d for d in docs}
+        written: dict[Path, set[str]] = {}
+        for rel, edits in doc_edits.items():
+            loaded = by_rel[rel]
+            try:
+                path, applied = self._write_doc(loaded, edits, records, result)
+            except (OSError, PatchError) as exc:
+                result.errors += 1
+                result.notes.append({"path": rel, "kind": "write-failed", "message": str(exc)})
+                path, applied = None, set()
+            for item_id in set(edits) - applied:
+                records.pop(item_id, None)
+            if path is not None:
+                written[path] = applied
+        return written
+
+    def _write_doc(
+        self,
+        loaded: LoadedDoc,
+        edits: dict[str, Edit],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> tuple[Path | None, set[str]]:
+        current_doc, text = parse_file(loaded.path)
+        if text is None:
+            raise OSError(f"{loaded.rel} became unreadable")
+        text = text[len(loaded.prefix) :]
+        current = LoadedDoc(
+            loaded.rel, loaded.path, text, loaded.prefix, current_doc, loaded.tracker
+        )
+        # A human may have edited the doc since we read it: edits are re-targeted by
+        # item identity at what is there now, so nothing they wrote is overwritten.
+        remapped = self._rematch(loaded, current, edits)
+        if not remapped:
+            return None, set()
+        new_text = apply_edits(text, current_doc, [edit for _id, edit in remapped.values()])
+        if new_text == text:
+            return None, {item_id for item_id, _edit in remapped.values()}
+        if parse_file(loaded.path)[1] != loaded.prefix + text:
+            raise OSError(f"{loaded.rel} changed while being written; retried next run")
+        write_atomic(loaded.path, new_text, prefix=loaded.prefix)
+        result.docs_written += 1
+        result.doc_edits += len(remapped)
+        # record the doc side as the file now reads it (a checkbox cannot say "in progress")
+        after = LoadedDoc(
+            loaded.rel,
+            loaded.path,
+            new_text,
+            loaded.prefix,
+            parse_text(new_text, loaded.path),
+            loaded.tracker,
+        )
+        for item in after.doc.action_items:
+            hit = remapped.get(self._identity(after, item))
+            if hit is None or hit[0] not in records:
+                continue
+            record, snapshot = records[hit[0]], DocSide.of(item).snapshot()
+            if hit[1].status is None:  # only a key was written: the status base stands
+                snapshot["status"] = record.doc.get("status", snapshot["status"])
+            records[hit[0]] = _with_doc(record, snapshot)
+        return loaded.path, {item_id for item_id, _edit in remapped.values()}
+
+    def _rematch(
+        self, loaded: LoadedDoc, current: LoadedDoc, edits: dict[str, Edit]
+    ) -> dict[tuple[str, int], tuple[str, Edit]]:
+        """Edits planned against the text we read, re-targeted at the text there now,
+        keyed by item identity (action text + occurrence), with the item id they serve."""
+        planned = {self._identity(loaded, e.item): (item_id, e) for item_id, e in edits.items()}
+        out = {}
+        unmatched = []
+        for item in current.doc.action_items:
+            identity = self._identity(current, item)
+            if identity in planned:
+                item_id, edit = planned.pop(identity)
+                out[identity] = (item_id, Edit(item, ticket=edit.ticket, status=edit.status))
+            elif item.ticket is None:
+                unmatched.append((identity, item))
+        # a row reworded meanwhile still gets its ticket key, if it is recognisably the same
+        for item_id, edit in planned.values():
+            scored = [
+                (similarity(edit.item.action, item.action), identity, item)
+                for identity, item in unmatched
+            ]
+            best = max(scored, default=None, key=lambda t: t[0])
+            if best is not None and best[0] >= SIMILAR:
+                unmatched = [(i, it) for i, it in unmatched if i != best[1]]
+                out[best[1]] = (item_id, Edit(best[2], ticket=edit.ticket, status=edit.status))
+        return out
+
+    def _identity(self, loaded: LoadedDoc, item: ActionItem) -> tuple[str, int]:
+        norm = re.sub(r"\s+", " ", item.action.strip().lower())
+        same = [
+            i
+            for i in loaded.doc.action_items
+            if re.sub(r"\s+", " ", i.action.strip().lower()) == norm
+        ]
+        occurrence = next((n for n, i in enumerate(same) if i.line == item.line), 0)
+        return norm, occurrence
+
+    def _note_uncommitted(self, doc_edits: dict[str, dict[str, Edit]]) -> None:
+        """Before writing docs, remember which ones may end up written but uncommitted
+        (a kill between write and commit); the next run commits them first."""
+        if doc_edits:
+            pending = set(json.loads(self.state.meta_get(UNCOMMITTED) or "[]")) | set(doc_edits)
+            self.state.meta_set(UNCOMMITTED, json.dumps(sorted(pending)))
+
+    def _commit_leftovers(self, result: RunResult) -> None:
+        leftovers = json.loads(self.state.meta_get(UNCOMMITTED) or "[]")
+        if leftovers:
+            paths = [self.root / rel for rel in leftovers if (self.root / rel).is_file()]
+            if self._commit(paths, result) is None:
+                self.state.meta_set(UNCOMMITTED, "[]")
+
+    def _pull(self, result: RunResult) -> None:
+        git = self.settings.docs.git
+        top = gitops.work_tree(self.root) if git.pull is not False else None
+        if top is None or (git.pull is None and gitops.upstream(top) is None):
+            return
+        self._clear_stale_git_lock(top, result)
+        self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
+        error = gitops.pull(top, git.remote)
+        self.state.meta_set(GIT_HOLDER, "")
+        if error is not None:
+            result.errors += 1
+            result.notes.append({"kind": "git", "message": error})
+
+    def _commit(self, written: list[Path], result: RunResult) -> str | None:
+        """Commit (and push) the written docs; returns "dropped" when a conflicting
+        remote change made us drop our commit, "failed" when git failed."""
+        git = self.settings.docs.git
+        if not written or not git.commit:
+            return None
+        top = gitops.work_tree(self.root)
+        if top is None:
+            return None
+        names = sorted(p.relative_to(self.root).as_posix() for p in written)
+        message = (
+            f"{git.message_prefix}sync {len(written)} postmortem(s)\n\n"
+            + "\n".join(f"- {n}" for n in names)
+            + f"\n\n{result.created} ticket(s) created, {result.doc_edits} cell(s) updated."
+        )
+        self._clear_stale_git_lock(top, result)
+        try:
+            self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
+            sha = gitops.commit(top, written, message, git.author_name, git.author_email)
+            result.commit = sha
+            should_push = git.push if git.push is not None else gitops.upstream(top) is not None
+            if sha and should_push:
+                pushed = gitops.push(top, git.remote, sha)
+                if not pushed.pushed:
+                    result.errors += 1
+                    result.notes.append({"kind": "push", "message": pushed.message})
+                    if pushed.dropped:
+                        result.commit = None
+                        return "dropped"
+        except gitops.GitError as exc:
+            result.errors += 1
+            result.notes.append({"kind": "git", "message": str(exc)})
+            return "failed"
+        finally:
+            self.state.meta_set(GIT_HOLDER, "")
+        return None
+
+    def _clear_stale_git_lock(self, top: Path, result: RunResult) -> None:
+        """A run killed inside `git commit`/`pull` leaves .git/index.lock behind, and git
+        refuses to work until it is gone. Remove it when the state says our own git
+        operation was in flight and that process is dead (we hold the sync lease, so
+        no other run of ours can be using it)."""
+        holder = self.state.meta_get(GIT_HOLDER) or ""
+        lock = top / ".git" / "index.lock"
+        if holder and holder.split(":")[1:2] != [str(os.getpid())] and holder_is_dead(holder):
+            if lock.exists():
+                lock.unlink(missing_ok=True)
+                result.notes.append(
+                    {
+                        "kind": "git",
+                        "message": "removed .git/index.lock left "
+                        "by a run that was killed during a git operation",
+                    }
+                )
+            self.state.meta_set(GIT_HOLDER, "")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    tickets: dict[str, Ticket]  # by key: listed as changed, looked up, or found by marker
+    by_marker: dict[str, Ticket]
+    adopted: dict[str, str]  # doc-item id → marker of the managed ticket it names
+    listed_at: datetime  # the next cursor, once this run has applied what it saw
+    records: dict[str, ItemRecord]
+    fresh: frozenset[str] = frozenset()  # markers of creates whose outcome we just learned
+
+
+SIMILAR = 0.6  # how alike a reworded row must be to keep its ticket
+SIMILAR_MOVED = 0.9  # … and a row whose document was renamed meanwhile
+
+
+def similarity(a: str, b: str) -> float:
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", " ", text.strip().lower())
+
+    return difflib.SequenceMatcher(None, norm(a), norm(b)).ratio()
+
+
+def _record_text(record: ItemRecord, tickets: Mapping[str, Ticket]) -> str:
+    """The action an orphan's ticket was made for: from its snapshots, or - for a record
+    that only got its key (the run died before snapshotting) - the ticket's title."""
+    listed = tickets.get(record.ticket_key or "")
+    return str(
+        record.doc.get("action") or record.ticket.get("title") or (listed.title if listed else "")
+    )
+
+
+def _settled(item: DocItem, plan: ItemPlan, record: ItemRecord | None, fetched: Fetched) -> bool:
+    """No action, no fresh view of the ticket, the doc as last synced, no error."""
+    return (
+        not plan.actions
+        and record is not None
+        and record.error is None
+        and bool(record.ticket)
+        and (record.ticket_key or "") not in fetched.tickets
+        and record.doc == DocSide.of(item.item).snapshot()
+    )
+
+
+def _counts(connector: Connector) -> dict[str, int]:
+    stats = connector.stats
+    return {
+        "reads": stats.reads,
+        "writes": stats.writes,
+        "errors": stats.errors,
+        "rate_limit_waits": stats.rate_limit_waits,
+    }
+
+
+def _is_p(priority: str | None) -> bool:
+    return bool(priority and re.fullmatch(r"P[0-4]", priority))
+
+
+def _with_doc(record: ItemRecord, snapshot: dict[str, Any]) -> ItemRecord:
+    return ItemRecord(
+        record.item_id,
+        record.tracker,
+        record.doc_path,
+        record.ticket_key,
+        snapshot,
+        record.ticket,
+        record.synced_at,
+        record.error,
+        record.attempts,
+    )
+
+
+def _ticket_from_snapshot(key: str, record: ItemRecord) -> Ticket:
+    snap = record.ticket
+    return Ticket(
+        key=key,
+        url=snap.get("url", ""),
+        title=snap.get("title", ""),
+        assignee=snap.get("assignee"),
+        due=date.fromisoformat(snap["due"]) if snap.get("due") else None,
+        priority=snap.get("priority"),
+        status=Status(snap.get("status", "open")),
+        labels=(),
+        updated=datetime.fromisoformat(snap["updated"])
+        if snap.get("updated")
+        else datetime.min.replace(tzinfo=UTC),
+        marker=None if record.item_id.startswith("ref:") else record.item_id,
+    )
+
+
+def _plan_json(item: DocItem, plan: ItemPlan) -> dict[str, Any]:
+    def describe(action: Any) -> dict[str, Any]:
+        data = {"action": type(action).__name__}
+        for name, value in vars(action).items():
+            if name in ("item_id", "doc_path"):
+                continue
+            if name == "draft":
+                value = {
+                    "title": value.title,
+                    "assignee": value.assignee,
+                    "due": value.due.isoformat() if value.due else None,
+                    "priority": value.priority,
+                }
+            elif name == "changes":
+                value = {
+                    k: (v.isoformat() if isinstance(v, date) else v)
+                    for k, v in value.items().items()
+                }
+            elif isinstance(value, Status):
+                value = value.value
+            data[name] = value
+        return data
+
+    return {
+        "item": item.item_id,
+        "path": item.loaded.rel,
+        "line": item.item.line,
+        "action_text": item.item.action,
+        "tracker": item.tracker,
+        "actions": [describe(a) for a in plan.actions],
+    }

@@ -1,0 +1,264 @@
+"""The reconcile planner: a pure function from (last-synced snapshot, doc item, ticket)
+to actions. No I/O here; `syncd.sync.engine` applies the actions.
+
+Field ownership (README "Field ownership"):
+- the document owns the action text, owner, due date and priority: a change in the doc
+  is pushed to the ticket; a change made in the tracker is left there (the tool never
+  rewrites a human's words in the doc);
+- the tracker owns status: a change in the tracker is written into the doc's status
+  cell; a status changed in the doc is pushed to the tracker; with no history, the
+  tracker's status wins unless the ticket is still in its initial (open) state;
+- when both sides changed the same field since the last sync, `conflict_winner` decides
+  and the conflict is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from connectors.base import FieldChanges, Ticket, TicketDraft
+from syncd.model import ActionItem, Status
+
+Winner = Literal["tracker", "doc"]
+FIELDS = ("title", "assignee", "due", "priority")
+
+
+@dataclass(frozen=True)
+class DocSide:
+    """What the document says about an item, in snapshot form."""
+
+    action: str
+    owner: str | None
+    due: date | None
+    priority: str | None
+    status: Status
+
+    @classmethod
+    def of(cls, item: ActionItem) -> DocSide:
+        return cls(item.action, item.owner, item.due, item.priority, item.status)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "owner": self.owner,
+            "due": self.due.isoformat() if self.due else None,
+            "priority": self.priority,
+            "status": self.status.value,
+        }
+
+
+def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "url": ticket.url,
+        "title": ticket.title,
+        "assignee": ticket.assignee,
+        "due": ticket.due.isoformat() if ticket.due else None,
+        "priority": ticket.priority,
+        "status": ticket.status.value,
+        "updated": ticket.updated.isoformat(),
+    }
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    item_id: str
+    tracker: str
+    doc_path: str
+    doc: DocSide
+    doc_ticket: str | None  # the key the doc's Ticket cell names (already resolved)
+    assignee: str | None  # tracker identity of the doc owner (None: unmapped or no owner)
+    draft: TicketDraft | None  # what to create if no ticket exists
+    base_doc: dict[str, Any] | None  # last-synced snapshots (None: never synced)
+    base_ticket: dict[str, Any] | None
+    ticket: Ticket | None  # current ticket (fresh, or the snapshot's view when unchanged)
+    managed: bool = True  # created by us (carries the marker): doc-owned fields are pushed
+
+
+# -- actions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Create:
+    item_id: str
+    tracker: str
+    draft: TicketDraft
+
+
+@dataclass(frozen=True)
+class UpdateFields:
+    item_id: str
+    tracker: str
+    key: str
+    changes: FieldChanges
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    item_id: str
+    tracker: str
+    key: str
+    status: Status
+
+
+@dataclass(frozen=True)
+class WriteTicket:
+    item_id: str
+    doc_path: str
+    key: str
+
+
+@dataclass(frozen=True)
+class WriteStatus:
+    item_id: str
+    doc_path: str
+    status: Status
+
+
+@dataclass(frozen=True)
+class RecordConflict:
+    item_id: str
+    field: str
+    doc_value: Any
+    ticket_value: Any
+    winner: Winner
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something to report that needs no write (unmapped owner, closed item…)."""
+
+    item_id: str
+    kind: str
+    message: str
+
+
+Action = Create | UpdateFields | SetStatus | WriteTicket | WriteStatus | RecordConflict | Note
+
+
+@dataclass(frozen=True)
+class ItemPlan:
+    item_id: str
+    actions: tuple[Action, ...] = field(default=())
+
+    @property
+    def writes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if not isinstance(a, RecordConflict | Note))
+
+
+def plan_item(inp: PlanInput, winner: Winner = "tracker") -> ItemPlan:
+    actions: list[Action] = []
+    if inp.doc.owner and inp.assignee is None:
+        actions.append(
+            Note(
+                inp.item_id,
+                "unmapped-owner",
+                f"owner {inp.doc.owner!r} has no {inp.tracker} identity in [owners]",
+            )
+        )
+    if inp.ticket is None:
+        if inp.doc.status.is_closed:
+            actions.append(
+                Note(
+                    inp.item_id,
+                    "closed-without-ticket",
+                    "already closed in the doc; no ticket created",
+                )
+            )
+        elif inp.draft is not None:
+            actions.append(Create(inp.item_id, inp.tracker, inp.draft))
+        return ItemPlan(inp.item_id, tuple(actions))
+    ticket = inp.ticket
+    if inp.doc_ticket != ticket.key:
+        actions.append(WriteTicket(inp.item_id, inp.doc_path, ticket.key))
+    if inp.managed:
+        actions.extend(_field_actions(inp, ticket, winner))
+    actions.extend(_status_actions(inp, ticket, winner))
+    return ItemPlan(inp.item_id, tuple(actions))
+
+
+def _desired(inp: PlanInput) -> dict[str, Any]:
+    return {
+        "title": inp.doc.action,
+        "assignee": inp.assignee,
+        "due": inp.doc.due,
+        "priority": inp.doc.priority,
+    }
+
+
+def _current(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "url": ticket.url,
+        "title": ticket.title,
+        "assignee": ticket.assignee,
+        "due": ticket.due,
+        "priority": ticket.priority,
+    }
+
+
+_DOC_KEY = {"title": "action", "assignee": "owner", "due": "due", "priority": "priority"}
+
+
+def _field_actions(inp: PlanInput, ticket: Ticket, winner: Winner) -> list[Action]:
+    desired, current = _desired(inp), _current(ticket)
+    snapshot = inp.doc.snapshot()
+    push: dict[str, Any] = {}
+    actions: list[Action] = []
+    for name in FIELDS:
+        if desired[name] == current[name]:
+            continue
+        if name == "assignee" and desired[name] is None and inp.doc.owner:
+            continue  # an unmapped owner never unassigns a ticket someone assigned
+        if inp.base_doc is None or inp.base_ticket is None:
+            push[name] = desired[name]  # first sync of this pair: the doc owns these fields
+            continue
+        doc_changed = inp.base_doc.get(_DOC_KEY[name]) != snapshot[_DOC_KEY[name]]
+        ticket_changed = _snap(inp.base_ticket.get(name)) != _snap(current[name])
+        if not doc_changed:
+            continue  # changed in the tracker only: left there, the doc is not rewritten
+        if ticket_changed:
+            actions.append(
+                RecordConflict(
+                    inp.item_id, name, _snap(desired[name]), _snap(current[name]), winner
+                )
+            )
+            if winner == "tracker":
+                continue
+        push[name] = desired[name]
+    if push:
+        actions.insert(0, UpdateFields(inp.item_id, inp.tracker, ticket.key, FieldChanges(**push)))
+    return actions
+
+
+def _status_actions(inp: PlanInput, ticket: Ticket, winner: Winner) -> list[Action]:
+    doc_status, ticket_status = inp.doc.status, ticket.status
+    if doc_status == ticket_status:
+        return []
+    if inp.base_doc is None or inp.base_ticket is None:
+        # No history (first sync, lost state, an interrupted create): the tracker owns
+        # status, unless the ticket is still in its initial state - then nobody moved
+        # it, and the doc's status is a wish that never reached it.
+        if ticket_status is Status.OPEN:
+            return [SetStatus(inp.item_id, inp.tracker, ticket.key, doc_status)]
+        return [WriteStatus(inp.item_id, inp.doc_path, ticket_status)]
+    doc_changed = inp.base_doc.get("status") != doc_status.value
+    ticket_changed = inp.base_ticket.get("status") != ticket_status.value
+    if ticket_changed and not doc_changed:
+        return [WriteStatus(inp.item_id, inp.doc_path, ticket_status)]
+    if doc_changed and not ticket_changed:
+        return [SetStatus(inp.item_id, inp.tracker, ticket.key, doc_status)]
+    if doc_changed and ticket_changed:
+        conflict = RecordConflict(
+            inp.item_id, "status", doc_status.value, ticket_status.value, winner
+        )
+        if winner == "doc":
+            return [SetStatus(inp.item_id, inp.tracker, ticket.key, doc_status), conflict]
+        return [WriteStatus(inp.item_id, inp.doc_path, ticket_status), conflict]
+    # Neither side moved, yet they differ: the doc cannot say it (a checkbox has no
+    # "in progress"). Converged as far as the document allows; do nothing.
+    return []
+
+
+def _snap(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
