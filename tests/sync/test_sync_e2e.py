@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import syncd.cli.commands
+import syncd.sync.context
 import syncd.sync.engine
 from connectors.registry import build as real_build
 from connectors.testing.emulation import Fault
@@ -155,7 +155,7 @@ def wrap_connector(monkeypatch: pytest.MonkeyPatch, tracker: str, wrapper: Any) 
             wrapper(connector)
         return connector
 
-    monkeypatch.setattr(syncd.cli.commands, "build", build)
+    monkeypatch.setattr(syncd.sync.context, "build", build)
 
 
 def delete_state(world: World) -> None:
