@@ -78,9 +78,7 @@ class FieldChanges:
 class Capabilities:
     bulk_create: bool = False
     max_bulk: int = 1
-    incremental_listing: bool = True  # list_changed_since honours `since`
     wont_do: bool = True  # can express "won't do" distinctly from done
-    min_write_interval: float = 0.0  # seconds between content-creating writes
 
 
 @dataclass(frozen=True)
@@ -148,7 +146,6 @@ class ConnectorConfig(BaseModel):
     kind: str
     label: str = "postmortem-action"  # shared label on every ticket the tool manages
     webhook_secret: SecretStr | None = None
-    webhook_secret_file: str | None = None
     timeout: float = 30.0
 
 

@@ -28,8 +28,6 @@ What it relies on, and why (see /work/shared/design/API-NOTES.md §1, §2, §7):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -61,7 +59,10 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.batching import create_in_batches
+from connectors.markers import marker_from_labels
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,6 @@ KEYS_PER_QUERY = 100  # `key in (...)` chunk for get_many
 MARKERS_PER_QUERY = 50  # `labels in (...)` chunk for find_by_markers
 RECONCILE_LIMIT = 50  # Cloud accepts at most 50 ids in reconcileIssues
 CURSOR_OVERLAP = timedelta(minutes=2)  # clock skew and minute-precision JQL dates
-MARKER_PREFIX = "pm-"
 # Webhook events that can change what a doc shows; `jira:issue_deleted` is left to the
 # scheduled run, whose completed listing is the only safe evidence of a deletion.
 WEBHOOK_ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated"})
@@ -449,12 +449,10 @@ class JiraConnector:
 
     # -- writing -------------------------------------------------------------------------------
     def create_many(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
-        outcomes: list[CreateOutcome] = []
-        for chunk in _chunks(list(drafts), BULK_LIMIT):
-            outcomes.extend(self._create_chunk(chunk))
+        outcomes = create_in_batches(drafts, BULK_LIMIT, self._create_chunk)
         return [self._apply_initial_status(o, d) for o, d in zip(outcomes, drafts, strict=True)]
 
-    def _create_chunk(self, drafts: list[TicketDraft]) -> list[CreateOutcome]:
+    def _create_chunk(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
         try:
             client = self._jira()
         except TrackerError as exc:  # nothing was sent: a plain, unambiguous failure
@@ -473,9 +471,8 @@ class JiraConnector:
             if exc.status == 400 and isinstance(exc.body, dict) and "issues" in exc.body:
                 return self._bulk_outcomes(drafts, exc.body)
             return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
-        except RateLimited as exc:  # still limited after the retry budget: nothing created
-            after = exc.retry_after if exc.retry_after is not None else 60.0
-            return [CreateOutcome(d.marker, error=str(exc), retry_after=after) for d in drafts]
+        except RateLimited:  # still limited after the retry budget: nothing created
+            raise  # create_in_batches stops the batch here
         except TrackerError as exc:
             return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
         return self._bulk_outcomes(drafts, reply)
@@ -502,7 +499,7 @@ class JiraConnector:
         return body
 
     def _bulk_outcomes(
-        self, drafts: list[TicketDraft], reply: dict[str, Any]
+        self, drafts: Sequence[TicketDraft], reply: dict[str, Any]
     ) -> list[CreateOutcome]:
         """Jira lists created issues in input order, skipping the failed elements."""
         failures = {
@@ -796,7 +793,7 @@ class JiraConnector:
             status=self._status(fields),
             labels=labels,
             updated=_parse_time(fields.get("updated"), key),
-            marker=self._marker(labels),
+            marker=marker_from_labels(labels, self.config.label),
         )
 
     def _status(self, fields: dict[str, Any]) -> Status:
@@ -813,16 +810,6 @@ class JiraConnector:
         if category == "indeterminate":
             return Status.IN_PROGRESS
         return Status.OPEN  # "new" and "undefined"
-
-    def _marker(self, labels: Sequence[str]) -> str | None:
-        candidates = [
-            label
-            for label in labels
-            if label.startswith(MARKER_PREFIX) and label != self.config.label
-        ]
-        # Prefer a label shaped like the tool's markers over e.g. a human's "pm-review".
-        shaped = [c for c in candidates if re.fullmatch(r"pm-[0-9a-f]{6,}", c)]
-        return (shaped or candidates or [None])[0]
 
     def _user(self, user: str) -> dict[str, str]:
         # Jira Cloud identifies users by accountId only; Data Center by user name.
@@ -889,7 +876,14 @@ class JiraConnector:
         """
         secret = self.config.webhook_secret
         if secret is not None:
-            _verify_webhook_signature(headers.get("x-hub-signature"), secret, body)
+            verify_hmac_sha256(
+                headers.get("x-hub-signature"),
+                secret,
+                body,
+                name="X-Hub-Signature",
+                missing_hint="a webhook_secret is configured, so unsigned deliveries are "
+                "refused; register the webhook with the same secret",
+            )
         delivery = headers.get("x-atlassian-webhook-identifier") or None
         try:
             payload = json.loads(body)
@@ -913,24 +907,6 @@ class JiraConnector:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _verify_webhook_signature(header: str | None, secret: SecretStr, body: bytes) -> None:
-    """`X-Hub-Signature: sha256=<hex>`, keyed with the secret's UTF-8 bytes (what Jira
-    Cloud and every third-party verifier use; API-NOTES §5)."""
-    if not header:
-        raise WebhookRejected(
-            "missing X-Hub-Signature header: a webhook_secret is configured, so unsigned "
-            "deliveries are refused (register the webhook with the same secret)",
-            status=401,
-        )
-    scheme, _, given = header.strip().partition("=")
-    if scheme.lower() != "sha256" or not given:
-        raise WebhookRejected("X-Hub-Signature is not of the form sha256=<hex>", status=401)
-    expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
-    # compare_digest: the time taken must not tell a forger how many characters matched.
-    if not hmac.compare_digest(expected, given.strip().lower()):
-        raise WebhookRejected("X-Hub-Signature does not match the body (wrong secret or forged)")
 
 
 def _fold(text: str | None) -> str:

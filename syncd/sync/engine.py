@@ -44,7 +44,7 @@ from syncd.documents.patch import (
     remove_stale_temp_files,
     write_atomic,
 )
-from syncd.model import ActionItem, Postmortem, Status
+from syncd.model import MARKER_PREFIX, ActionItem, Postmortem, Status
 from syncd.sync import gitops
 from syncd.sync.lease import holder_is_dead
 from syncd.sync.planner import (
@@ -74,7 +74,7 @@ def marker_for(rel_path: str, action: str, occurrence: int) -> str:
     """Stable id of an action item that has no ticket yet (see README "Identity")."""
     norm = re.sub(r"\s+", " ", action.strip().lower())
     digest = hashlib.sha256(f"{rel_path}\0{norm}\0{occurrence}".encode()).hexdigest()
-    return f"pm-{digest[:16]}"
+    return f"{MARKER_PREFIX}{digest[:16]}"
 
 
 @dataclass

@@ -14,6 +14,7 @@ import pytest
 from connectors.base import FieldChanges, RateLimited, TrackerError
 from connectors.jira import JiraConfig, JiraConnector
 from connectors.jira.connector import TRANSITION_CACHE_TTL
+from connectors.registry import emulator_class
 from connectors.testing import jira as jira_emulator
 from connectors.testing.conformance import ConnectorConformance, Harness, created, draft
 from connectors.testing.emulation import Fault
@@ -749,7 +750,7 @@ def test_config_validation() -> None:
             JiraConfig.model_validate({**base, **bad})
     assert "**********" in repr(config)
     assert JiraConnector.Config is JiraConfig
-    assert JiraConnector.emulator == "connectors.testing.jira:JiraEmulator"
+    assert emulator_class("jira") is JiraEmulator  # found by entry point, not named
 
 
 def test_explicit_deployment_overrides_server_info(jira_setup: Setup) -> None:
