@@ -70,11 +70,13 @@ from connectors.base import (
     RequestStats,
     Ticket,
     TicketDraft,
+    TicketsByKey,
     TrackerError,
     WebhookEvent,
     WebhookRejected,
 )
 from connectors.batching import create_in_batches
+from connectors.cursors import TrackerCursor
 from connectors.markers import marker_comment, marker_in_text, marker_start
 from connectors.pacing import CreationBudget, WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
@@ -165,6 +167,7 @@ class GitHubConnector:
             seconds_between_writes=None,  # paced by WritePacer instead
             lazy=True,  # no GET before a PATCH; one requester shared by every object
         )
+        self._cursor = TrackerCursor()  # before the first request: the hook feeds it
         self._instrument(self._github.requester)
         self._repo = self._github.get_repo(config.repo)
         self._priority_of = {label: p for p, label in config.priority_labels.items()}
@@ -184,21 +187,41 @@ class GitHubConnector:
         Fetched completely before anything is yielded: a failed page raises, it never
         truncates the listing.
         """
-        return iter(self._idempotent(lambda: self._list_managed(since)))
+        self._cursor.begin()
+        tickets = self._idempotent(lambda: self._list_managed(since))
+        self._cursor.complete(tickets, since)
+        return iter(tickets)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
+    def listing_cursor(self) -> datetime | None:
+        """GitHub's `Date` header on the listing's first page (see connectors/cursors.py)."""
+        return self._cursor.value
+
+    def get_many(self, keys: Sequence[str]) -> TicketsByKey:
+        """Few keys: a GET each. More than `MANY_KEYS`: one listing of every managed issue
+        (`state=all`, the shared label, 100 a page), then a GET for each key the listing
+        lacks (a removed label, an issue linked by hand, a deleted one: 404/410).
+
+        Why not search or GraphQL: PyGithub has no GraphQL batching, and the search API
+        lags by minutes, caps queries at 256 characters and five boolean operators (so
+        about 20 numbers a query) and has its own 30-a-minute limit. The labelled listing
+        is consistent and costs ceil(M/100) reads for M managed issues, the same order as
+        the N known tickets of a full reconcile (every managed issue is known).
+        """
         numbers = {self._number_of(key) for key in keys if self.parse_key(key)}
-        found: dict[str, Ticket] = {}
+        found = TicketsByKey()
         if len(numbers) > MANY_KEYS:
             wanted = {self._key(n) for n in numbers}
-            found = {t.key: t for t in self._idempotent(lambda: self._list_managed(None))}
-            found = {key: ticket for key, ticket in found.items() if key in wanted}
-        # Keys outside the listing may still be issues a person linked by hand.
+            listed = self._idempotent(lambda: self._list_managed(None))
+            found.update({t.key: t for t in listed if t.key in wanted})
+        missing: set[str] = set()
         for number in sorted(numbers):
             if self._key(number) not in found:
                 ticket = self._idempotent(lambda n=number: self._fetch_ticket(n))
-                if ticket is not None:
+                if ticket is None:
+                    missing.add(self._key(number))
+                else:
                     found[ticket.key] = ticket
+        found.missing = frozenset(missing)
         return found
 
     def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:
@@ -326,6 +349,8 @@ class GitHubConnector:
         return [self._ticket(issue) for issue in issues if not _is_pull_request(issue)]
 
     def _fetch_ticket(self, number: int) -> Ticket | None:
+        """The issue, or None when there is none: 404 (never existed, or the token cannot
+        see it), 410 (deleted), or a pull request (no issue to sync)."""
         try:
             issue = self._repo.get_issue(number).complete()
         except TrackerError as exc:
@@ -483,10 +508,12 @@ class GitHubConnector:
                 self._take_creation_slot(_endpoint(url))
             self.stats.count(f"{verb} {_endpoint(url)}", write=write)
             try:
-                return send(verb, url, *args, **kwargs)
+                headers, data = send(verb, url, *args, **kwargs)
             except (GithubException, requests.RequestException, AssertionError) as exc:
                 self.stats.errors += 1
                 raise _classify(exc, verb, _endpoint(url)) from exc
+            self._cursor.observe(headers)
+            return headers, data
 
         requester.requestJsonAndCheck = instrumented  # type: ignore[method-assign]
 

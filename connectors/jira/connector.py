@@ -55,6 +55,7 @@ from connectors.base import (
     RequestStats,
     Ticket,
     TicketDraft,
+    TicketsByKey,
     TrackerError,
     WebhookEvent,
     WebhookRejected,
@@ -201,6 +202,7 @@ class JiraConnector:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
         self.config = config
@@ -208,6 +210,8 @@ class JiraConnector:
         self.stats = RequestStats()
         self._sleep = sleep  # seam for tests; retry waits go through it
         self._clock = clock  # seam for tests; expires cached transitions
+        self._wall = wall_clock  # seam for tests (skew); listing cursors, relative JQL dates
+        self._cursor: datetime | None = None
         # (issue type id, status id, target) or (_INITIAL, target) -> a transition that worked
         self._moves: dict[tuple[str, ...], _Move] = {}
         # key -> ticket, while create_many moves that just-created issue (see set_status)
@@ -331,27 +335,49 @@ class JiraConnector:
     # -- reading -------------------------------------------------------------------------------
     def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:
         """All managed tickets updated at or after `since`, fetched completely before yielding."""
+        started = self._now()
         jql = f'project = "{self.config.project}" AND labels = "{_quote(self.config.label)}"'
         if since is not None:
             jql += f' AND updated >= "{self._jql_relative(since - CURSOR_OVERLAP)}"'
         jql += " ORDER BY updated ASC"
         tickets = {t.key: t for t in self._search(jql)}  # a key seen twice keeps its last state
+        self._cursor = started
         return iter(list(tickets.values()))
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
+    def listing_cursor(self) -> datetime | None:
+        """When the last completed listing began, on this process's clock.
+
+        Not the tracker's clock, and it need not be: the next listing turns it into a
+        relative JQL date ("-15m": minutes elapsed since, on this same clock), which
+        Jira evaluates on its own clock. Skew between the two clocks cancels out; only
+        a local clock stepped between runs (NTP) shifts it, and the overlap covers
+        small steps.
+        """
+        return self._cursor
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._wall(), UTC)
+
+    def get_many(self, keys: Sequence[str]) -> TicketsByKey:
+        """`key in (...)` per `KEYS_PER_QUERY` keys, one page each: ceil(N/100) searches
+        for N existing keys (a chunk with unknown keys costs one more, see `_get_chunk`)."""
         wanted = list(dict.fromkeys(k for key in keys if (k := self.parse_key(key))))
-        found: dict[str, Ticket] = {}
+        found = TicketsByKey()
         for chunk in _chunks(wanted, KEYS_PER_QUERY):
             found.update(self._get_chunk(chunk))
+        # Unknown keys, and keys Jira answers under another key (the issue was moved to
+        # another project: the doc cites a key that no longer names it).
+        found.missing = frozenset(k for k in wanted if k not in found)
         return found
 
     def _get_chunk(self, keys: list[str]) -> dict[str, Ticket]:
-        """`key in (...)`; Jira rejects the whole query if one key is unknown, so drop those."""
+        """`key in (...)`; Jira rejects the whole query if one key is unknown (400 naming
+        every unknown key), so drop those and ask once more."""
         remaining = list(keys)
         while remaining:
             jql = f"key in ({', '.join(remaining)}) ORDER BY key ASC"
             try:
-                return {t.key: t for t in self._search(jql)}
+                return {t.key: t for t in self._search(jql, page_size=KEYS_PER_QUERY)}
             except JiraRequestError as exc:
                 missing = _missing_keys(exc)
                 if exc.status != 400 or not missing & set(remaining):
@@ -374,8 +400,14 @@ class JiraConnector:
                         found[label] = ticket
         return found
 
-    def _search(self, jql: str, *, reconcile: bool = False) -> list[Ticket]:
-        raws = self._search_cloud(jql, reconcile) if self.is_cloud else self._search_server(jql)
+    def _search(
+        self, jql: str, *, reconcile: bool = False, page_size: int | None = None
+    ) -> list[Ticket]:
+        size = max(page_size or 0, self.config.page_size)
+        if self.is_cloud:
+            raws = self._search_cloud(jql, reconcile, size)
+        else:
+            raws = self._search_server(jql, size)
         try:
             return [self._ticket(raw) for raw in raws]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -384,14 +416,14 @@ class JiraConnector:
                 f"jira search: unreadable issue ({type(exc).__name__})", retryable=False
             ) from None
 
-    def _search_cloud(self, jql: str, reconcile: bool) -> list[dict[str, Any]]:
+    def _search_cloud(self, jql: str, reconcile: bool, size: int) -> list[dict[str, Any]]:
         """`/search/jql`, following nextPageToken to the end (the reply has no total)."""
         reconcile_ids = list(self._recent_ids) if reconcile else None
         issues: list[dict[str, Any]] = []
         token: str | None = None
         seen: set[str] = set()
         while True:
-            page = self._cloud_page(jql, token, reconcile_ids)
+            page = self._cloud_page(jql, token, reconcile_ids, size)
             issues.extend(_page_issues(page))
             token = page.get("nextPageToken")
             if not token or page.get("isLast"):
@@ -401,7 +433,7 @@ class JiraConnector:
             seen.add(token)
 
     def _cloud_page(
-        self, jql: str, token: str | None, reconcile_ids: list[int] | None
+        self, jql: str, token: str | None, reconcile_ids: list[int] | None, size: int
     ) -> dict[str, Any]:
         client = self._jira()
         return self._call(
@@ -409,31 +441,31 @@ class JiraConnector:
             lambda: client.enhanced_search_issues(
                 jql,
                 nextPageToken=token,
-                maxResults=self.config.page_size,
+                maxResults=size,
                 fields=list(SEARCH_FIELDS),
                 reconcileIssues=reconcile_ids,
                 json_result=True,
             ),
         )
 
-    def _search_server(self, jql: str) -> list[dict[str, Any]]:
+    def _search_server(self, jql: str, size: int) -> list[dict[str, Any]]:
         """Data Center `/search`, paging with startAt until `total` is reached."""
         issues: list[dict[str, Any]] = []
         while True:
-            page = self._server_page(jql, start=len(issues))
+            page = self._server_page(jql, start=len(issues), size=size)
             batch = _page_issues(page)
             issues.extend(batch)
             if not batch or len(issues) >= int(page.get("total", 0)):
                 return issues
 
-    def _server_page(self, jql: str, start: int) -> dict[str, Any]:
+    def _server_page(self, jql: str, start: int, size: int) -> dict[str, Any]:
         client = self._jira()
         return self._call(
             "search",
             lambda: client.search_issues(
                 jql,
                 startAt=start,
-                maxResults=self.config.page_size,
+                maxResults=size,
                 fields=list(SEARCH_FIELDS),
                 json_result=True,
             ),
@@ -840,7 +872,7 @@ class JiraConnector:
         """
         if when.tzinfo is None:  # treat a naive cursor as UTC, never as local time
             when = when.replace(tzinfo=UTC)
-        minutes = math.ceil((datetime.now(UTC) - when).total_seconds() / 60)
+        minutes = math.ceil((self._now() - when).total_seconds() / 60)
         return f"-{max(minutes, 1)}m"
 
     def parse_key(self, text: str) -> str | None:

@@ -100,11 +100,13 @@ from connectors.base import (
     RequestStats,
     Ticket,
     TicketDraft,
+    TicketsByKey,
     TrackerError,
     WebhookEvent,
     WebhookRejected,
 )
 from connectors.batching import RATE_LIMIT_FALLBACK, create_in_batches, refused
+from connectors.cursors import TrackerCursor
 from connectors.markers import marker_comment, marker_in_text
 from connectors.pacing import WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
@@ -129,7 +131,9 @@ URL_RE = re.compile(
 # `since` is sent this much earlier than asked: the caller's clock need not match
 # Linear's, and a superset is harmless (reconciling a ticket twice changes nothing).
 SINCE_OVERLAP = timedelta(minutes=2)
-KEYS_PER_QUERY = 50  # `number: {in: …}` chunk for get_many; one page of `first: 50`
+# `number: {in: …}` chunk for get_many, one page of `first: 50`. Not 100: each issue
+# reads up to 50 labels, and Linear caps one query's complexity (10,000 points).
+KEYS_PER_QUERY = 50
 ISSUE_LABELS_FIRST = 50  # labels read per issue (a connection: it costs complexity)
 WEBHOOK_MAX_AGE = 60.0  # seconds; Linear's SDK rejects deliveries older than a minute
 WEBHOOK_MAX_SKEW = 60.0  # and, like the SDK, as far in the future (clock skew)
@@ -311,6 +315,7 @@ class LinearConnector:
         self._lock = threading.RLock()
         self._team: _Team | None = None
         self._label_ids: dict[str, str] = {}  # casefolded name -> id, usable by our team
+        self._cursor = TrackerCursor()
 
     def __repr__(self) -> str:
         config = self.config
@@ -337,13 +342,25 @@ class LinearConnector:
         if since is not None:
             aware = since if since.tzinfo else since.replace(tzinfo=UTC)
             issue_filter["updatedAt"] = {"gte": _iso(aware - SINCE_OVERLAP)}
+        self._cursor.begin()
         tickets = [self._ticket(raw) for raw in self._list(issue_filter)]
+        self._cursor.complete(tickets, since)
         return iter(sorted(tickets, key=lambda t: (t.updated, t.key)))
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
-        """By key, managed or not (a person may link any issue of the team in a doc)."""
-        numbers = sorted({_number(k) for key in keys if (k := self.parse_key(key))})
-        return {key: self._ticket(raw) for key, raw in self._fetch_raw(numbers).items()}
+    def listing_cursor(self) -> datetime | None:
+        """Linear's `Date` header on the listing's first page, else the largest
+        `updatedAt` it returned (connectors/cursors.py): never the local clock."""
+        return self._cursor.value
+
+    def get_many(self, keys: Sequence[str]) -> TicketsByKey:
+        """By key, managed or not (a person may link any issue of the team in a doc):
+        `number: {in: …}` per `KEYS_PER_QUERY` numbers, ceil(N/50) queries for N keys.
+        Issues deleted (trashed), archived or never created are `missing`."""
+        wanted = sorted({k for key in keys if (k := self.parse_key(key))}, key=_number)
+        raws = self._fetch_raw([_number(k) for k in wanted])
+        found = TicketsByKey({key: self._ticket(raw) for key, raw in raws.items()})
+        found.missing = frozenset(k for k in wanted if k not in found)
+        return found
 
     def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:
         wanted = set(markers)
@@ -801,6 +818,7 @@ class LinearConnector:
         except httpx.HTTPError as exc:
             self.stats.errors += 1
             raise _transport_error(exc, where, write) from exc
+        self._cursor.observe(response.headers)
         status = response.status_code
         body = _json_body(response)
         errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]

@@ -446,6 +446,13 @@ class JiraEmulator(EmulatorServer):
             issue = self._new_issue({"summary": title, "labels": list(labels)})
             return str(issue["key"])
 
+    def human_delete(self, key: str) -> None:
+        """A person deletes the issue: GET answers 404, JQL `key in` 400 "does not exist"."""
+        with self.lock:
+            issue = self._lookup(key)
+            del self._issues[issue["id"]]
+            del self._ids_by_key[issue["key"]]
+
     def issue_count(self) -> int:
         with self.lock:
             return len(self._issues)

@@ -243,6 +243,8 @@ class Engine:
         try:
             if only is None:
                 tickets = {t.key: t for t in connector.list_changed_since(cursor)}
+                # The next cursor on the tracker's clock, not ours (Connector.listing_cursor).
+                listed_at = connector.listing_cursor() or listed_at
             else:  # a webhook named these tickets: fetch just them, leave the cursor alone
                 tickets = connector.get_many(sorted(only))
             by_marker = {t.marker: t for t in tickets.values() if t.marker}

@@ -68,12 +68,14 @@ def make(emulator: GitHubEmulator) -> Iterator[Any]:
 
 
 @pytest.fixture
-def harness(emulator: GitHubEmulator, make: Any) -> Harness:
+def _harness(emulator: GitHubEmulator, make: Any) -> Harness:
     return Harness(connector=make(), emulator=emulator, make_connector=make)
 
 
 class TestGitHubConformance(ConnectorConformance):
-    pass
+    @pytest.fixture
+    def harness(self, _harness: Harness) -> Harness:
+        return _harness
 
 
 def plain_github(emulator: GitHubEmulator) -> Github:

@@ -78,12 +78,14 @@ def make(emulator: LinearEmulator) -> Iterator[Any]:
 
 
 @pytest.fixture
-def harness(emulator: LinearEmulator, make: Any) -> Harness:
+def _harness(emulator: LinearEmulator, make: Any) -> Harness:
     return Harness(connector=make(), emulator=emulator, make_connector=make)
 
 
 class TestLinearConformance(ConnectorConformance):
-    pass
+    @pytest.fixture
+    def harness(self, _harness: Harness) -> Harness:
+        return _harness
 
 
 def ops(emulator: LinearEmulator, name: str) -> int:
