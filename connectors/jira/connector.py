@@ -100,6 +100,22 @@ TRANSITION_CACHE_TTL = 600.0
 STALE_TRANSITION = frozenset({400, 409})
 # Cache key part for a just-created issue: it stands in its workflow's initial status.
 _INITIAL = "initial"
+# The longest chain of transitions a status push walks (To Do -> In Progress -> Done is 2).
+MAX_CHAIN = 6
+_CATEGORY_OF = {
+    Status.OPEN: "new",
+    Status.IN_PROGRESS: "indeterminate",
+    Status.DONE: "done",
+    Status.WONT_DO: "done",
+}
+# Status categories one step of a chain may move to, per target, when no transition
+# goes straight there: forward only (from a closed status, reopening is a step too).
+_STEPS_TOWARDS: dict[Status, tuple[str, ...]] = {
+    Status.OPEN: ("indeterminate",),
+    Status.IN_PROGRESS: ("new",),
+    Status.DONE: ("indeterminate",),
+    Status.WONT_DO: ("indeterminate",),
+}
 WONT_DO_NAMES = {"won't do", "won't fix", "declined", "cancelled", "canceled"}
 DEFAULT_PRIORITIES = {"P0": "Highest", "P1": "High", "P2": "Medium", "P3": "Low", "P4": "Lowest"}
 _MISSING_KEY = re.compile(
@@ -183,11 +199,24 @@ class JiraRequestError(TrackerError):
 
 @dataclass(frozen=True)
 class _Move:
-    """A transition known to take an issue from one workflow spot to a target status."""
+    """One step that worked from a workflow spot towards a target status."""
 
     transition_id: str
     fields: Mapping[str, Any]  # e.g. the resolution a "done" screen needs
+    to_id: str  # the status it lands in
+    to_name: str
+    to_category: str  # "new", "indeterminate" or "done"
+    final: bool  # it lands on the target status; else one step of a chain
     expires: float  # on the connector's monotonic clock
+
+
+class NoTransitionChain(JiraRequestError):
+    """No chain of available transitions leads to the target status. `reached` is where
+    the issue stands now (a walk may have taken steps before it found no way on)."""
+
+    def __init__(self, message: str, *, reached: Status) -> None:
+        super().__init__(message, retryable=False)
+        self.reached = reached
 
 
 class JiraConnector:
@@ -567,6 +596,10 @@ class JiraConnector:
         self._just_created[key] = outcome.ticket
         try:
             ticket = self.set_status(key, draft.status)
+        except NoTransitionChain as exc:
+            # The ticket exists where the walk left it; the next run pushes again.
+            log.warning("created %s but could not set status: %s", key, exc)
+            return CreateOutcome(draft.marker, ticket=replace(outcome.ticket, status=exc.reached))
         except TrackerError as exc:
             # The ticket exists; the engine sees the status mismatch on its next run.
             log.warning("created %s but could not set status: %s", key, exc)
@@ -574,32 +607,6 @@ class JiraConnector:
         finally:
             self._just_created.pop(key, None)
         return CreateOutcome(draft.marker, ticket=ticket)
-
-    def _move_new_issue(self, ticket: Ticket, status: Status) -> Ticket:
-        """Transition a just-created issue without reading it first.
-
-        Its status is known (the workflow's initial one, and every issue we create has
-        the same project and issue type, hence the same workflow), so the transition
-        found for the first such issue is reused: one POST per issue. If Jira refuses
-        the cached id, the workflow differs for this issue: forget it and take the
-        full `set_status` path (read, look the transitions up, POST).
-        """
-        spot = (_INITIAL, status.value)
-        move = self._cached_move(spot)
-        if move is None:
-            move = self._lookup_move(ticket.key, status)
-            self._post_move(ticket.key, move)  # looked up for this very issue: no fallback
-            self._moves[spot] = move
-            return self._moved(ticket, status)
-        try:
-            self._post_move(ticket.key, move)
-        except JiraRequestError as exc:
-            if exc.status not in STALE_TRANSITION:
-                raise
-            self._moves.pop(spot, None)
-            log.info("cached transition refused on %s; looking it up again", ticket.key)
-            return self.set_status(ticket.key, status)
-        return self._moved(ticket, status)
 
     def _labels(self, draft: TicketDraft) -> list[str]:
         labels = [self.config.label, draft.marker, *(_label(x) for x in draft.labels)]
@@ -670,63 +677,137 @@ class JiraConnector:
         return fields
 
     def set_status(self, key: str, status: Status) -> Ticket:
-        """One GET of the issue, then one POST when the transition is cached.
+        """Walk the issue's workflow to `status`: see `_walk`.
 
-        For an issue `create_many` has just created (`_just_created`), not even the GET:
-        see `_move_new_issue`.
-
-        The returned ticket is the one just read with the new status (and our clock as
-        `updated`), as for creates: the transition was chosen because it leads to
-        `status`, and the next listing brings Jira's own view.
+        One GET of the issue first (its status and issue type), then one POST per step
+        when the steps are cached. For an issue `create_many` has just created
+        (`_just_created`), not even the GET: it stands in its workflow's initial status.
+        The returned ticket is the one read with the new status (and our clock as
+        `updated`): every step was chosen for where it leads, and the next listing
+        brings Jira's own view.
         """
         key = self._own_key(key)
         if (created := self._just_created.pop(key, None)) is not None:
-            return self._move_new_issue(created, status)
+            # Every issue we create has this project and issue type: one workflow.
+            workflow = f"create:{self.config.issue_type}"
+            return self._walk(
+                key, created, workflow, (_INITIAL, "its initial status", "new"), status
+            )
         raw = self._read_raw(key)
         current = self._ticket(raw)
         if current.status is status:
             return current
-        spot = self._workflow_spot(raw, status)
-        if spot is not None and (cached := self._cached_move(spot)) is not None:
-            try:
-                self._post_move(key, cached)
-                return self._moved(current, status)
-            except JiraRequestError as exc:
-                if exc.status not in STALE_TRANSITION:
-                    raise
-                self._moves.pop(spot, None)
-                log.info("cached transition refused on %s; looking it up again", key)
-        move = self._lookup_move(key, status)
-        self._post_move(key, move)
-        if spot is not None:
-            self._moves[spot] = move
-        return self._moved(current, status)
-
-    @staticmethod
-    def _workflow_spot(raw: dict[str, Any], status: Status) -> tuple[str, ...] | None:
-        """(issue type id, status id, target): where one cached transition applies."""
         fields = raw.get("fields") or {}
-        issue_type = (fields.get("issuetype") or {}).get("id")
-        current = (fields.get("status") or {}).get("id")
-        if not issue_type or not current:
-            return None  # cannot tell workflows apart: never reuse a transition
-        return (str(issue_type), str(current), status.value)
+        # Transition ids are per workflow, which Jira picks per project and issue type.
+        workflow = str((fields.get("issuetype") or {}).get("id") or "")
+        return self._walk(key, current, workflow or None, _where(fields), status)
 
-    def _cached_move(self, spot: tuple[str, ...]) -> _Move | None:
-        move = self._moves.get(spot)
-        if move is not None and move.expires <= self._clock():
-            self._moves.pop(spot, None)
-            return None
-        return move
+    def _walk(
+        self,
+        key: str,
+        ticket: Ticket,
+        workflow: str | None,
+        where: tuple[str, str, str],
+        target: Status,
+    ) -> Ticket:
+        """Reach `target` by a chain of transitions, re-reading them after each step.
 
-    def _lookup_move(self, key: str, status: Status) -> _Move:
-        """`GET …/transitions` (with their screens' fields) and pick the one to `status`."""
+        Jira shows a user only the transitions out of an issue's current status (the
+        workflow graph needs admin rights), so the chain is found step by step: a
+        transition that lands on the target if one is available (`done_transition` /
+        `wont_do_transition` first), else one step forward (`_STEPS_TOWARDS`) to a
+        status not yet visited. To Do -> In Progress -> Done takes two steps. Each step
+        that worked is cached per (workflow, status, target), so the next issue in the
+        same spot walks the same chain with POSTs only; a cached step Jira refuses
+        (400/409: the workflow was edited) is forgotten, the issue read again, and the
+        walk goes on from where it really stands.
+        """
+        status_id, status_name, category = where
+        start = status_name  # the status the walk started from, for the error
+        visited = {status_id}
+        seen: list[str] = []  # "To Do: Start Progress -> In Progress", for the error
+        for _step in range(MAX_CHAIN):
+            spot = (workflow, status_id, target.value) if workflow and status_id else None
+            move = self._cached_move(spot) if spot is not None else None
+            if move is not None and spot is not None:
+                try:
+                    self._post_move(key, move)
+                except JiraRequestError as exc:
+                    if exc.status not in STALE_TRANSITION:
+                        raise
+                    self._moves.pop(spot, None)
+                    log.info("cached transition refused on %s; looking it up again", key)
+                    if status_id == _INITIAL:
+                        # A just-created issue in an unexpected workflow: read where it
+                        # stands (the steps after this are then keyed by real ids).
+                        raw = self._read_raw(key)
+                        ticket = self._ticket(raw)
+                        if ticket.status is target:
+                            return ticket
+                        status_id, status_name, category = _where(raw.get("fields") or {})
+                        visited.add(status_id)
+                    continue
+            else:
+                usable = self._transitions(key)
+                seen.append(f"{status_name}: {_describe(usable)}")
+                move = self._next_move(usable, target, category, visited)
+                if move is None:
+                    raise NoTransitionChain(
+                        f"jira: no chain of transitions takes {key} from {start!r} to "
+                        f"{target.value}: it is in {status_name!r}; transitions seen: "
+                        f"{'; '.join(seen)}. Add a transition to the workflow, or name one "
+                        "in done_transition / wont_do_transition",
+                        reached=self._status_of_category(category, status_name),
+                    )
+                self._post_move(key, move)
+                if spot is not None:
+                    self._moves[spot] = move
+            if move.final:
+                return self._moved(ticket, target)
+            status_id, status_name, category = move.to_id, move.to_name, move.to_category
+            visited.add(status_id)
+        raise NoTransitionChain(
+            f"jira: {key} did not reach {target.value} within {MAX_CHAIN} transitions "
+            f"(it is in {status_name!r}; transitions seen: {'; '.join(seen) or 'cached'})",
+            reached=self._status_of_category(category, status_name),
+        )
+
+    def _transitions(self, key: str) -> list[dict[str, Any]]:
+        """`GET …/transitions` with their screens' fields: where the issue can go now."""
         client = self._jira()
         transitions = self._call(
             "transitions", lambda: client.transitions(key, expand="transitions.fields")
         )
-        transition, fields = self._choose_transition(key, transitions, status)
-        return _Move(str(transition["id"]), fields, self._clock() + TRANSITION_CACHE_TTL)
+        return [t for t in transitions if t.get("isAvailable", True)]
+
+    def _status_of_category(self, category: str, name: str) -> Status:
+        return self._status({"status": {"name": name, "statusCategory": {"key": category}}})
+
+    def _next_move(
+        self,
+        usable: list[dict[str, Any]],
+        target: Status,
+        category: str,
+        visited: set[str],
+    ) -> _Move | None:
+        """The transition to take from here: straight to `target`, else one step on."""
+        expires = self._clock() + TRANSITION_CACHE_TTL
+        direct = self._choose_transition(usable, target)
+        if direct is not None:
+            transition, fields = direct
+            return _move(transition, fields, final=True, expires=expires)
+        if self._to_category(usable, _CATEGORY_OF[target]):
+            # The target's category is in reach but no transition there suits (e.g. no
+            # screen takes a won't-do resolution): walking elsewhere would not help.
+            return None
+        # From a closed status any open one is a step on (reopen first); otherwise only
+        # forward, so a workflow without a way on is left alone, not walked in circles.
+        steps = ("indeterminate", "new") if category == "done" else _STEPS_TOWARDS[target]
+        for step in steps:
+            for transition in self._to_category(usable, step):
+                if str((transition.get("to") or {}).get("id")) not in visited:
+                    return _move(transition, {}, final=False, expires=expires)
+        return None
 
     def _post_move(self, key: str, move: _Move) -> None:
         client = self._jira()
@@ -737,15 +818,22 @@ class JiraConnector:
             lambda: client.transition_issue(key, move.transition_id, fields=fields),
         )
 
+    def _cached_move(self, spot: tuple[str, ...]) -> _Move | None:
+        move = self._moves.get(spot)
+        if move is not None and move.expires <= self._clock():
+            self._moves.pop(spot, None)
+            return None
+        return move
+
     @staticmethod
     def _moved(ticket: Ticket, status: Status) -> Ticket:
         """`ticket` after a transition Jira accepted (204, no body to read back)."""
         return replace(ticket, status=status, updated=datetime.now(UTC))
 
     def _choose_transition(
-        self, key: str, transitions: list[dict[str, Any]], status: Status
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        usable = [t for t in transitions if t.get("isAvailable", True)]
+        self, usable: list[dict[str, Any]], status: Status
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A transition from here straight to `status`, with the fields its screen needs."""
         by_name = {_fold(t.get("name", "")): t for t in usable}
         if status is Status.WONT_DO:
             named = by_name.get(_fold(self.config.wont_do_transition))
@@ -766,12 +854,7 @@ class JiraConnector:
             matches = self._to_category(usable, category)
             if matches:
                 return matches[0], {}
-        names = ", ".join(sorted(t.get("name", "?") for t in usable)) or "none"
-        raise JiraRequestError(
-            f"jira: no transition on {key} leads to {status.value} (available: {names}); "
-            "set done_transition / wont_do_transition in the config",
-            retryable=False,
-        )
+        return None
 
     @staticmethod
     def _to_category(transitions: Iterable[dict[str, Any]], category: str) -> list[dict[str, Any]]:
@@ -939,6 +1022,34 @@ class JiraConnector:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _where(fields: dict[str, Any]) -> tuple[str, str, str]:
+    """(status id, status name, status category key) of an issue's fields."""
+    status = fields.get("status") or {}
+    category = str((status.get("statusCategory") or {}).get("key") or "new")
+    return str(status.get("id") or ""), str(status.get("name") or "?"), category
+
+
+def _move(
+    transition: dict[str, Any], fields: dict[str, Any], *, final: bool, expires: float
+) -> _Move:
+    to = transition.get("to") or {}
+    return _Move(
+        transition_id=str(transition["id"]),
+        fields=fields,
+        to_id=str(to.get("id") or ""),
+        to_name=str(to.get("name") or "?"),
+        to_category=str((to.get("statusCategory") or {}).get("key") or "new"),
+        final=final,
+        expires=expires,
+    )
+
+
+def _describe(transitions: Sequence[dict[str, Any]]) -> str:
+    """ "Start Progress -> In Progress, Cancel -> Won't Do" (or "none")."""
+    steps = [f"{t.get('name', '?')} -> {(t.get('to') or {}).get('name', '?')}" for t in transitions]
+    return ", ".join(steps) or "none"
 
 
 def _fold(text: str | None) -> str:
