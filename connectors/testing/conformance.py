@@ -6,7 +6,8 @@ Two ways to use it:
 
 * By kind, through the entry points: a test class names the connector's `kind`; the
   suite starts the emulator registered under `syncd.emulators` and builds connectors
-  with `connectors.registry.build` from `emulator.connector_section()`::
+  of the class registered under `syncd.connectors` from `emulator.connector_section()`
+  (passing `sleep=` a fast sleep when the constructor takes one)::
 
       from connectors.testing.conformance import ConnectorConformance
 
@@ -21,6 +22,7 @@ The emulator must satisfy `TrackerEmulator`: the few methods the suite drives.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 import time
@@ -40,7 +42,7 @@ from connectors.base import (
     TicketDraft,
     TrackerError,
 )
-from connectors.registry import build, emulator_class
+from connectors.registry import connector_class, emulator_class
 from connectors.testing.emulation import Fault, FaultPlan
 from syncd.model import MARKER_PREFIX, Status
 
@@ -144,8 +146,13 @@ def _harness_for_kind(kind: str) -> Iterator[Harness]:
     emulator.start()
     made: list[Connector] = []
 
+    cls = connector_class(kind)
+    # A connector that takes a `sleep=` seam retries without the suite waiting.
+    seams = {"sleep": fast_sleep} if "sleep" in inspect.signature(cls).parameters else {}
+
     def make() -> Connector:
-        connector = build(kind, emulator.connector_section(token=SECRET_TOKEN))
+        section = emulator.connector_section(token=SECRET_TOKEN)
+        connector: Connector = cls(kind, cls.Config.model_validate(section), **seams)
         made.append(connector)
         return connector
 
