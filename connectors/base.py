@@ -1,9 +1,10 @@
 """The connector interface third parties implement.
 
 A connector maps one tracker (a Jira project, a GitHub repository, a Linear team)
-to frozen `Ticket` entities. The core never sees an SDK object. Six operations and
-a few capability flags are the whole contract; `tests/conformance.py` is the suite
-every connector must pass against its emulator.
+to frozen `Ticket` entities. The core never sees an SDK object. The operations of
+`Connector` and a few capability flags are the whole contract (docs/connectors.md);
+`connectors.testing.conformance` is the shipped suite every connector passes against
+its emulator.
 
 Identity: every ticket the tool creates carries `marker` (a stable id of its action
 item). Jira stores it as a label, GitHub as a hidden body comment plus the shared

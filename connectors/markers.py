@@ -52,7 +52,7 @@ def marker_from_labels(labels: Sequence[str], shared_label: str) -> str | None:
         label for label in labels if label.startswith(MARKER_PREFIX) and label != shared_label
     ]
     shaped = [c for c in candidates if MARKER_SHAPE.fullmatch(c)]
-    return (shaped or candidates or [None])[0]
+    return next(iter(shaped or candidates), None)
 
 
 def marker_start(text: str) -> int | None:

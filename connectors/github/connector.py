@@ -43,6 +43,7 @@ requester's `requestJsonAndCheck`, the one entry point PyGithub's REST calls use
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -216,7 +217,7 @@ class GitHubConnector:
         missing: set[str] = set()
         for number in sorted(numbers):
             if self._key(number) not in found:
-                ticket = self._idempotent(lambda n=number: self._fetch_ticket(n))
+                ticket = self._idempotent(functools.partial(self._fetch_ticket, number))
                 if ticket is None:
                     missing.add(self._key(number))
                 else:

@@ -422,7 +422,7 @@ class GitHubEmulator(EmulatorServer):
 
     def _search_match(self, issue: _Issue, tokens: list[str]) -> bool:
         """Does `issue` satisfy a search query (free terms AND the simple qualifiers)?"""
-        fields = ("title", "body")
+        fields: tuple[str, ...] = ("title", "body")
         terms: list[str] = []
         for token in tokens:
             qualifier, colon, value = token.partition(":")
