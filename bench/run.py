@@ -16,6 +16,8 @@ Scenarios, at ~1k items (200 docs) and ~10k items (2,000 docs):
   resync-1pct         owners closed 1% of the tickets (human_set_status) since the last sync
   cold-github         first sync to GitHub with the secondary limit (80 creates/min)
                       enforced on a scaled clock (1k tier only, see README)
+  full-reconcile      read every known ticket by key (`get_many`, what the periodic full
+                      reconcile does): requests per tracker for N tickets, 1% deleted
 
 Usage: python -m bench.run [--quick] [--latency 0.02] [--repeat 3] [--out FILE]
 """
@@ -44,8 +46,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import OWNERS, Corpus, generate, owner_identities
+from connectors.registry import build
 from connectors.testing.github import GitHubEmulator
 from connectors.testing.jira import JiraEmulator
+from connectors.testing.linear import LinearEmulator
 from syncd.cli.demo import toml_value
 from syncd.model import Status
 
@@ -403,6 +407,8 @@ class Bench:
             ws.emulator.stop()
             if tier == "1k":
                 self.cold_github(tier)
+            for tracker in RECONCILE_TARGETS:
+                self.results.append(full_reconcile(tracker, tier, TIERS[tier][0] * TIERS[tier][1]))
         if len(tiers) > 1:
             self.results.append(cost_curve(self.results))
         return self.results
@@ -756,6 +762,105 @@ class Bench:
                 f"probe: the proposed writes_per_minute={self.opts.github_probe:g}, same corpus"
             )
             ws.emulator.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# full reconcile: every known ticket read by key
+
+
+# Reads allowed for N known tickets: Jira's target is one `key in (...)` search per 100
+# keys; GitHub and Linear are held to the same order (their batch: a 100-issue listing
+# page, a 50-issue GraphQL page).
+RECONCILE_TARGETS: dict[str, tuple[Callable[[int], int], str]] = {
+    "jira": (lambda n: math.ceil(n / 100), "ceil(N/100)"),
+    "github": (lambda n: math.ceil(n / 100) + 1, "ceil(N/100) + 1"),
+    "linear": (lambda n: math.ceil(n / 50), "ceil(N/50)"),
+}
+
+
+RECONCILE_DELETED_COST = {
+    "jira": "a chunk naming a deleted key costs one more search",
+    "github": "one GET per key the listing lacks (410 Gone)",
+    "linear": "no extra cost",
+}
+
+
+def _seeded(tracker: str, n: int) -> tuple[Any, list[str]]:
+    """A started emulator holding `n` managed tickets (created as a person would, fast)."""
+    label = ["postmortem-action"]
+    emulator: Any
+    if tracker == "jira":
+        emulator = JiraEmulator(page_size=100)  # Cloud's cap for searches that ask for fields
+        emulator.start()
+        keys = [
+            emulator.human_create(f"item {i}", labels=[*label, f"pm-{i:016x}"]) for i in range(n)
+        ]
+    elif tracker == "github":
+        emulator = GitHubEmulator()
+        emulator.start()
+        keys = [
+            emulator.human_create(
+                f"item {i}", body=f"<!-- postmortem-syncd:marker=pm-{i:016x} -->", labels=label
+            )
+            for i in range(n)
+        ]
+    else:
+        emulator = LinearEmulator()
+        emulator.start()
+        keys = [
+            emulator.human_create(
+                f"item {i}",
+                description=f"<!-- postmortem-syncd:marker=pm-{i:016x} -->",
+                labels=label,
+            )
+            for i in range(n)
+        ]
+    return emulator, keys
+
+
+def full_reconcile(tracker: str, tier: str, n: int) -> Scenario:
+    """Requests of `get_many` over N known tickets: all present, then with 1% deleted."""
+    sc = Scenario("full-reconcile", f"{tier} {tracker}", 0, n)
+    allowed, formula = RECONCILE_TARGETS[tracker]
+    emulator, keys = _seeded(tracker, n)
+    try:
+        section = emulator.connector_section()
+        connector = build(tracker, section)
+        started = time.perf_counter()
+        found = connector.get_many(keys)
+        wall = time.perf_counter() - started
+        reads = connector.stats.reads
+        sc.check(
+            f"reads for N={n} known tickets",
+            str(reads),
+            f"<= {formula} = {allowed(n)}",
+            reads <= allowed(n) and len(found) == n,
+        )
+        sc.check("tickets read", str(len(found)), f"= {n}", len(found) == n and not found.missing)
+        rng = random.Random(n)  # noqa: S311 - a reproducible sample, not crypto
+        gone = set(rng.sample(keys, max(1, n // 100)))
+        for key in gone:
+            emulator.human_delete(key)
+        connector.close()
+        connector = build(tracker, section)
+        found = connector.get_many(keys)
+        sc.check(
+            f"reads with {len(gone)} deleted",
+            str(connector.stats.reads),
+            "info: " + RECONCILE_DELETED_COST[tracker],
+            None,
+        )
+        sc.check(
+            "deleted reported as missing",
+            str(len(found.missing)),
+            f"= {len(gone)}",
+            set(found.missing) == gone and len(found) == n - len(gone),
+        )
+        sc.metrics.update(reads=reads, wall_s=round(wall, 3), deleted_reads=connector.stats.reads)
+        connector.close()
+    finally:
+        emulator.stop()
+    return sc
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The connector interface third parties implement.
 
 A connector maps one tracker (a Jira project, a GitHub repository, a Linear team)
-to frozen `Ticket` entities. The core never sees an SDK object. Six operations and
-a few capability flags are the whole contract; `tests/conformance.py` is the suite
-every connector must pass against its emulator.
+to frozen `Ticket` entities. The core never sees an SDK object. The operations of
+`Connector` and a few capability flags are the whole contract (docs/connectors.md);
+`connectors.testing.conformance` is the shipped suite every connector passes against
+its emulator.
 
 Identity: every ticket the tool creates carries `marker` (a stable id of its action
 item). Jira stores it as a label, GitHub as a hidden body comment plus the shared
@@ -14,7 +15,7 @@ label. `find_by_markers` must use a listing that is consistent right after a cre
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -74,13 +75,30 @@ class FieldChanges:
         }
 
 
+class TicketsByKey(dict[str, Ticket]):
+    """`get_many`'s answer: the tickets found, by canonical key, plus `missing`.
+
+    `missing` holds the asked-for keys the tracker says do not exist (HTTP 404/410,
+    deleted, never created, or not visible to the token). It is distinct from a failed
+    read, which raises TrackerError: only a key in `missing` is a dead reference.
+    """
+
+    def __init__(
+        self, found: Mapping[str, Ticket] | None = None, missing: Iterable[str] = ()
+    ) -> None:
+        super().__init__(found or {})
+        self.missing: frozenset[str] = frozenset(missing)
+
+    def merge(self, other: TicketsByKey) -> None:
+        self.update(other)
+        self.missing = (self.missing | other.missing) - set(self)
+
+
 @dataclass(frozen=True)
 class Capabilities:
     bulk_create: bool = False
     max_bulk: int = 1
-    incremental_listing: bool = True  # list_changed_since honours `since`
     wont_do: bool = True  # can express "won't do" distinctly from done
-    min_write_interval: float = 0.0  # seconds between content-creating writes
 
 
 @dataclass(frozen=True)
@@ -148,7 +166,6 @@ class ConnectorConfig(BaseModel):
     kind: str
     label: str = "postmortem-action"  # shared label on every ticket the tool manages
     webhook_secret: SecretStr | None = None
-    webhook_secret_file: str | None = None
     timeout: float = 30.0
 
 
@@ -187,8 +204,25 @@ class Connector(Protocol):
         """
         ...
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
-        """Tickets by key; keys that do not exist are absent from the result."""
+    def listing_cursor(self) -> datetime | None:
+        """The `since` to pass to the next `list_changed_since`, on the tracker's clock:
+        when the last completed listing began, as the tracker tells it (e.g. the `Date`
+        header of its first response, or the largest `updated` it returned). Never the
+        local clock, which may run minutes ahead of the tracker's. None before the first
+        completed listing. (Jira, whose cursor is a relative JQL date, returns a local
+        instant: only the time elapsed since it is ever used, so skew cancels out.)
+        """
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> TicketsByKey:
+        """Tickets by key, managed or not (a doc may cite any ticket), whatever their
+        labels or update time: the full reconcile reads every known ticket this way.
+
+        Batched: a connector reads many keys per request (Jira and Linear: a query per
+        chunk of keys; GitHub: the managed listing plus a GET per key it lacks). Keys
+        that do not exist are absent from the result and listed in `.missing`; keys
+        that are not this tracker's (`parse_key` is None) are ignored.
+        """
         ...
 
     def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:

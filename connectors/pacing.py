@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from collections.abc import Callable
 
 
@@ -27,3 +28,28 @@ class WritePacer:
                 self._sleep(self._next - now)
                 now = self._next
             self._next = now + self.interval
+
+
+class CreationBudget:
+    """At most `limit` content-creating requests in any sliding `window` seconds
+    (GitHub: 500 an hour). The window lives in this object: it spans the runs of one
+    daemon process, not separate CLI runs."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Record one request now and return 0, or return the seconds until a slot
+        frees (recording nothing)."""
+        with self._lock:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - self.window:
+                self._sent.popleft()
+            if len(self._sent) < self.limit:
+                self._sent.append(now)
+                return 0.0
+            return max(self._sent[len(self._sent) - self.limit] + self.window - now, 1e-3)

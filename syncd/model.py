@@ -13,6 +13,10 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
+# Every action-item marker starts with this (the engine makes them; Jira keeps them as
+# labels, GitHub and Linear in a hidden body line: connectors/markers.py).
+MARKER_PREFIX = "pm-"
+
 
 class Status(StrEnum):
     OPEN = "open"

@@ -1,4 +1,4 @@
-"""GitHub Issues connector (PyGithub) and its loopback emulator."""
+"""GitHub Issues connector (PyGithub); entry point `github` in the `syncd.connectors` group."""
 
 from connectors.github.connector import GitHubConfig, GitHubConnector
 

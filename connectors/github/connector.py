@@ -43,15 +43,12 @@ requester's `requestJsonAndCheck`, the one entry point PyGithub's REST calls use
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import functools
 import json
 import logging
 import math
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
@@ -74,18 +71,22 @@ from connectors.base import (
     RequestStats,
     Ticket,
     TicketDraft,
+    TicketsByKey,
     TrackerError,
     WebhookEvent,
     WebhookRejected,
 )
-from connectors.pacing import WritePacer
+from connectors.batching import create_in_batches
+from connectors.cursors import TrackerCursor
+from connectors.markers import marker_comment, marker_in_text, marker_start
+from connectors.pacing import CreationBudget, WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-MARKER_RE = re.compile(r"<!--\s*postmortem-syncd:marker=(?P<marker>[\w.:-]+)\s*-->")
 DUE_RE = re.compile(r"^\*\*Due:\*\*[ \t]*(?P<due>\d{4}-\d{2}-\d{2})[ \t]*$", re.MULTILINE)
 DUE_BLOCK_RE = re.compile(DUE_RE.pattern + r"\n?(?:[ \t]*\n)?", re.MULTILINE)  # line + blank
 KEY_RE = re.compile(r"(?<![\w/.#-])(?:(?P<repo>[\w.-]+/[\w.-]+))?#(?P<number>\d+)\b")
@@ -153,9 +154,7 @@ class GitHubConnector:
         self.config = config
         self.stats = RequestStats()
         interval = 60.0 / config.writes_per_minute
-        self.capabilities = Capabilities(
-            bulk_create=False, max_bulk=1, wont_do=True, min_write_interval=interval
-        )
+        self.capabilities = Capabilities(bulk_create=False, max_bulk=1, wont_do=True)
         self._sleep = sleep
         self._pacer = WritePacer(interval, clock, sleep)
         self._creations = CreationBudget(config.creates_per_hour, HOUR, clock)
@@ -169,6 +168,7 @@ class GitHubConnector:
             seconds_between_writes=None,  # paced by WritePacer instead
             lazy=True,  # no GET before a PATCH; one requester shared by every object
         )
+        self._cursor = TrackerCursor()  # before the first request: the hook feeds it
         self._instrument(self._github.requester)
         self._repo = self._github.get_repo(config.repo)
         self._priority_of = {label: p for p, label in config.priority_labels.items()}
@@ -188,21 +188,41 @@ class GitHubConnector:
         Fetched completely before anything is yielded: a failed page raises, it never
         truncates the listing.
         """
-        return iter(self._idempotent(lambda: self._list_managed(since)))
+        self._cursor.begin()
+        tickets = self._idempotent(lambda: self._list_managed(since))
+        self._cursor.complete(tickets, since)
+        return iter(tickets)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
+    def listing_cursor(self) -> datetime | None:
+        """GitHub's `Date` header on the listing's first page (see connectors/cursors.py)."""
+        return self._cursor.value
+
+    def get_many(self, keys: Sequence[str]) -> TicketsByKey:
+        """Few keys: a GET each. More than `MANY_KEYS`: one listing of every managed issue
+        (`state=all`, the shared label, 100 a page), then a GET for each key the listing
+        lacks (a removed label, an issue linked by hand, a deleted one: 404/410).
+
+        Why not search or GraphQL: PyGithub has no GraphQL batching, and the search API
+        lags by minutes, caps queries at 256 characters and five boolean operators (so
+        about 20 numbers a query) and has its own 30-a-minute limit. The labelled listing
+        is consistent and costs ceil(M/100) reads for M managed issues, the same order as
+        the N known tickets of a full reconcile (every managed issue is known).
+        """
         numbers = {self._number_of(key) for key in keys if self.parse_key(key)}
-        found: dict[str, Ticket] = {}
+        found = TicketsByKey()
         if len(numbers) > MANY_KEYS:
             wanted = {self._key(n) for n in numbers}
-            found = {t.key: t for t in self._idempotent(lambda: self._list_managed(None))}
-            found = {key: ticket for key, ticket in found.items() if key in wanted}
-        # Keys outside the listing may still be issues a person linked by hand.
+            listed = self._idempotent(lambda: self._list_managed(None))
+            found.update({t.key: t for t in listed if t.key in wanted})
+        missing: set[str] = set()
         for number in sorted(numbers):
             if self._key(number) not in found:
-                ticket = self._idempotent(lambda n=number: self._fetch_ticket(n))
-                if ticket is not None:
+                ticket = self._idempotent(functools.partial(self._fetch_ticket, number))
+                if ticket is None:
+                    missing.add(self._key(number))
+                else:
                     found[ticket.key] = ticket
+        found.missing = frozenset(missing)
         return found
 
     def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:
@@ -218,25 +238,19 @@ class GitHubConnector:
         return found
 
     def create_many(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
-        outcomes: list[CreateOutcome] = []
-        for index, draft in enumerate(drafts):
-            try:
-                outcomes.append(CreateOutcome(draft.marker, ticket=self._create(draft)))
-            except RateLimited as exc:
-                # A 403/429 is a definite "no": nothing was created. Stop the batch.
-                after = exc.retry_after if exc.retry_after is not None else 60.0
-                outcomes.append(CreateOutcome(draft.marker, error=str(exc), retry_after=after))
-                skipped = f"not attempted: rate limited, retry after {after:.0f} s"
-                outcomes += [
-                    CreateOutcome(d.marker, error=skipped, retry_after=after)
-                    for d in drafts[index + 1 :]
-                ]
-                break
-            except AmbiguousWrite as exc:
-                outcomes.append(CreateOutcome(draft.marker, error=str(exc), ambiguous=True))
-            except TrackerError as exc:
-                outcomes.append(CreateOutcome(draft.marker, error=str(exc)))
-        return outcomes
+        # One issue per request; a 403/429 is a definite "no" and stops the batch.
+        return create_in_batches(drafts, 1, self._create_one)
+
+    def _create_one(self, batch: Sequence[TicketDraft]) -> list[CreateOutcome]:
+        (draft,) = batch
+        try:
+            return [CreateOutcome(draft.marker, ticket=self._create(draft))]
+        except RateLimited:
+            raise  # create_in_batches stops here
+        except AmbiguousWrite as exc:
+            return [CreateOutcome(draft.marker, error=str(exc), ambiguous=True)]
+        except TrackerError as exc:
+            return [CreateOutcome(draft.marker, error=str(exc))]
 
     def update_fields(self, key: str, changes: FieldChanges) -> Ticket:
         number = self._number_of(key)
@@ -296,7 +310,9 @@ class GitHubConnector:
                 "deliveries cannot be verified, so none are accepted",
                 status=401,
             )
-        _verify_sha256(headers.get("x-hub-signature-256"), secret, body, "X-Hub-Signature-256")
+        verify_hmac_sha256(
+            headers.get("x-hub-signature-256"), secret, body, name="X-Hub-Signature-256"
+        )
         delivery = headers.get("x-github-delivery") or None
         event = headers.get("x-github-event", "")
         if not event:
@@ -334,6 +350,8 @@ class GitHubConnector:
         return [self._ticket(issue) for issue in issues if not _is_pull_request(issue)]
 
     def _fetch_ticket(self, number: int) -> Ticket | None:
+        """The issue, or None when there is none: 404 (never existed, or the token cannot
+        see it), 410 (deleted), or a pull request (no issue to sync)."""
         try:
             issue = self._repo.get_issue(number).complete()
         except TrackerError as exc:
@@ -398,7 +416,7 @@ class GitHubConnector:
         parts = [draft.description.rstrip()]
         if draft.due and self.config.due == "body":
             parts.append(f"**Due:** {draft.due.isoformat()}")
-        parts.append(f"<!-- postmortem-syncd:marker={draft.marker} -->")
+        parts.append(marker_comment(draft.marker))
         return "\n\n".join(part for part in parts if part) + "\n"
 
     def _milestone_or_error(self, due: date | None) -> Milestone | None:
@@ -443,7 +461,7 @@ class GitHubConnector:
             status=self._status(issue, labels),
             labels=labels,
             updated=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
-            marker=(m["marker"] if (m := MARKER_RE.search(body)) else None),
+            marker=marker_in_text(body),
         )
 
     def _due_of(self, issue: Issue, body: str) -> date | None:
@@ -491,10 +509,12 @@ class GitHubConnector:
                 self._take_creation_slot(_endpoint(url))
             self.stats.count(f"{verb} {_endpoint(url)}", write=write)
             try:
-                return send(verb, url, *args, **kwargs)
+                headers, data = send(verb, url, *args, **kwargs)
             except (GithubException, requests.RequestException, AssertionError) as exc:
                 self.stats.errors += 1
                 raise _classify(exc, verb, _endpoint(url)) from exc
+            self._cursor.observe(headers)
+            return headers, data
 
         requester.requestJsonAndCheck = instrumented  # type: ignore[method-assign]
 
@@ -510,42 +530,6 @@ class GitHubConnector:
                     retry_after=wait,
                 )
             self._sleep(wait)
-
-
-class CreationBudget:
-    """At most `limit` content-creating requests in any sliding `window` seconds."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def take(self) -> float:
-        """Record one request now and return 0, or return the seconds until a slot
-        frees (recording nothing)."""
-        with self._lock:
-            now = self._clock()
-            while self._sent and self._sent[0] <= now - self.window:
-                self._sent.popleft()
-            if len(self._sent) < self.limit:
-                self._sent.append(now)
-                return 0.0
-            return max(self._sent[len(self._sent) - self.limit] + self.window - now, 1e-3)
-
-
-def _verify_sha256(header: str | None, secret: SecretStr, body: bytes, name: str) -> None:
-    """`sha256=<hex>` must be the HMAC-SHA256 of `body` keyed with `secret` (UTF-8)."""
-    if not header:
-        raise WebhookRejected(f"missing {name} header (unsigned delivery)", status=401)
-    scheme, _, given = header.strip().partition("=")
-    if scheme.lower() != "sha256" or not given:
-        raise WebhookRejected(f"{name} is not of the form sha256=<hex>", status=401)
-    expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
-    # compare_digest: the time taken must not tell a forger how many characters matched.
-    if not hmac.compare_digest(expected, given.strip().lower()):
-        raise WebhookRejected(f"{name} does not match the body (wrong secret or forged)")
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -571,9 +555,9 @@ def _with_due(body: str, due: date | None) -> str:
     line = f"**Due:** {due.isoformat()}"
     if DUE_RE.search(body):
         return DUE_RE.sub(line, body, count=1)
-    marker = MARKER_RE.search(body)
-    if marker:  # keep the marker last
-        return f"{body[: marker.start()]}{line}\n\n{body[marker.start() :]}"
+    start = marker_start(body)
+    if start is not None:  # keep the marker last
+        return f"{body[:start]}{line}\n\n{body[start:]}"
     return f"{body.rstrip()}\n\n{line}\n"
 
 

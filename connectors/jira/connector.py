@@ -28,8 +28,6 @@ What it relies on, and why (see /work/shared/design/API-NOTES.md §1, §2, §7):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -57,11 +55,15 @@ from connectors.base import (
     RequestStats,
     Ticket,
     TicketDraft,
+    TicketsByKey,
     TrackerError,
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.batching import create_in_batches
+from connectors.markers import marker_from_labels
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,6 @@ KEYS_PER_QUERY = 100  # `key in (...)` chunk for get_many
 MARKERS_PER_QUERY = 50  # `labels in (...)` chunk for find_by_markers
 RECONCILE_LIMIT = 50  # Cloud accepts at most 50 ids in reconcileIssues
 CURSOR_OVERLAP = timedelta(minutes=2)  # clock skew and minute-precision JQL dates
-MARKER_PREFIX = "pm-"
 # Webhook events that can change what a doc shows; `jira:issue_deleted` is left to the
 # scheduled run, whose completed listing is the only safe evidence of a deletion.
 WEBHOOK_ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated"})
@@ -99,6 +100,22 @@ TRANSITION_CACHE_TTL = 600.0
 STALE_TRANSITION = frozenset({400, 409})
 # Cache key part for a just-created issue: it stands in its workflow's initial status.
 _INITIAL = "initial"
+# The longest chain of transitions a status push walks (To Do -> In Progress -> Done is 2).
+MAX_CHAIN = 6
+_CATEGORY_OF = {
+    Status.OPEN: "new",
+    Status.IN_PROGRESS: "indeterminate",
+    Status.DONE: "done",
+    Status.WONT_DO: "done",
+}
+# Status categories one step of a chain may move to, per target, when no transition
+# goes straight there: forward only (from a closed status, reopening is a step too).
+_STEPS_TOWARDS: dict[Status, tuple[str, ...]] = {
+    Status.OPEN: ("indeterminate",),
+    Status.IN_PROGRESS: ("new",),
+    Status.DONE: ("indeterminate",),
+    Status.WONT_DO: ("indeterminate",),
+}
 WONT_DO_NAMES = {"won't do", "won't fix", "declined", "cancelled", "canceled"}
 DEFAULT_PRIORITIES = {"P0": "Highest", "P1": "High", "P2": "Medium", "P3": "Low", "P4": "Lowest"}
 _MISSING_KEY = re.compile(
@@ -182,11 +199,24 @@ class JiraRequestError(TrackerError):
 
 @dataclass(frozen=True)
 class _Move:
-    """A transition known to take an issue from one workflow spot to a target status."""
+    """One step that worked from a workflow spot towards a target status."""
 
     transition_id: str
     fields: Mapping[str, Any]  # e.g. the resolution a "done" screen needs
+    to_id: str  # the status it lands in
+    to_name: str
+    to_category: str  # "new", "indeterminate" or "done"
+    final: bool  # it lands on the target status; else one step of a chain
     expires: float  # on the connector's monotonic clock
+
+
+class NoTransitionChain(JiraRequestError):
+    """No chain of available transitions leads to the target status. `reached` is where
+    the issue stands now (a walk may have taken steps before it found no way on)."""
+
+    def __init__(self, message: str, *, reached: Status) -> None:
+        super().__init__(message, retryable=False)
+        self.reached = reached
 
 
 class JiraConnector:
@@ -201,6 +231,7 @@ class JiraConnector:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
         self.config = config
@@ -208,6 +239,8 @@ class JiraConnector:
         self.stats = RequestStats()
         self._sleep = sleep  # seam for tests; retry waits go through it
         self._clock = clock  # seam for tests; expires cached transitions
+        self._wall = wall_clock  # seam for tests (skew); listing cursors, relative JQL dates
+        self._cursor: datetime | None = None
         # (issue type id, status id, target) or (_INITIAL, target) -> a transition that worked
         self._moves: dict[tuple[str, ...], _Move] = {}
         # key -> ticket, while create_many moves that just-created issue (see set_status)
@@ -331,27 +364,49 @@ class JiraConnector:
     # -- reading -------------------------------------------------------------------------------
     def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:
         """All managed tickets updated at or after `since`, fetched completely before yielding."""
+        started = self._now()
         jql = f'project = "{self.config.project}" AND labels = "{_quote(self.config.label)}"'
         if since is not None:
             jql += f' AND updated >= "{self._jql_relative(since - CURSOR_OVERLAP)}"'
         jql += " ORDER BY updated ASC"
         tickets = {t.key: t for t in self._search(jql)}  # a key seen twice keeps its last state
+        self._cursor = started
         return iter(list(tickets.values()))
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
+    def listing_cursor(self) -> datetime | None:
+        """When the last completed listing began, on this process's clock.
+
+        Not the tracker's clock, and it need not be: the next listing turns it into a
+        relative JQL date ("-15m": minutes elapsed since, on this same clock), which
+        Jira evaluates on its own clock. Skew between the two clocks cancels out; only
+        a local clock stepped between runs (NTP) shifts it, and the overlap covers
+        small steps.
+        """
+        return self._cursor
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._wall(), UTC)
+
+    def get_many(self, keys: Sequence[str]) -> TicketsByKey:
+        """`key in (...)` per `KEYS_PER_QUERY` keys, one page each: ceil(N/100) searches
+        for N existing keys (a chunk with unknown keys costs one more, see `_get_chunk`)."""
         wanted = list(dict.fromkeys(k for key in keys if (k := self.parse_key(key))))
-        found: dict[str, Ticket] = {}
+        found = TicketsByKey()
         for chunk in _chunks(wanted, KEYS_PER_QUERY):
             found.update(self._get_chunk(chunk))
+        # Unknown keys, and keys Jira answers under another key (the issue was moved to
+        # another project: the doc cites a key that no longer names it).
+        found.missing = frozenset(k for k in wanted if k not in found)
         return found
 
     def _get_chunk(self, keys: list[str]) -> dict[str, Ticket]:
-        """`key in (...)`; Jira rejects the whole query if one key is unknown, so drop those."""
+        """`key in (...)`; Jira rejects the whole query if one key is unknown (400 naming
+        every unknown key), so drop those and ask once more."""
         remaining = list(keys)
         while remaining:
             jql = f"key in ({', '.join(remaining)}) ORDER BY key ASC"
             try:
-                return {t.key: t for t in self._search(jql)}
+                return {t.key: t for t in self._search(jql, page_size=KEYS_PER_QUERY)}
             except JiraRequestError as exc:
                 missing = _missing_keys(exc)
                 if exc.status != 400 or not missing & set(remaining):
@@ -374,8 +429,14 @@ class JiraConnector:
                         found[label] = ticket
         return found
 
-    def _search(self, jql: str, *, reconcile: bool = False) -> list[Ticket]:
-        raws = self._search_cloud(jql, reconcile) if self.is_cloud else self._search_server(jql)
+    def _search(
+        self, jql: str, *, reconcile: bool = False, page_size: int | None = None
+    ) -> list[Ticket]:
+        size = max(page_size or 0, self.config.page_size)
+        if self.is_cloud:
+            raws = self._search_cloud(jql, reconcile, size)
+        else:
+            raws = self._search_server(jql, size)
         try:
             return [self._ticket(raw) for raw in raws]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -384,14 +445,14 @@ class JiraConnector:
                 f"jira search: unreadable issue ({type(exc).__name__})", retryable=False
             ) from None
 
-    def _search_cloud(self, jql: str, reconcile: bool) -> list[dict[str, Any]]:
+    def _search_cloud(self, jql: str, reconcile: bool, size: int) -> list[dict[str, Any]]:
         """`/search/jql`, following nextPageToken to the end (the reply has no total)."""
         reconcile_ids = list(self._recent_ids) if reconcile else None
         issues: list[dict[str, Any]] = []
         token: str | None = None
         seen: set[str] = set()
         while True:
-            page = self._cloud_page(jql, token, reconcile_ids)
+            page = self._cloud_page(jql, token, reconcile_ids, size)
             issues.extend(_page_issues(page))
             token = page.get("nextPageToken")
             if not token or page.get("isLast"):
@@ -401,7 +462,7 @@ class JiraConnector:
             seen.add(token)
 
     def _cloud_page(
-        self, jql: str, token: str | None, reconcile_ids: list[int] | None
+        self, jql: str, token: str | None, reconcile_ids: list[int] | None, size: int
     ) -> dict[str, Any]:
         client = self._jira()
         return self._call(
@@ -409,31 +470,31 @@ class JiraConnector:
             lambda: client.enhanced_search_issues(
                 jql,
                 nextPageToken=token,
-                maxResults=self.config.page_size,
+                maxResults=size,
                 fields=list(SEARCH_FIELDS),
                 reconcileIssues=reconcile_ids,
                 json_result=True,
             ),
         )
 
-    def _search_server(self, jql: str) -> list[dict[str, Any]]:
+    def _search_server(self, jql: str, size: int) -> list[dict[str, Any]]:
         """Data Center `/search`, paging with startAt until `total` is reached."""
         issues: list[dict[str, Any]] = []
         while True:
-            page = self._server_page(jql, start=len(issues))
+            page = self._server_page(jql, start=len(issues), size=size)
             batch = _page_issues(page)
             issues.extend(batch)
             if not batch or len(issues) >= int(page.get("total", 0)):
                 return issues
 
-    def _server_page(self, jql: str, start: int) -> dict[str, Any]:
+    def _server_page(self, jql: str, start: int, size: int) -> dict[str, Any]:
         client = self._jira()
         return self._call(
             "search",
             lambda: client.search_issues(
                 jql,
                 startAt=start,
-                maxResults=self.config.page_size,
+                maxResults=size,
                 fields=list(SEARCH_FIELDS),
                 json_result=True,
             ),
@@ -449,12 +510,10 @@ class JiraConnector:
 
     # -- writing -------------------------------------------------------------------------------
     def create_many(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
-        outcomes: list[CreateOutcome] = []
-        for chunk in _chunks(list(drafts), BULK_LIMIT):
-            outcomes.extend(self._create_chunk(chunk))
+        outcomes = create_in_batches(drafts, BULK_LIMIT, self._create_chunk)
         return [self._apply_initial_status(o, d) for o, d in zip(outcomes, drafts, strict=True)]
 
-    def _create_chunk(self, drafts: list[TicketDraft]) -> list[CreateOutcome]:
+    def _create_chunk(self, drafts: Sequence[TicketDraft]) -> list[CreateOutcome]:
         try:
             client = self._jira()
         except TrackerError as exc:  # nothing was sent: a plain, unambiguous failure
@@ -473,9 +532,8 @@ class JiraConnector:
             if exc.status == 400 and isinstance(exc.body, dict) and "issues" in exc.body:
                 return self._bulk_outcomes(drafts, exc.body)
             return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
-        except RateLimited as exc:  # still limited after the retry budget: nothing created
-            after = exc.retry_after if exc.retry_after is not None else 60.0
-            return [CreateOutcome(d.marker, error=str(exc), retry_after=after) for d in drafts]
+        except RateLimited:  # still limited after the retry budget: nothing created
+            raise  # create_in_batches stops the batch here
         except TrackerError as exc:
             return [CreateOutcome(d.marker, error=str(exc)) for d in drafts]
         return self._bulk_outcomes(drafts, reply)
@@ -502,7 +560,7 @@ class JiraConnector:
         return body
 
     def _bulk_outcomes(
-        self, drafts: list[TicketDraft], reply: dict[str, Any]
+        self, drafts: Sequence[TicketDraft], reply: dict[str, Any]
     ) -> list[CreateOutcome]:
         """Jira lists created issues in input order, skipping the failed elements."""
         failures = {
@@ -538,6 +596,10 @@ class JiraConnector:
         self._just_created[key] = outcome.ticket
         try:
             ticket = self.set_status(key, draft.status)
+        except NoTransitionChain as exc:
+            # The ticket exists where the walk left it; the next run pushes again.
+            log.warning("created %s but could not set status: %s", key, exc)
+            return CreateOutcome(draft.marker, ticket=replace(outcome.ticket, status=exc.reached))
         except TrackerError as exc:
             # The ticket exists; the engine sees the status mismatch on its next run.
             log.warning("created %s but could not set status: %s", key, exc)
@@ -545,32 +607,6 @@ class JiraConnector:
         finally:
             self._just_created.pop(key, None)
         return CreateOutcome(draft.marker, ticket=ticket)
-
-    def _move_new_issue(self, ticket: Ticket, status: Status) -> Ticket:
-        """Transition a just-created issue without reading it first.
-
-        Its status is known (the workflow's initial one, and every issue we create has
-        the same project and issue type, hence the same workflow), so the transition
-        found for the first such issue is reused: one POST per issue. If Jira refuses
-        the cached id, the workflow differs for this issue: forget it and take the
-        full `set_status` path (read, look the transitions up, POST).
-        """
-        spot = (_INITIAL, status.value)
-        move = self._cached_move(spot)
-        if move is None:
-            move = self._lookup_move(ticket.key, status)
-            self._post_move(ticket.key, move)  # looked up for this very issue: no fallback
-            self._moves[spot] = move
-            return self._moved(ticket, status)
-        try:
-            self._post_move(ticket.key, move)
-        except JiraRequestError as exc:
-            if exc.status not in STALE_TRANSITION:
-                raise
-            self._moves.pop(spot, None)
-            log.info("cached transition refused on %s; looking it up again", ticket.key)
-            return self.set_status(ticket.key, status)
-        return self._moved(ticket, status)
 
     def _labels(self, draft: TicketDraft) -> list[str]:
         labels = [self.config.label, draft.marker, *(_label(x) for x in draft.labels)]
@@ -641,63 +677,137 @@ class JiraConnector:
         return fields
 
     def set_status(self, key: str, status: Status) -> Ticket:
-        """One GET of the issue, then one POST when the transition is cached.
+        """Walk the issue's workflow to `status`: see `_walk`.
 
-        For an issue `create_many` has just created (`_just_created`), not even the GET:
-        see `_move_new_issue`.
-
-        The returned ticket is the one just read with the new status (and our clock as
-        `updated`), as for creates: the transition was chosen because it leads to
-        `status`, and the next listing brings Jira's own view.
+        One GET of the issue first (its status and issue type), then one POST per step
+        when the steps are cached. For an issue `create_many` has just created
+        (`_just_created`), not even the GET: it stands in its workflow's initial status.
+        The returned ticket is the one read with the new status (and our clock as
+        `updated`): every step was chosen for where it leads, and the next listing
+        brings Jira's own view.
         """
         key = self._own_key(key)
         if (created := self._just_created.pop(key, None)) is not None:
-            return self._move_new_issue(created, status)
+            # Every issue we create has this project and issue type: one workflow.
+            workflow = f"create:{self.config.issue_type}"
+            return self._walk(
+                key, created, workflow, (_INITIAL, "its initial status", "new"), status
+            )
         raw = self._read_raw(key)
         current = self._ticket(raw)
         if current.status is status:
             return current
-        spot = self._workflow_spot(raw, status)
-        if spot is not None and (cached := self._cached_move(spot)) is not None:
-            try:
-                self._post_move(key, cached)
-                return self._moved(current, status)
-            except JiraRequestError as exc:
-                if exc.status not in STALE_TRANSITION:
-                    raise
-                self._moves.pop(spot, None)
-                log.info("cached transition refused on %s; looking it up again", key)
-        move = self._lookup_move(key, status)
-        self._post_move(key, move)
-        if spot is not None:
-            self._moves[spot] = move
-        return self._moved(current, status)
-
-    @staticmethod
-    def _workflow_spot(raw: dict[str, Any], status: Status) -> tuple[str, ...] | None:
-        """(issue type id, status id, target): where one cached transition applies."""
         fields = raw.get("fields") or {}
-        issue_type = (fields.get("issuetype") or {}).get("id")
-        current = (fields.get("status") or {}).get("id")
-        if not issue_type or not current:
-            return None  # cannot tell workflows apart: never reuse a transition
-        return (str(issue_type), str(current), status.value)
+        # Transition ids are per workflow, which Jira picks per project and issue type.
+        workflow = str((fields.get("issuetype") or {}).get("id") or "")
+        return self._walk(key, current, workflow or None, _where(fields), status)
 
-    def _cached_move(self, spot: tuple[str, ...]) -> _Move | None:
-        move = self._moves.get(spot)
-        if move is not None and move.expires <= self._clock():
-            self._moves.pop(spot, None)
-            return None
-        return move
+    def _walk(
+        self,
+        key: str,
+        ticket: Ticket,
+        workflow: str | None,
+        where: tuple[str, str, str],
+        target: Status,
+    ) -> Ticket:
+        """Reach `target` by a chain of transitions, re-reading them after each step.
 
-    def _lookup_move(self, key: str, status: Status) -> _Move:
-        """`GET …/transitions` (with their screens' fields) and pick the one to `status`."""
+        Jira shows a user only the transitions out of an issue's current status (the
+        workflow graph needs admin rights), so the chain is found step by step: a
+        transition that lands on the target if one is available (`done_transition` /
+        `wont_do_transition` first), else one step forward (`_STEPS_TOWARDS`) to a
+        status not yet visited. To Do -> In Progress -> Done takes two steps. Each step
+        that worked is cached per (workflow, status, target), so the next issue in the
+        same spot walks the same chain with POSTs only; a cached step Jira refuses
+        (400/409: the workflow was edited) is forgotten, the issue read again, and the
+        walk goes on from where it really stands.
+        """
+        status_id, status_name, category = where
+        start = status_name  # the status the walk started from, for the error
+        visited = {status_id}
+        seen: list[str] = []  # "To Do: Start Progress -> In Progress", for the error
+        for _step in range(MAX_CHAIN):
+            spot = (workflow, status_id, target.value) if workflow and status_id else None
+            move = self._cached_move(spot) if spot is not None else None
+            if move is not None and spot is not None:
+                try:
+                    self._post_move(key, move)
+                except JiraRequestError as exc:
+                    if exc.status not in STALE_TRANSITION:
+                        raise
+                    self._moves.pop(spot, None)
+                    log.info("cached transition refused on %s; looking it up again", key)
+                    if status_id == _INITIAL:
+                        # A just-created issue in an unexpected workflow: read where it
+                        # stands (the steps after this are then keyed by real ids).
+                        raw = self._read_raw(key)
+                        ticket = self._ticket(raw)
+                        if ticket.status is target:
+                            return ticket
+                        status_id, status_name, category = _where(raw.get("fields") or {})
+                        visited.add(status_id)
+                    continue
+            else:
+                usable = self._transitions(key)
+                seen.append(f"{status_name}: {_describe(usable)}")
+                move = self._next_move(usable, target, category, visited)
+                if move is None:
+                    raise NoTransitionChain(
+                        f"jira: no chain of transitions takes {key} from {start!r} to "
+                        f"{target.value}: it is in {status_name!r}; transitions seen: "
+                        f"{'; '.join(seen)}. Add a transition to the workflow, or name one "
+                        "in done_transition / wont_do_transition",
+                        reached=self._status_of_category(category, status_name),
+                    )
+                self._post_move(key, move)
+                if spot is not None:
+                    self._moves[spot] = move
+            if move.final:
+                return self._moved(ticket, target)
+            status_id, status_name, category = move.to_id, move.to_name, move.to_category
+            visited.add(status_id)
+        raise NoTransitionChain(
+            f"jira: {key} did not reach {target.value} within {MAX_CHAIN} transitions "
+            f"(it is in {status_name!r}; transitions seen: {'; '.join(seen) or 'cached'})",
+            reached=self._status_of_category(category, status_name),
+        )
+
+    def _transitions(self, key: str) -> list[dict[str, Any]]:
+        """`GET …/transitions` with their screens' fields: where the issue can go now."""
         client = self._jira()
         transitions = self._call(
             "transitions", lambda: client.transitions(key, expand="transitions.fields")
         )
-        transition, fields = self._choose_transition(key, transitions, status)
-        return _Move(str(transition["id"]), fields, self._clock() + TRANSITION_CACHE_TTL)
+        return [t for t in transitions if t.get("isAvailable", True)]
+
+    def _status_of_category(self, category: str, name: str) -> Status:
+        return self._status({"status": {"name": name, "statusCategory": {"key": category}}})
+
+    def _next_move(
+        self,
+        usable: list[dict[str, Any]],
+        target: Status,
+        category: str,
+        visited: set[str],
+    ) -> _Move | None:
+        """The transition to take from here: straight to `target`, else one step on."""
+        expires = self._clock() + TRANSITION_CACHE_TTL
+        direct = self._choose_transition(usable, target)
+        if direct is not None:
+            transition, fields = direct
+            return _move(transition, fields, final=True, expires=expires)
+        if self._to_category(usable, _CATEGORY_OF[target]):
+            # The target's category is in reach but no transition there suits (e.g. no
+            # screen takes a won't-do resolution): walking elsewhere would not help.
+            return None
+        # From a closed status any open one is a step on (reopen first); otherwise only
+        # forward, so a workflow without a way on is left alone, not walked in circles.
+        steps = ("indeterminate", "new") if category == "done" else _STEPS_TOWARDS[target]
+        for step in steps:
+            for transition in self._to_category(usable, step):
+                if str((transition.get("to") or {}).get("id")) not in visited:
+                    return _move(transition, {}, final=False, expires=expires)
+        return None
 
     def _post_move(self, key: str, move: _Move) -> None:
         client = self._jira()
@@ -708,15 +818,22 @@ class JiraConnector:
             lambda: client.transition_issue(key, move.transition_id, fields=fields),
         )
 
+    def _cached_move(self, spot: tuple[str, ...]) -> _Move | None:
+        move = self._moves.get(spot)
+        if move is not None and move.expires <= self._clock():
+            self._moves.pop(spot, None)
+            return None
+        return move
+
     @staticmethod
     def _moved(ticket: Ticket, status: Status) -> Ticket:
         """`ticket` after a transition Jira accepted (204, no body to read back)."""
         return replace(ticket, status=status, updated=datetime.now(UTC))
 
     def _choose_transition(
-        self, key: str, transitions: list[dict[str, Any]], status: Status
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        usable = [t for t in transitions if t.get("isAvailable", True)]
+        self, usable: list[dict[str, Any]], status: Status
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A transition from here straight to `status`, with the fields its screen needs."""
         by_name = {_fold(t.get("name", "")): t for t in usable}
         if status is Status.WONT_DO:
             named = by_name.get(_fold(self.config.wont_do_transition))
@@ -737,12 +854,7 @@ class JiraConnector:
             matches = self._to_category(usable, category)
             if matches:
                 return matches[0], {}
-        names = ", ".join(sorted(t.get("name", "?") for t in usable)) or "none"
-        raise JiraRequestError(
-            f"jira: no transition on {key} leads to {status.value} (available: {names}); "
-            "set done_transition / wont_do_transition in the config",
-            retryable=False,
-        )
+        return None
 
     @staticmethod
     def _to_category(transitions: Iterable[dict[str, Any]], category: str) -> list[dict[str, Any]]:
@@ -796,7 +908,7 @@ class JiraConnector:
             status=self._status(fields),
             labels=labels,
             updated=_parse_time(fields.get("updated"), key),
-            marker=self._marker(labels),
+            marker=marker_from_labels(labels, self.config.label),
         )
 
     def _status(self, fields: dict[str, Any]) -> Status:
@@ -813,16 +925,6 @@ class JiraConnector:
         if category == "indeterminate":
             return Status.IN_PROGRESS
         return Status.OPEN  # "new" and "undefined"
-
-    def _marker(self, labels: Sequence[str]) -> str | None:
-        candidates = [
-            label
-            for label in labels
-            if label.startswith(MARKER_PREFIX) and label != self.config.label
-        ]
-        # Prefer a label shaped like the tool's markers over e.g. a human's "pm-review".
-        shaped = [c for c in candidates if re.fullmatch(r"pm-[0-9a-f]{6,}", c)]
-        return (shaped or candidates or [None])[0]
 
     def _user(self, user: str) -> dict[str, str]:
         # Jira Cloud identifies users by accountId only; Data Center by user name.
@@ -853,7 +955,7 @@ class JiraConnector:
         """
         if when.tzinfo is None:  # treat a naive cursor as UTC, never as local time
             when = when.replace(tzinfo=UTC)
-        minutes = math.ceil((datetime.now(UTC) - when).total_seconds() / 60)
+        minutes = math.ceil((self._now() - when).total_seconds() / 60)
         return f"-{max(minutes, 1)}m"
 
     def parse_key(self, text: str) -> str | None:
@@ -889,7 +991,14 @@ class JiraConnector:
         """
         secret = self.config.webhook_secret
         if secret is not None:
-            _verify_webhook_signature(headers.get("x-hub-signature"), secret, body)
+            verify_hmac_sha256(
+                headers.get("x-hub-signature"),
+                secret,
+                body,
+                name="X-Hub-Signature",
+                missing_hint="a webhook_secret is configured, so unsigned deliveries are "
+                "refused; register the webhook with the same secret",
+            )
         delivery = headers.get("x-atlassian-webhook-identifier") or None
         try:
             payload = json.loads(body)
@@ -915,22 +1024,32 @@ class JiraConnector:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _verify_webhook_signature(header: str | None, secret: SecretStr, body: bytes) -> None:
-    """`X-Hub-Signature: sha256=<hex>`, keyed with the secret's UTF-8 bytes (what Jira
-    Cloud and every third-party verifier use; API-NOTES §5)."""
-    if not header:
-        raise WebhookRejected(
-            "missing X-Hub-Signature header: a webhook_secret is configured, so unsigned "
-            "deliveries are refused (register the webhook with the same secret)",
-            status=401,
-        )
-    scheme, _, given = header.strip().partition("=")
-    if scheme.lower() != "sha256" or not given:
-        raise WebhookRejected("X-Hub-Signature is not of the form sha256=<hex>", status=401)
-    expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
-    # compare_digest: the time taken must not tell a forger how many characters matched.
-    if not hmac.compare_digest(expected, given.strip().lower()):
-        raise WebhookRejected("X-Hub-Signature does not match the body (wrong secret or forged)")
+def _where(fields: dict[str, Any]) -> tuple[str, str, str]:
+    """(status id, status name, status category key) of an issue's fields."""
+    status = fields.get("status") or {}
+    category = str((status.get("statusCategory") or {}).get("key") or "new")
+    return str(status.get("id") or ""), str(status.get("name") or "?"), category
+
+
+def _move(
+    transition: dict[str, Any], fields: dict[str, Any], *, final: bool, expires: float
+) -> _Move:
+    to = transition.get("to") or {}
+    return _Move(
+        transition_id=str(transition["id"]),
+        fields=fields,
+        to_id=str(to.get("id") or ""),
+        to_name=str(to.get("name") or "?"),
+        to_category=str((to.get("statusCategory") or {}).get("key") or "new"),
+        final=final,
+        expires=expires,
+    )
+
+
+def _describe(transitions: Sequence[dict[str, Any]]) -> str:
+    """ "Start Progress -> In Progress, Cancel -> Won't Do" (or "none")."""
+    steps = [f"{t.get('name', '?')} -> {(t.get('to') or {}).get('name', '?')}" for t in transitions]
+    return ", ".join(steps) or "none"
 
 
 def _fold(text: str | None) -> str:

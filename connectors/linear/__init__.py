@@ -1,4 +1,4 @@
-"""Linear connector (GraphQL over httpx) and its loopback emulator."""
+"""Linear connector (GraphQL over httpx); entry point `linear` in the `syncd.connectors` group."""
 
 from connectors.linear.connector import LinearConfig, LinearConnector
 

@@ -74,7 +74,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 import json
 import logging
 import math
@@ -85,7 +84,6 @@ import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -102,12 +100,17 @@ from connectors.base import (
     RequestStats,
     Ticket,
     TicketDraft,
+    TicketsByKey,
     TrackerError,
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.batching import RATE_LIMIT_FALLBACK, create_in_batches, refused
+from connectors.cursors import TrackerCursor
+from connectors.markers import marker_comment, marker_in_text
 from connectors.pacing import WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
 T = TypeVar("T")
@@ -118,9 +121,6 @@ PRIORITIES = ("P0", "P1", "P2", "P3", "P4")
 # Linear has four levels plus "no priority" (0). P4 shares Low with P3: a P4 item reads
 # back as P3, which the planner pushes at most once (on the first sync of the pair).
 DEFAULT_PRIORITIES = {"P0": 1, "P1": 2, "P2": 3, "P3": 4, "P4": 4}
-MARKER_LINE = "<!-- postmortem-syncd:marker={marker} -->"
-# Hyphens only between word characters: "pm-ab12-->" (no space before -->) yields "pm-ab12".
-MARKER_RE = re.compile(r"postmortem-syncd:marker=(?P<marker>[\w.:]+(?:-[\w.:]+)*)")
 TEAM_KEY = r"[A-Za-z][A-Za-z0-9]*"
 KEY_RE = re.compile(rf"(?<![\w-])(?P<team>{TEAM_KEY})-(?P<number>\d+)(?![\w-])")
 # https://linear.app/<workspace>/issue/ENG-12/optional-title-slug (any host: emulator, proxies)
@@ -131,9 +131,10 @@ URL_RE = re.compile(
 # `since` is sent this much earlier than asked: the caller's clock need not match
 # Linear's, and a superset is harmless (reconciling a ticket twice changes nothing).
 SINCE_OVERLAP = timedelta(minutes=2)
-KEYS_PER_QUERY = 50  # `number: {in: …}` chunk for get_many; one page of `first: 50`
+# `number: {in: …}` chunk for get_many, one page of `first: 50`. Not 100: each issue
+# reads up to 50 labels, and Linear caps one query's complexity (10,000 points).
+KEYS_PER_QUERY = 50
 ISSUE_LABELS_FIRST = 50  # labels read per issue (a connection: it costs complexity)
-RATE_LIMIT_FALLBACK = 60.0  # seconds, when a rate-limited answer names no reset
 WEBHOOK_MAX_AGE = 60.0  # seconds; Linear's SDK rejects deliveries older than a minute
 WEBHOOK_MAX_SKEW = 60.0  # and, like the SDK, as far in the future (clock skew)
 ID_NAMESPACE = "postmortem-syncd"
@@ -292,13 +293,7 @@ class LinearConnector:
         self.config = config
         self.stats = RequestStats()
         interval = 1.0 / config.writes_per_second
-        self.capabilities = Capabilities(
-            bulk_create=True,
-            max_bulk=config.batch_size,
-            incremental_listing=True,
-            wont_do=True,
-            min_write_interval=interval,
-        )
+        self.capabilities = Capabilities(bulk_create=True, max_bulk=config.batch_size, wont_do=True)
         self._sleep = sleep
         self._clock = clock
         self._creates_blocked_until = -math.inf  # on `clock`, after a rate-limited create
@@ -320,6 +315,7 @@ class LinearConnector:
         self._lock = threading.RLock()
         self._team: _Team | None = None
         self._label_ids: dict[str, str] = {}  # casefolded name -> id, usable by our team
+        self._cursor = TrackerCursor()
 
     def __repr__(self) -> str:
         config = self.config
@@ -346,13 +342,25 @@ class LinearConnector:
         if since is not None:
             aware = since if since.tzinfo else since.replace(tzinfo=UTC)
             issue_filter["updatedAt"] = {"gte": _iso(aware - SINCE_OVERLAP)}
+        self._cursor.begin()
         tickets = [self._ticket(raw) for raw in self._list(issue_filter)]
+        self._cursor.complete(tickets, since)
         return iter(sorted(tickets, key=lambda t: (t.updated, t.key)))
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Ticket]:
-        """By key, managed or not (a person may link any issue of the team in a doc)."""
-        numbers = sorted({_number(k) for key in keys if (k := self.parse_key(key))})
-        return {key: self._ticket(raw) for key, raw in self._fetch_raw(numbers).items()}
+    def listing_cursor(self) -> datetime | None:
+        """Linear's `Date` header on the listing's first page, else the largest
+        `updatedAt` it returned (connectors/cursors.py): never the local clock."""
+        return self._cursor.value
+
+    def get_many(self, keys: Sequence[str]) -> TicketsByKey:
+        """By key, managed or not (a person may link any issue of the team in a doc):
+        `number: {in: …}` per `KEYS_PER_QUERY` numbers, ceil(N/50) queries for N keys.
+        Issues deleted (trashed), archived or never created are `missing`."""
+        wanted = sorted({k for key in keys if (k := self.parse_key(key))}, key=_number)
+        raws = self._fetch_raw([_number(k) for k in wanted])
+        found = TicketsByKey({key: self._ticket(raw) for key, raw in raws.items()})
+        found.missing = frozenset(k for k in wanted if k not in found)
+        return found
 
     def find_by_markers(self, markers: Sequence[str]) -> dict[str, Ticket]:
         wanted = set(markers)
@@ -377,46 +385,29 @@ class LinearConnector:
             # The engine calls once per chunk; a refused chunk must not be followed by
             # the next one at once. Refuse here, without a request, until the reset.
             skipped = f"not attempted: rate limited, retry after {math.ceil(blocked)} s"
-            return [CreateOutcome(d.marker, error=skipped, retry_after=blocked) for d in drafts]
+            return refused(drafts, skipped, blocked)
         try:
             team = self._ensure_team()
             labels = self._ensure_labels(
                 [self.config.label, *(name for d in drafts for name in d.labels)]
             )
         except RateLimited as exc:
-            self._block_creates(exc)
-            after = max(self._creates_blocked_until - self._clock(), 0.0)
-            return [
-                CreateOutcome(d.marker, error=f"not attempted: {exc}", retry_after=after)
-                for d in drafts
-            ]
+            return refused(drafts, f"not attempted: {exc}", self._block_creates(exc))
         except TrackerError as exc:
             # Nothing about the drafts was sent yet: a plain error, never ambiguous.
             return [CreateOutcome(d.marker, error=f"not attempted: {exc}") for d in drafts]
-        outcomes: list[CreateOutcome] = []
-        size = self.config.batch_size
-        for start in range(0, len(drafts), size):
-            batch = drafts[start : start + size]
-            try:
-                outcomes += self._create_batch(batch, team, labels)
-            except RateLimited as exc:
-                # A refused request created nothing. Stop: the rest would be refused too.
-                self._block_creates(exc)
-                after = max(self._creates_blocked_until - self._clock(), 0.0)
-                outcomes += [
-                    CreateOutcome(d.marker, error=str(exc), retry_after=after) for d in batch
-                ]
-                skipped = f"not attempted: rate limited, retry after {math.ceil(after)} s"
-                outcomes += [
-                    CreateOutcome(d.marker, error=skipped, retry_after=after)
-                    for d in drafts[len(outcomes) :]
-                ]
-                break
-        return outcomes
+        return create_in_batches(
+            drafts,
+            self.config.batch_size,
+            lambda batch: self._create_batch(batch, team, labels),
+            on_rate_limit=self._block_creates,
+        )
 
-    def _block_creates(self, exc: RateLimited) -> None:
+    def _block_creates(self, exc: RateLimited) -> float:
+        """Refuse creates locally until the limit resets; returns the wait in seconds."""
         wait = RATE_LIMIT_FALLBACK if exc.retry_after is None else exc.retry_after
         self._creates_blocked_until = self._clock() + wait
+        return max(wait, 0.0)
 
     def update_fields(self, key: str, changes: FieldChanges) -> Ticket:
         canonical = self._own_key(key)
@@ -458,13 +449,12 @@ class LinearConnector:
         reject deliveries whose `webhookTimestamp` is over a minute old (replays), and
         name the issue the event is about. De-duplication is the worker's job; the id
         it needs is `Linear-Delivery`."""
-        secret = self._webhook_secret()
-        signature = headers.get("linear-signature")
-        if not signature:
-            raise WebhookRejected("missing Linear-Signature header")
-        expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
-        if not hmac.compare_digest(expected, signature.strip().lower().encode()):
-            raise WebhookRejected("Linear-Signature does not match the body")
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(f"no webhook_secret configured for tracker {self.name!r}")
+        verify_hmac_sha256(
+            headers.get("linear-signature"), secret, body, name="Linear-Signature", scheme=None
+        )
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, ValueError):
@@ -754,7 +744,7 @@ class LinearConnector:
         return call_idempotent(attempt, self.stats, sleep=self._sleep)
 
     def _compose_description(self, draft: TicketDraft) -> str:
-        parts = [draft.description.rstrip(), MARKER_LINE.format(marker=draft.marker)]
+        parts = [draft.description.rstrip(), marker_comment(draft.marker)]
         return "\n\n".join(part for part in parts if part) + "\n"
 
     def _issue_id(self, team: _Team, marker: str) -> str:
@@ -767,7 +757,6 @@ class LinearConnector:
     def _ticket(self, raw: dict[str, Any]) -> Ticket:
         state = raw.get("state") or {}
         labels = tuple(str(n["name"]) for n in (raw.get("labels") or {}).get("nodes") or [])
-        match = MARKER_RE.search(raw.get("description") or "")
         due = raw.get("dueDate")
         return Ticket(
             key=str(raw["identifier"]).upper(),
@@ -779,7 +768,7 @@ class LinearConnector:
             status=self._status(state),
             labels=labels,
             updated=_parse_time(str(raw.get("updatedAt") or raw.get("createdAt"))),
-            marker=match["marker"] if match else None,
+            marker=marker_in_text(raw.get("description")),
         )
 
     def _status(self, state: dict[str, Any]) -> Status:
@@ -803,17 +792,6 @@ class LinearConnector:
                 f"not an issue of Linear team {self.config.team}: {key!r}", retryable=False
             )
         return canonical
-
-    def _webhook_secret(self) -> bytes:
-        if self.config.webhook_secret is not None:
-            return self.config.webhook_secret.get_secret_value().encode()
-        if self.config.webhook_secret_file:
-            try:
-                text = Path(self.config.webhook_secret_file).read_text(encoding="utf-8")
-            except OSError:
-                raise WebhookRejected("webhook_secret_file cannot be read", status=503) from None
-            return text.strip().encode()
-        raise WebhookRejected(f"no webhook_secret configured for tracker {self.name!r}")
 
     # -- requests ------------------------------------------------------------------------------
     def _read(self, name: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -840,6 +818,7 @@ class LinearConnector:
         except httpx.HTTPError as exc:
             self.stats.errors += 1
             raise _transport_error(exc, where, write) from exc
+        self._cursor.observe(response.headers)
         status = response.status_code
         body = _json_body(response)
         errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -181,6 +182,13 @@ class EmulatorServer:
 
             def log_message(self, *_args: Any) -> None:
                 return
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                # The `Date` header comes from the emulated tracker's clock (which tests
+                # skew and advance), as a real tracker's comes from its own.
+                return formatdate(
+                    emulator._now_ts() if timestamp is None else timestamp, usegmt=True
+                )
 
             def _handle(self) -> None:
                 emulator._serve(self)

@@ -127,6 +127,7 @@ class GitHubEmulator(EmulatorServer):
         self.secondary_limit_hits = 0
         self.request_queries: list[tuple[str, str, dict[str, list[str]]]] = []
         self._issues: dict[int, _Issue] = {}
+        self._deleted: set[int] = set()  # numbers of issues a person deleted: 410 Gone
         self._milestones: dict[int, _Milestone] = {}
         self._labels: dict[str, str] = {}  # name -> color; created implicitly
         self._next_number = 1  # issues and pull requests share one sequence, as on GitHub
@@ -253,6 +254,8 @@ class GitHubEmulator(EmulatorServer):
 
     def _get_issue(self, req: Request, params: dict[str, str]) -> Response:
         issue = self._issues.get(int(params["number"]))
+        if self._repo_matches(params) and int(params["number"]) in self._deleted:
+            return _error(410, "This issue was deleted")
         if not self._repo_matches(params) or issue is None:
             return _error(404, "Not Found")
         etag = self._etag(issue)
@@ -419,7 +422,7 @@ class GitHubEmulator(EmulatorServer):
 
     def _search_match(self, issue: _Issue, tokens: list[str]) -> bool:
         """Does `issue` satisfy a search query (free terms AND the simple qualifiers)?"""
-        fields = ("title", "body")
+        fields: tuple[str, ...] = ("title", "body")
         terms: list[str] = []
         for token in tokens:
             qualifier, colon, value = token.partition(":")
@@ -668,6 +671,13 @@ class GitHubEmulator(EmulatorServer):
             issue = self._new_issue(title, body, HUMAN)
             self._apply_fields(issue, {"labels": list(labels)}, HUMAN)
             return f"{self.repo}#{issue.number}"
+
+    def human_delete(self, key: str | int) -> None:
+        """A repository admin deletes the issue: it answers 410 Gone from then on."""
+        with self.lock:
+            issue = self._issue_for(key)
+            del self._issues[issue.number]
+            self._deleted.add(issue.number)
 
     def human_create_pr(self, title: str, labels: Iterable[str] = ()) -> str:
         """A pull request: `GET /issues` returns it too, with a `pull_request` key."""

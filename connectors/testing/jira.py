@@ -23,7 +23,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
@@ -59,6 +59,8 @@ class Transition:
     to: str  # target status name
     resolution: str | None  # what the workflow's post-function sets
     screen: bool  # a transition screen offering the resolution field
+    # Statuses it is available from; None: a global transition (from any other status).
+    sources: tuple[str, ...] | None = None
 
 
 # Global transitions: every status can reach every other one, as in a simplified
@@ -69,6 +71,20 @@ TRANSITIONS = (
     Transition("21", "In Progress", "In Progress", None, screen=False),
     Transition("31", "Done", "Done", "Done", screen=True),
     Transition("41", "Won't Do", "Won't Do", "Won't Do", screen=False),
+)
+# The company-managed default: steps, no shortcut. To Do -> In Progress -> Done, with
+# "Won't Do" only from In Progress, and every closed status reopening to To Do.
+STEPPED_WORKFLOW = (
+    Transition("11", "Start Progress", "In Progress", None, screen=False, sources=("To Do",)),
+    Transition("21", "Stop Progress", "To Do", None, screen=False, sources=("In Progress",)),
+    Transition("31", "Resolve", "Done", "Done", screen=True, sources=("In Progress",)),
+    Transition("41", "Won't Do", "Won't Do", "Won't Do", screen=False, sources=("In Progress",)),
+    Transition("51", "Reopen", "To Do", None, screen=False, sources=("Done", "Won't Do")),
+)
+# A workflow with no way into a "done" status at all (a misconfigured project).
+NO_DONE_WORKFLOW = (
+    Transition("11", "Start Progress", "In Progress", None, screen=False, sources=("To Do",)),
+    Transition("21", "Stop Progress", "To Do", None, screen=False, sources=("In Progress",)),
 )
 RESOLUTIONS = {
     "Done": "10000",
@@ -365,8 +381,10 @@ class JiraEmulator(EmulatorServer):
         page_size: int = 50,
         token: str | None = None,
         burst: int | None = None,
+        workflow: Sequence[Transition] = TRANSITIONS,
     ) -> None:
         super().__init__(latency=latency, seed=seed)
+        self.workflow = tuple(workflow)  # the transitions every issue's workflow offers
         if deployment not in ("Cloud", "Server"):
             raise ValueError("deployment must be 'Cloud' or 'Server'")
         self.deployment = deployment
@@ -430,7 +448,13 @@ class JiraEmulator(EmulatorServer):
         }[status]
         with self.lock:
             issue = self._lookup(key)
-            transition = next(t for t in TRANSITIONS if t.to == target)
+            # A person may take several steps (or an admin bypass): land on the target.
+            transition = next(
+                (t for t in self.workflow if t.to == target),
+                Transition("0", target, target, "Done" if target == "Done" else None, False),
+            )
+            if target == "Won't Do":
+                transition = Transition("0", target, target, "Won't Do", screen=False)
             self._apply_transition(issue, transition, transition.resolution)
 
     def human_update(self, key: str, **fields: Any) -> None:
@@ -445,6 +469,13 @@ class JiraEmulator(EmulatorServer):
         with self.lock:
             issue = self._new_issue({"summary": title, "labels": list(labels)})
             return str(issue["key"])
+
+    def human_delete(self, key: str) -> None:
+        """A person deletes the issue: GET answers 404, JQL `key in` 400 "does not exist"."""
+        with self.lock:
+            issue = self._lookup(key)
+            del self._issues[issue["id"]]
+            del self._ids_by_key[issue["key"]]
 
     def issue_count(self) -> int:
         with self.lock:
@@ -968,7 +999,12 @@ class JiraEmulator(EmulatorServer):
         return out
 
     def _available(self, issue: dict[str, Any]) -> list[Transition]:
-        return [t for t in TRANSITIONS if t.to != issue["fields"]["status"]]
+        current = issue["fields"]["status"]
+        return [
+            t
+            for t in self.workflow
+            if t.to != current and (t.sources is None or current in t.sources)
+        ]
 
     def _transition_json(self, transition: Transition, expand_fields: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -976,7 +1012,7 @@ class JiraEmulator(EmulatorServer):
             "name": transition.name,
             "to": self._status_json(transition.to),
             "hasScreen": transition.screen,
-            "isGlobal": True,
+            "isGlobal": transition.sources is None,
             "isInitial": False,
             "isAvailable": True,
             "isConditional": False,

@@ -813,6 +813,11 @@ class LinearEmulator(EmulatorServer):
             self._apply(issue, fields)
             issue.updated_at = self._stamp()
 
+    def human_delete(self, key: str) -> None:
+        """A person deletes the issue (Linear moves it to the trash): no query finds it."""
+        with self.lock:
+            del self._issues[self._issue_for(key).id]
+
     def human_create(self, title: str, *, description: str = "", labels: Iterable[str] = ()) -> str:
         """An issue a person opened by hand (without the shared label unless given)."""
         with self.lock:

@@ -44,7 +44,7 @@ from syncd.documents.patch import (
     remove_stale_temp_files,
     write_atomic,
 )
-from syncd.model import ActionItem, Postmortem, Status
+from syncd.model import MARKER_PREFIX, ActionItem, Postmortem, Status
 from syncd.sync import gitops
 from syncd.sync.lease import holder_is_dead
 from syncd.sync.planner import (
@@ -74,7 +74,7 @@ def marker_for(rel_path: str, action: str, occurrence: int) -> str:
     """Stable id of an action item that has no ticket yet (see README "Identity")."""
     norm = re.sub(r"\s+", " ", action.strip().lower())
     digest = hashlib.sha256(f"{rel_path}\0{norm}\0{occurrence}".encode()).hexdigest()
-    return f"pm-{digest[:16]}"
+    return f"{MARKER_PREFIX}{digest[:16]}"
 
 
 @dataclass
@@ -243,6 +243,8 @@ class Engine:
         try:
             if only is None:
                 tickets = {t.key: t for t in connector.list_changed_since(cursor)}
+                # The next cursor on the tracker's clock, not ours (Connector.listing_cursor).
+                listed_at = connector.listing_cursor() or listed_at
             else:  # a webhook named these tickets: fetch just them, leave the cursor alone
                 tickets = connector.get_many(sorted(only))
             by_marker = {t.marker: t for t in tickets.values() if t.marker}

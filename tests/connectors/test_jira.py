@@ -14,7 +14,7 @@ import pytest
 from connectors.base import FieldChanges, RateLimited, TrackerError
 from connectors.jira import JiraConfig, JiraConnector
 from connectors.jira.connector import TRANSITION_CACHE_TTL
-from connectors.testing import jira as jira_emulator
+from connectors.registry import emulator_class
 from connectors.testing.conformance import ConnectorConformance, Harness, created, draft
 from connectors.testing.emulation import Fault
 from connectors.testing.jira import JiraEmulator
@@ -118,12 +118,11 @@ def calls(emulator: JiraEmulator) -> list[str]:
     return out
 
 
-def renumber_workflow(monkeypatch: pytest.MonkeyPatch) -> None:
+def renumber_workflow(emulator: JiraEmulator) -> None:
     """An admin publishes the workflow again with new transition ids."""
-    moved = tuple(
-        dataclasses.replace(t, id=str(int(t.id) + 100)) for t in jira_emulator.TRANSITIONS
+    emulator.workflow = tuple(
+        dataclasses.replace(t, id=str(int(t.id) + 100)) for t in emulator.workflow
     )
-    monkeypatch.setattr(jira_emulator, "TRANSITIONS", moved)
 
 
 class TickingClock:
@@ -299,7 +298,7 @@ def test_refused_cached_initial_transition_falls_back_to_a_full_set_status(
     connector = jira_setup.connector()
     emulator = jira_setup.emulator
     created(connector.create_many([draft(1, status=Status.IN_PROGRESS)]))
-    renumber_workflow(monkeypatch)
+    renumber_workflow(emulator)
     emulator.reset_log()
 
     (ticket,) = created(connector.create_many([draft(2, status=Status.IN_PROGRESS)]))
@@ -564,8 +563,8 @@ def test_refused_cached_transition_is_looked_up_again(
     connector = jira_setup.connector()
     first, second, third = created(connector.create_many([draft(n) for n in range(1, 4)]))
     connector.set_status(first.key, Status.WONT_DO)
-    renumber_workflow(monkeypatch)
     emulator = jira_setup.emulator
+    renumber_workflow(emulator)
     emulator.reset_log()
 
     assert connector.set_status(second.key, Status.WONT_DO).status is Status.WONT_DO
@@ -749,7 +748,7 @@ def test_config_validation() -> None:
             JiraConfig.model_validate({**base, **bad})
     assert "**********" in repr(config)
     assert JiraConnector.Config is JiraConfig
-    assert JiraConnector.emulator == "connectors.testing.jira:JiraEmulator"
+    assert emulator_class("jira") is JiraEmulator  # found by entry point, not named
 
 
 def test_explicit_deployment_overrides_server_info(jira_setup: Setup) -> None:
