@@ -87,6 +87,7 @@ SEARCH_FIELDS = (
     "labels",
     "updated",
     "resolution",
+    "resolutiondate",
 )
 # `_read_issue` also asks for the issue type: transition ids are only comparable
 # between issues of one workflow, which Jira picks per project and issue type.
@@ -797,6 +798,9 @@ class JiraConnector:
             labels=labels,
             updated=_parse_time(fields.get("updated"), key),
             marker=self._marker(labels),
+            completed_at=_parse_time(fields["resolutiondate"], key)
+            if fields.get("resolutiondate")
+            else None,
         )
 
     def _status(self, fields: dict[str, Any]) -> Status:
