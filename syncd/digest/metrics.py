@@ -8,13 +8,14 @@ each number; keep the two in step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from statistics import fmean
 from urllib.parse import quote
 
 from syncd.config import Settings
 from syncd.digest import recurrence
+from syncd.digest.history import DocHistory
 from syncd.digest.model import (
     Completion,
     Digest,
@@ -81,11 +82,15 @@ def compute(
     *,
     completion_window_days: int = COMPLETION_WINDOW_DAYS,
     series_weeks: int = SERIES_WEEKS,
+    history: Mapping[str, DocHistory] | None = None,
+    texts: Mapping[str, Sequence[str]] | None = None,
 ) -> Digest:
     """The digest for the week ending on `as_of`.
 
     `docs` are (path relative to the docs root, parsed doc) pairs — the same relative
-    paths the state store records items under.
+    paths the state store records items under. `history` (the docs' git history, see
+    `syncd.digest.history`) and `texts` (each doc's lines) add evidence of when items
+    were set and done; without them only tracker close times are known.
     """
     records = list(records)
     tz = settings.digest.tz
@@ -95,7 +100,7 @@ def compute(
     # A doc dated after as_of does not exist yet for a digest of the past (re-runs with
     # --as-of must give what that week's digest would have said).
     known = [(p, d) for p, d in docs if d.date is None or d.date <= as_of]
-    tracked = track_all(known, records, tz)
+    tracked = track_all(known, records, tz, history, texts)
     dated = recurrence.dated_incidents(known, as_of)
     window = settings.digest.lookback_days
     series_start = as_of - timedelta(days=WEEK_DAYS * series_weeks - 1)
@@ -230,25 +235,27 @@ def _completion(
 ) -> tuple[Completion, ...]:
     """On-time completion per priority for items whose deadline fell inside `window`.
 
-    deadline = incident date + the priority's `within_days`; on time = completed on or
-    before the deadline. Items still open past it count against the rate; "won't do"
-    items are left out (nothing was completed, nor is anything still owed).
+    deadline = clock start (`[digest] target_clock`: the incident date, or the day the
+    item was set) + the priority's `within_days`; on time = completed on or before the
+    deadline. Items still open past it count against the rate; "won't do" items are
+    left out (nothing was completed, nor is anything still owed). Done items with no
+    known completion day are counted apart and left out of the rate: counting them on
+    time would flatter it, counting them late would invent lateness.
     """
+    clock = settings.digest.target_clock
     out = []
     for priority, target in settings.digest.targets.items():
         on_time = late = still_open = unknown = 0
         for t in tracked:
-            if (t.priority or "").upper() != priority.upper() or t.doc.date is None:
+            start = t.clock_start(clock)
+            if (t.priority or "").upper() != priority.upper() or start is None:
                 continue
-            deadline = t.doc.date + timedelta(days=target.within_days)
+            deadline = start + timedelta(days=target.within_days)
             if deadline not in window or t.status is Status.WONT_DO:
                 continue
             if t.open_on(window.end):
                 still_open += 1
             elif t.closed_on is None:
-                # Closed, but nobody recorded when (no ticket, or the doc changed after the
-                # last sync): counted by status only, which may flatter the rate.
-                on_time += 1
                 unknown += 1
             elif t.closed_on <= deadline:
                 on_time += 1

@@ -134,15 +134,20 @@ class Completion:
     on_time: int
     late: int
     open: int  # deadline passed, not completed (as of the digest date)
-    unknown_date: int  # counted on time by status only: no completion date is known
+    unknown_date: int  # done, but no evidence of when: not in the rate, shown apart
 
     @property
-    def total(self) -> int:
+    def known(self) -> int:
+        """The items the rate is measured over (completion day known, or still open)."""
         return self.on_time + self.late + self.open
 
     @property
+    def total(self) -> int:
+        return self.known + self.unknown_date
+
+    @property
     def rate(self) -> float | None:
-        return ratio(self.on_time, self.total)
+        return ratio(self.on_time, self.known)
 
     @property
     def met(self) -> bool | None:
