@@ -87,7 +87,9 @@ def _cmd_digest(args: argparse.Namespace) -> int:
             result = send_digest(digest, settings, state, force=args.force)
             send_json = result.as_json()
             print(redactor.scrub(_describe(result)), file=sys.stderr)
-            exit_code = EXIT_OK if result.ok else EXIT_SEND
+            # A past week without --force is a usage mistake, not something to retry.
+            refused = result.outcome == "past-week"
+            exit_code = EXIT_OK if result.ok else EXIT_CONFIG if refused else EXIT_SEND
     fmt = args.format or ("text" if not (args.preview or args.send) else None)
     if fmt == "json":
         data = digest.as_json()
@@ -122,6 +124,8 @@ def _describe(result: object) -> str:
             f"digest {result.week} may or may not have been delivered{detail}. Check the"
             " mailbox; use --force to send it again"
         )
+    if result.outcome in ("past-week", "busy"):
+        return f"digest {result.week} not sent: {result.error}"
     return f"digest {result.week} NOT sent: {result.error}"
 
 
