@@ -28,7 +28,7 @@ from pathlib import Path
 import structlog
 
 from syncd.documents.parser import parse_text
-from syncd.model import ActionItem
+from syncd.model import ActionItem, Postmortem
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +58,21 @@ class DocHistory:
 
     def __init__(self) -> None:
         self._by_key: dict[str, ItemHistory] = {}
+        self.first_commit: date | None = None  # the doc was first committed (written)
+        # The commit that began the doc's current run out of Draft (completed); None
+        # while it is a draft. A doc with no status counts as complete when committed.
+        self.completed_on: date | None = None
+
+    def observe_doc(self, doc: Postmortem, day: date) -> None:
+        """One committed version of the doc, in commit order."""
+        if self.first_commit is None:
+            self.first_commit = day
+        draft = bool(doc.status) and "draft" in (doc.status or "").lower()
+        if draft:
+            self.completed_on = None
+        elif self.completed_on is None:
+            self.completed_on = day
+        self.observe(doc.action_items, day)
 
     def get(self, item: ActionItem) -> ItemHistory | None:
         found = [self._by_key[k] for k in item_keys(item) if k in self._by_key]
@@ -157,5 +172,5 @@ def read_history(root: Path, paths: Iterable[str], tz: tzinfo) -> dict[str, DocH
                 continue
             text = next(texts)
             if text is not None:
-                out[path].observe(parse_text(text, path).action_items, day)
+                out[path].observe_doc(parse_text(text, path), day)
     return out

@@ -596,9 +596,14 @@ def test_cli_text_and_preview(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
         == 0
     )
     html = preview.read_text()
-    png = tmp_path / "out" / "trend-2026-W24.png"
+    (png,) = (tmp_path / "out").glob("trend-2026-W24-*.png")
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert 'src="trend-2026-W24.png"' in html and "cid:" not in html
+    assert f'src="{png.name}"' in html and "cid:" not in html
+    # Another week's preview in the same folder gets its own chart file.
+    other = tmp_path / "out" / "digest-w25.html"
+    argv = ["digest", "--config", config, "--as-of", "2026-06-15", "--preview", str(other)]
+    assert cli.main(argv) == 0
+    assert len(list((tmp_path / "out").glob("trend-*.png"))) == 2
     assert "<script" not in html.lower()
 
 
