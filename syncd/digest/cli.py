@@ -50,8 +50,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 def _cmd_digest(args: argparse.Namespace) -> int:
     # start-up: computing the digest parses every document; loaded only when it runs
-    from syncd.digest.metrics import compute
-    from syncd.digest.sources import load_docs
+    from syncd.digest.sources import digest_from, load_docs
     from syncd.sync.context import secrets_of
 
     if args.force and not args.send:
@@ -71,8 +70,18 @@ def _cmd_digest(args: argparse.Namespace) -> int:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     with state:
-        digest = compute(docs, state.items(), state.conflicts(), settings, as_of)
+        digest = digest_from(settings, state, as_of, docs)
         exit_code = EXIT_OK
+        if settings.digest.report_path is not None:
+            # start-up: jinja2, css_inline and Pillow only when a report is configured
+            from syncd.digest.render import write_report
+
+            try:
+                print(f"full report: {write_report(digest, settings)}", file=sys.stderr)
+            except OSError as exc:
+                # Reported, not fatal: the email (which links it) still goes out.
+                print(f"syncd digest: could not write the full report: {exc}", file=sys.stderr)
+                exit_code = EXIT_SEND
         send_json = None
         if args.preview:
             # start-up: jinja2, css_inline and Pillow only with --preview

@@ -54,7 +54,7 @@ from syncd.common import logs
 from syncd.config import Settings, SmtpSettings
 from syncd.digest.addresses import recipients
 from syncd.digest.model import Digest, iso_week
-from syncd.digest.render import build_message
+from syncd.digest.render import build_message, write_report
 from syncd.digest.sources import digest_from
 from syncd.sync.lease import LeaseKeeper
 from syncd.sync.state import StateStore
@@ -439,6 +439,11 @@ def build_and_send(
     """
     day = local_day(as_of, settings)
     digest = digest_from(settings, state, day)
+    try:
+        write_report(digest, settings)
+    except OSError as exc:
+        # The email still goes out; the worker's log says what to fix, every week.
+        log.error("could not write the full digest report", error=str(exc))
     result = send_digest(
         digest,
         settings,

@@ -43,8 +43,15 @@ def load_texts(settings: Settings, docs: list[tuple[str, Postmortem]]) -> dict[s
     return out
 
 
-def digest_from(settings: Settings, state: StateStore, as_of: date) -> Digest:
-    docs = load_docs(settings)
+def digest_from(
+    settings: Settings,
+    state: StateStore,
+    as_of: date,
+    docs: list[tuple[str, Postmortem]] | None = None,
+) -> Digest:
+    """The digest from the docs tree (or `docs` already loaded), its git history and the
+    state store."""
+    docs = load_docs(settings) if docs is None else docs
     history = read_history(settings.docs.root, [p for p, _ in docs], settings.digest.tz)
     return compute(
         docs,
