@@ -99,6 +99,12 @@ def _cmd_digest(args: argparse.Namespace) -> int:
             # A past week without --force is a usage mistake, not something to retry.
             refused = result.outcome == "past-week"
             exit_code = EXIT_OK if result.ok else EXIT_CONFIG if refused else EXIT_SEND
+            if result.ok:
+                # start-up: reminders and Slack only with --send
+                from syncd.digest.send import follow_up
+
+                for problem in follow_up(digest, settings, state):
+                    print(redactor.scrub(f"syncd digest: {problem}"), file=sys.stderr)
     fmt = args.format or ("text" if not (args.preview or args.send) else None)
     if fmt == "json":
         data = digest.as_json()

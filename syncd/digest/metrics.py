@@ -207,6 +207,7 @@ def compute(
         headlines=_headlines(weeks, due_soon_count),
         by_team=_by_team(tracked, settings, completion_window, as_of),
         postmortems=_postmortems(dated, history, settings, rate_period),
+        owners_without_email=_without_email((*overdue, *due_soon), settings),
     )
 
 
@@ -470,6 +471,17 @@ def _by_team(
             rows.items(), key=lambda kv: (kv[0][0] == "(no team)", kv[0][0], kv[0][1])
         )
     )
+
+
+def _without_email(rows: Iterable[ItemRow], settings: Settings) -> tuple[str, ...]:
+    """Owners a reminder cannot reach; only asked when reminders are on."""
+    if not settings.digest.reminders.enabled:
+        return ()
+    spelled: dict[str, str] = {}
+    for row in rows:
+        if row.owner and settings.owner_email(row.owner) is None:
+            spelled.setdefault(owner_key(row.owner), row.owner)
+    return tuple(spelled[k] for k in sorted(spelled))
 
 
 def add_business_days(day: date, n: int) -> date:

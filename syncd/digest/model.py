@@ -510,6 +510,8 @@ class Digest:
     headlines: tuple[Headline, ...] = ()
     by_team: tuple[TeamRow, ...] = ()
     postmortems: PostmortemCompletion | None = None
+    # With [digest.reminders] on: owners of overdue/due-soon items with no email address.
+    owners_without_email: tuple[str, ...] = ()
 
     @property
     def week(self) -> str:
@@ -592,4 +594,5 @@ class Digest:
             ],
             "by_team": [row.as_json() for row in self.by_team],
             "postmortem_completion": self.postmortems.as_json() if self.postmortems else None,
+            "owners_without_email": list(self.owners_without_email),
         }

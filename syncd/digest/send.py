@@ -455,4 +455,25 @@ def build_and_send(
     )
     if not result.ok:
         raise DigestNotSent(result)
+    follow_up(digest, settings, state, wait=wait)
     return result
+
+
+def follow_up(
+    digest: Digest, settings: Settings, state: StateStore, *, wait: wait_base = DEFAULT_WAIT
+) -> list[str]:
+    """After the leadership email: owner reminders and the Slack summary, each once a
+    week. Returns what went wrong, in words (also logged); never raises for delivery."""
+    # the reminders module imports this one: loaded here, after both exist
+    from syncd.digest.reminders import post_slack, send_reminders
+
+    problems = []
+    reminders = send_reminders(digest, settings, state, wait=wait)
+    if settings.digest.reminders.enabled:
+        (log.info if reminders.ok else log.error)("owner reminders", summary=str(reminders))
+        if not reminders.ok or reminders.without_email:
+            problems.append(str(reminders))
+    if (slack := post_slack(digest, settings, state)) is not None:
+        log.error("slack summary not posted", error=slack)
+        problems.append(slack)
+    return problems

@@ -240,6 +240,10 @@ weeks' incidents are not listed (each incident shows its {{ earlier_links }} mos
   <tr><td class="row"><strong>{{ refs | length }} open item{{ refs | length | plural }} {{ label }}</strong>
     <div class="meta">{% for r in refs | top %}{{ link(doc_url(r.path), r.path ~ ":" ~ r.line) }} {{ r.action }}{% if not loop.last %}<br>{% endif %}{% endfor %}{{ more(refs, "items") }}</div></td></tr>
 {% endif %}{% endfor %}
+{% if d.owners_without_email %}
+  <tr><td class="row"><strong>No reminder sent: no email address in [owners] for</strong>
+    <span class="meta">{{ d.owners_without_email | top | join(", ") }}</span>{{ more(d.owners_without_email, "owners") }}</td></tr>
+{% endif %}
 {% if h.unmapped_owners %}
   <tr><td class="row"><strong>Owners with no tracker account in [owners]:</strong>
     <span class="meta">{{ h.unmapped_owners | join(", ") }}</span></td></tr>
@@ -400,6 +404,9 @@ HYGIENE ({{ h.count }})
 {% for r in refs %}{{ r.path }}:{{ r.line }}{% if not loop.last %}, {% endif %}{% endfor %}
 
 {% endif %}{% endfor %}
+{% if d.owners_without_email %}
+- No reminder sent (no email address in [owners]): {{ d.owners_without_email | top | join(", ") | oneline }}
+{% endif %}
 {% if h.unmapped_owners %}
 - Owners with no tracker account: {{ h.unmapped_owners | join(", ") | oneline }}
 {% endif %}
