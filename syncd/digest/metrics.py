@@ -2,7 +2,7 @@
 
 `compute` is a plain function of its inputs and `as_of`: no clock, no tracker calls, so
 a test (or a re-run after a failed send) gets exactly the same digest. All days are
-calendar days in the digest's configured time zone. README.md beside this file defines
+calendar days in the digest's configured time zone. docs/digest.md defines
 each number; keep the two in step.
 """
 
