@@ -37,6 +37,10 @@ class Ticket:
     labels: tuple[str, ...]
     updated: datetime  # timezone-aware
     marker: str | None = None  # the action-item marker found on the ticket
+    # When the tracker says the work was completed (Jira resolutiondate, GitHub closed_at,
+    # Linear completedAt); None while open or reopened. Unlike `updated`, later edits of
+    # a closed ticket do not move it, so the digest measures on-time completion from it.
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,13 @@ def _default_targets() -> dict[str, CompletionTarget]:
     }
 
 
+class ReminderSettings(_Section):
+    """`[digest.reminders]`: one email a week to each owner with overdue or due-soon items."""
+
+    enabled: bool = False
+    due_soon_days: int = Field(7, ge=0)
+
+
 class DigestSettings(_Section):
     to: StrList = Field(default_factory=list)
     cc: StrList = Field(default_factory=list)
@@ -244,6 +251,20 @@ class DigestSettings(_Section):
     # Replaces the defaults as a whole: a team that states its targets states all of them.
     targets: dict[str, CompletionTarget] = Field(default_factory=_default_targets)
     teams: dict[str, list[str]] = Field(default_factory=dict)
+    # Where a priority's completion target starts: "incident" (the incident date) or
+    # "set" (the first commit of the docs' git history containing the item, else the
+    # incident date).
+    target_clock: Literal["incident", "set"] = "incident"
+    top_rows: int = Field(25, gt=0)  # rows per email section; the rest: "and K more"
+    report_path: Path | None = None  # full HTML report, written on every digest run
+    report_url: str | None = None  # where readers open `report_path` (linked in the email)
+    attach_report: bool = False  # also attach the full report to the email
+    # SEV1/SEV2 postmortems completed within N business days of the incident.
+    postmortem_severities: StrList = Field(default_factory=lambda: ["SEV1", "SEV2"])
+    postmortem_within_business_days: int = Field(5, gt=0)
+    postmortem_target_percent: float = Field(90.0, ge=0, le=100)
+    slack_webhook_url: SecretStr | None = None  # summary also posted here (incoming webhook)
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
 
     @field_validator("timezone")
     @classmethod

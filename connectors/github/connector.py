@@ -462,6 +462,7 @@ class GitHubConnector:
             labels=labels,
             updated=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
             marker=marker_in_text(body),
+            completed_at=_aware(issue.closed_at) if issue.state == "closed" else None,
         )
 
     def _due_of(self, issue: Issue, body: str) -> date | None:
@@ -617,3 +618,10 @@ def _never_sent(exc: requests.RequestException) -> bool:
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # urllib3 MaxRetryError wraps the cause
     return type(reason).__name__ == "NewConnectionError"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # PyGithub returns naive datetimes in some versions; GitHub's times are UTC.
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

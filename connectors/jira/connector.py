@@ -88,6 +88,7 @@ SEARCH_FIELDS = (
     "labels",
     "updated",
     "resolution",
+    "resolutiondate",
 )
 # `_read_issue` also asks for the issue type: transition ids are only comparable
 # between issues of one workflow, which Jira picks per project and issue type.
@@ -909,6 +910,9 @@ class JiraConnector:
             labels=labels,
             updated=_parse_time(fields.get("updated"), key),
             marker=marker_from_labels(labels, self.config.label),
+            completed_at=_parse_time(fields["resolutiondate"], key)
+            if fields.get("resolutiondate")
+            else None,
         )
 
     def _status(self, fields: dict[str, Any]) -> Status:

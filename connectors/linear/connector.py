@@ -160,7 +160,7 @@ AUTH_CODES = {"AUTHENTICATION_ERROR", "FORBIDDEN", "UNAUTHENTICATED"}
 TRANSIENT_CODES = {"INTERNAL_SERVER_ERROR", "INTERNAL_ERROR", "LOCK_TIMEOUT", "NETWORK_ERROR"}
 
 ISSUE_FIELDS = f"""
-      id identifier number title description url priority dueDate createdAt updatedAt
+      id identifier number title description url priority dueDate createdAt updatedAt completedAt
       state {{ id name type }}
       assignee {{ id }}
       labels(first: {ISSUE_LABELS_FIRST}) {{ nodes {{ id name }} }}"""
@@ -769,6 +769,7 @@ class LinearConnector:
             labels=labels,
             updated=_parse_time(str(raw.get("updatedAt") or raw.get("createdAt"))),
             marker=marker_in_text(raw.get("description")),
+            completed_at=_parse_time(str(raw["completedAt"])) if raw.get("completedAt") else None,
         )
 
     def _status(self, state: dict[str, Any]) -> Status:

@@ -284,6 +284,22 @@ class ConnectorConformance:
         later = harness.connector.listing_cursor()
         assert later is not None and later >= cursor
 
+    def test_completion_time_is_the_close_not_later_edits(self, harness: Harness) -> None:
+        # The digest measures on-time completion from this; `updated` moves on any edit.
+        (ticket,) = created(harness.connector.create_many([draft(1)]))
+        assert ticket.completed_at is None
+        harness.emulator.advance_clock(timedelta(days=3))
+        closed_at = harness.emulator.now()
+        harness.emulator.human_set_status(ticket.key, Status.DONE)
+        harness.emulator.advance_clock(timedelta(days=2))
+        harness.connector.update_fields(ticket.key, FieldChanges(title="Renamed later"))
+        seen = harness.make_connector().get_many([ticket.key])[ticket.key]
+        assert seen.completed_at is not None
+        assert abs((seen.completed_at - closed_at).total_seconds()) < 60
+        assert (seen.updated - seen.completed_at).days >= 1
+        harness.emulator.human_set_status(ticket.key, Status.OPEN)  # reopened
+        assert harness.make_connector().get_many([ticket.key])[ticket.key].completed_at is None
+
     def test_listing_pages_through_many(self, harness: Harness) -> None:
         drafts = [draft(n) for n in range(1, 131)]
         created(harness.connector.create_many(drafts))

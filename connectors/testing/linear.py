@@ -215,6 +215,7 @@ class _Issue:
     due: str | None = None
     label_ids: list[str] = field(default_factory=list)
     estimate: int | None = None
+    completed_at: datetime | None = None  # set entering a "completed" state
 
 
 class LinearEmulator(EmulatorServer):
@@ -516,6 +517,7 @@ class LinearEmulator(EmulatorServer):
             "dueDate": issue.due,
             "createdAt": _iso(issue.created_at),
             "updatedAt": _iso(issue.updated_at),
+            "completedAt": _iso(issue.completed_at) if issue.completed_at else None,
             "archivedAt": None,
             "state": self._state_obj(state),
             "assignee": self._user_obj(issue.assignee_id) if issue.assignee_id else None,
@@ -770,6 +772,10 @@ class LinearEmulator(EmulatorServer):
             ):
                 raise _FieldError("Entity not found: WorkflowState")
             changes["state_id"] = data["stateId"]
+            if data["stateId"] != issue.state_id:
+                # Linear stamps completedAt on entering a completed state, clears it on leaving.
+                done = self._state(data["stateId"]).type == "completed"
+                changes["completed_at"] = self._stamp() if done else None
         if "labelIds" in data:
             ids = list(dict.fromkeys(data["labelIds"] or []))
             usable = {lb.id for lb in self._labels if lb.team_id in (None, issue.team_id)}
@@ -805,6 +811,7 @@ class LinearEmulator(EmulatorServer):
             if issue.state_id != state.id:
                 issue.state_id = state.id
                 issue.updated_at = self._stamp()
+                issue.completed_at = issue.updated_at if state.type == "completed" else None
 
     def human_edit(self, key: str, **fields: Any) -> None:
         """A person edits fields (API names: title, description, priority, dueDate, …)."""

@@ -1,4 +1,4 @@
-"""The trend chart: recurrence rate (line) and overdue items (bars) per week, as a PNG.
+"""The trend chart: 4-week recurrence rate (line) and overdue items (bars) per week, as a PNG.
 
 Pillow rather than matplotlib: one ~4.5 MB wheel with no numpy, and an email chart
 needs nothing more than lines, bars and text. Drawn at 2x (1200x520) and shown at
@@ -16,9 +16,12 @@ from PIL import Image, ImageDraw, ImageFont, features
 
 from syncd.digest.model import WeekPoint
 
-WIDTH, HEIGHT = 1200, 520
+WIDTH, HEIGHT = 1200, 560
 DISPLAY_WIDTH, DISPLAY_HEIGHT = WIDTH // 2, HEIGHT // 2
-LEFT, RIGHT, TOP, BOTTOM = 96, 96, 76, 64
+LEFT, RIGHT, TOP, BOTTOM = 112, 100, 90, 70
+# Sizes in image pixels. On a 400 px phone the chart is shown about 360 px wide (0.3x):
+# 32 px text is then ~9.6 px, still legible; 22 px (the old size) was ~6.6 px.
+SMALL_TEXT, LABEL_TEXT = 32, 34
 
 INK = (31, 41, 55)
 MUTED = (107, 114, 128)
@@ -46,9 +49,10 @@ def alt_text(weeks: Sequence[WeekPoint]) -> str:
     """What the chart shows, in words: the email's alt text for readers without images."""
     if not weeks:
         return "No trend data."
-    rates = [(w.week, w.rate) for w in weeks if w.rate is not None]
+    rates = [(w.week, w.rolling_rate) for w in weeks if w.rolling_rate is not None]
     rate_part = (
-        f"recurrence rate {rates[0][1]:.0%} in {rates[0][0]}, {rates[-1][1]:.0%} in {rates[-1][0]}"
+        f"4-week recurrence rate {rates[0][1]:.0%} in {rates[0][0]},"
+        f" {rates[-1][1]:.0%} in {rates[-1][0]}"
         if rates
         else "no incidents, so no recurrence rate"
     )
@@ -62,7 +66,7 @@ def alt_text(weeks: Sequence[WeekPoint]) -> str:
 def render_png(weeks: Sequence[WeekPoint]) -> bytes:
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
-    small, label = _font(22), _font(26)
+    small, label = _font(SMALL_TEXT), _font(LABEL_TEXT)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     bottom = TOP + plot_h
     overdue_max = _nice_max(max((w.overdue for w in weeks), default=0))
@@ -86,20 +90,21 @@ def render_png(weeks: Sequence[WeekPoint]) -> bytes:
             draw.rectangle([cx - slot * 0.3, top, cx + slot * 0.3, bottom], fill=BAR)
         # "2026-W24" → "W24": the year is in the email text, and 12 labels must fit
         draw.text((cx, bottom + 14), week.week.split("-")[-1], font=small, fill=MUTED, anchor="mt")
-        if week.rate is not None:
-            points.append((cx, bottom - plot_h * week.rate))
+        if week.rolling_rate is not None:
+            points.append((cx, bottom - plot_h * week.rolling_rate))
     if len(points) > 1:
         draw.line(points, fill=LINE, width=5, joint="curve")
     for x, y in points:
         draw.ellipse([x - 8, y - 8, x + 8, y + 8], fill=LINE, outline="white", width=3)
 
-    # legend
-    draw.line([(LEFT, 30), (LEFT + 40, 30)], fill=LINE, width=5)
-    draw.ellipse([LEFT + 12, 22, LEFT + 28, 38], fill=LINE, outline="white", width=3)
-    draw.text((LEFT + 52, 30), "Recurrence rate (left)", font=label, fill=INK, anchor="lm")
-    lx = LEFT + 420
-    draw.rectangle([lx, 18, lx + 36, 42], fill=BAR)
-    draw.text((lx + 48, 30), "Overdue action items (right)", font=label, fill=INK, anchor="lm")
+    # legend: the second entry starts where the first one's text ends
+    first = "Recurrence, 4-week rate (left)"
+    draw.line([(LEFT, 34), (LEFT + 40, 34)], fill=LINE, width=5)
+    draw.ellipse([LEFT + 12, 26, LEFT + 28, 42], fill=LINE, outline="white", width=3)
+    draw.text((LEFT + 52, 34), first, font=label, fill=INK, anchor="lm")
+    lx = LEFT + 52 + draw.textlength(first, font=label) + 40
+    draw.rectangle([lx, 22, lx + 36, 46], fill=BAR)
+    draw.text((lx + 48, 34), "Overdue (right)", font=label, fill=INK, anchor="lm")
 
     out = io.BytesIO()
     # optimize: a flat-colour chart compresses to a few tens of KB

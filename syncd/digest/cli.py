@@ -50,8 +50,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 def _cmd_digest(args: argparse.Namespace) -> int:
     # start-up: computing the digest parses every document; loaded only when it runs
-    from syncd.digest.metrics import compute
-    from syncd.digest.sources import load_docs
+    from syncd.digest.sources import digest_from, load_docs
     from syncd.sync.context import secrets_of
 
     if args.force and not args.send:
@@ -71,8 +70,18 @@ def _cmd_digest(args: argparse.Namespace) -> int:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     with state:
-        digest = compute(docs, state.items(), state.conflicts(), settings, as_of)
+        digest = digest_from(settings, state, as_of, docs)
         exit_code = EXIT_OK
+        if settings.digest.report_path is not None:
+            # start-up: jinja2, css_inline and Pillow only when a report is configured
+            from syncd.digest.render import write_report
+
+            try:
+                print(f"full report: {write_report(digest, settings)}", file=sys.stderr)
+            except OSError as exc:
+                # Reported, not fatal: the email (which links it) still goes out.
+                print(f"syncd digest: could not write the full report: {exc}", file=sys.stderr)
+                exit_code = EXIT_SEND
         send_json = None
         if args.preview:
             # start-up: jinja2, css_inline and Pillow only with --preview
@@ -87,7 +96,15 @@ def _cmd_digest(args: argparse.Namespace) -> int:
             result = send_digest(digest, settings, state, force=args.force)
             send_json = result.as_json()
             print(redactor.scrub(_describe(result)), file=sys.stderr)
-            exit_code = EXIT_OK if result.ok else EXIT_SEND
+            # A past week without --force is a usage mistake, not something to retry.
+            refused = result.outcome == "past-week"
+            exit_code = EXIT_OK if result.ok else EXIT_CONFIG if refused else EXIT_SEND
+            if result.ok:
+                # start-up: reminders and Slack only with --send
+                from syncd.digest.send import follow_up
+
+                for problem in follow_up(digest, settings, state):
+                    print(redactor.scrub(f"syncd digest: {problem}"), file=sys.stderr)
     fmt = args.format or ("text" if not (args.preview or args.send) else None)
     if fmt == "json":
         data = digest.as_json()
@@ -122,6 +139,8 @@ def _describe(result: object) -> str:
             f"digest {result.week} may or may not have been delivered{detail}. Check the"
             " mailbox; use --force to send it again"
         )
+    if result.outcome in ("past-week", "busy"):
+        return f"digest {result.week} not sent: {result.error}"
     return f"digest {result.week} NOT sent: {result.error}"
 
 

@@ -134,15 +134,20 @@ class Completion:
     on_time: int
     late: int
     open: int  # deadline passed, not completed (as of the digest date)
-    unknown_date: int  # counted on time by status only: no completion date is known
+    unknown_date: int  # done, but no evidence of when: not in the rate, shown apart
 
     @property
-    def total(self) -> int:
+    def known(self) -> int:
+        """The items the rate is measured over (completion day known, or still open)."""
         return self.on_time + self.late + self.open
 
     @property
+    def total(self) -> int:
+        return self.known + self.unknown_date
+
+    @property
     def rate(self) -> float | None:
-        return ratio(self.on_time, self.total)
+        return ratio(self.on_time, self.known)
 
     @property
     def met(self) -> bool | None:
@@ -205,7 +210,11 @@ class Link:
 
 @dataclass(frozen=True)
 class WeekPoint:
-    """One week of the trend: the 7 days ending on `period.end`, labelled by its ISO week."""
+    """One week of the trend: the 7 days ending on `period.end`, labelled by its ISO week.
+
+    The rolling fields cover the 4 weeks ending with this one: a week with one incident
+    would otherwise swing the recurrence rate between 0% and 100%.
+    """
 
     period: Period
     incidents: int
@@ -213,6 +222,11 @@ class WeekPoint:
     overdue: int
     mttr_minutes: float | None
     mttd_minutes: float | None
+    due_soon: int = 0  # open items due in the 7 days after period.end
+    rolling_incidents: int = 0
+    rolling_recurring: int = 0
+    rolling_on_time: int = 0  # items whose deadline fell in the 4 weeks: done on time
+    rolling_known: int = 0  # ... on time + late + still open (unknown dates left out)
 
     @property
     def week(self) -> str:
@@ -221,6 +235,103 @@ class WeekPoint:
     @property
     def rate(self) -> float | None:
         return ratio(self.recurring, self.incidents)
+
+    @property
+    def rolling_rate(self) -> float | None:
+        return ratio(self.rolling_recurring, self.rolling_incidents)
+
+    @property
+    def rolling_completion(self) -> float | None:
+        return ratio(self.rolling_on_time, self.rolling_known)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A headline number beside last week's value and its 12-week average."""
+
+    name: str
+    value: float | None
+    last_week: float | None
+    average: float | None  # mean over the series weeks that have a value
+    kind: str = "count"  # "count" | "rate"
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.last_week is None:
+            return None
+        return round(self.value - self.last_week, 4)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "last_week": self.last_week,
+            "change": self.change,
+            "average_12_weeks": self.average,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    """Overdue and completion for one team (owner -> team from [digest.teams]) and priority."""
+
+    team: str  # "(no team)" for owners in no team
+    priority: str  # "(none)" for items without a priority
+    overdue: int
+    on_time: int
+    late: int
+    open: int
+    unknown_date: int
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.on_time, self.on_time + self.late + self.open)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "priority": self.priority,
+            "overdue": self.overdue,
+            "on_time": self.on_time,
+            "late": self.late,
+            "open": self.open,
+            "unknown_completion_date": self.unknown_date,
+            "rate": self.rate,
+        }
+
+
+@dataclass(frozen=True)
+class PostmortemCompletion:
+    """SEV1/SEV2 postmortems completed (out of Draft) within N business days."""
+
+    severities: tuple[str, ...]
+    within_business_days: int
+    target: float
+    on_time: int
+    late: int
+    open: int  # still Draft (or not committed) and past the deadline
+    unknown_date: int  # completed, but no git history says when
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.on_time, self.on_time + self.late + self.open)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.rate is None else self.rate >= self.target
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "severities": list(self.severities),
+            "within_business_days": self.within_business_days,
+            "target": self.target,
+            "on_time": self.on_time,
+            "late": self.late,
+            "open": self.open,
+            "unknown_completion_date": self.unknown_date,
+            "rate": self.rate,
+            "met": self.met,
+        }
 
 
 @dataclass(frozen=True)
@@ -396,6 +507,11 @@ class Digest:
     timing: Timing
     previous_timing: Timing
     hygiene: Hygiene
+    headlines: tuple[Headline, ...] = ()
+    by_team: tuple[TeamRow, ...] = ()
+    postmortems: PostmortemCompletion | None = None
+    # With [digest.reminders] on: owners of overdue/due-soon items with no email address.
+    owners_without_email: tuple[str, ...] = ()
 
     @property
     def week(self) -> str:
@@ -435,6 +551,11 @@ class Digest:
                         "incidents": w.incidents,
                         "recurring": w.recurring,
                         "rate": w.rate,
+                        "rolling_4_weeks": {
+                            "incidents": w.rolling_incidents,
+                            "recurring": w.rolling_recurring,
+                            "rate": w.rolling_rate,
+                        },
                     }
                     for w in self.weeks
                 ],
@@ -459,4 +580,19 @@ class Digest:
                 ],
             },
             "hygiene": self.hygiene.as_json(),
+            "headlines": {h.name: h.as_json() for h in self.headlines},
+            "completion_series": [
+                {
+                    "week": w.week,
+                    "rolling_4_weeks": {
+                        "on_time": w.rolling_on_time,
+                        "known": w.rolling_known,
+                        "rate": w.rolling_completion,
+                    },
+                }
+                for w in self.weeks
+            ],
+            "by_team": [row.as_json() for row in self.by_team],
+            "postmortem_completion": self.postmortems.as_json() if self.postmortems else None,
+            "owners_without_email": list(self.owners_without_email),
         }

@@ -1,15 +1,23 @@
 """Sending the digest over SMTP, at most once per ISO week.
 
-Idempotency lives in the state store under `digest_sent:<ISO week>`, a JSON record:
+Exactly once per ISO week, also when two senders start together:
 
-    {"state": "sending" | "sent" | "failed", "at": …, "message_id": …, …}
+* The whole send holds the lease `digest:<ISO week>` in the state store (the same
+  mechanism as the sync lease: one upsert under BEGIN IMMEDIATE, renewed while held,
+  taken over at once from a holder killed on this host). A second sender waits for it,
+  then finds the week sent and stops.
+* The record `digest_sent:<ISO week>` (JSON) says how far a send got:
 
-* "sending" is written *before* the message goes out and "sent" right after the server
-  accepts it. A run that finds either refuses to send again unless forced: a CronJob
-  retried after a crash mid-send must not email leadership twice. (The price: after
-  such a crash someone checks the mailbox and sends with --force.)
-* "failed" is written when the server definitely did not take the message (refused,
-  unreachable): the next run may try again.
+    {"state": "sending", "phase": "connecting" | "data", ...} | {"state": "sent" | "failed"}
+
+  "sending"/"connecting" is written before connecting; "phase": "data" just before the
+  message is handed over (SMTP DATA); "sent" when the server accepts it. A run that
+  finds "connecting" left behind (its sender died before DATA) knows nothing can have
+  been sent and sends; one that finds "data" cannot know whether the message arrived:
+  it is "in doubt", and only --force sends again (after a person checked the mailbox).
+  "failed" (the server definitely did not take it) may be retried freely.
+* A digest for a week before the current one is only sent with --force: `--as-of` a
+  past week is for looking, and a stale digest should not land in leadership's inbox.
 
 Transient failures (connection refused or dropped, timeouts, 4xx replies) are retried
 with exponential backoff; permanent ones (5xx, bad credentials, TLS verification) are
@@ -27,7 +35,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from typing import Any
@@ -45,14 +53,20 @@ from tenacity.wait import wait_base
 from syncd.common import logs
 from syncd.config import Settings, SmtpSettings
 from syncd.digest.addresses import recipients
-from syncd.digest.model import Digest
-from syncd.digest.render import build_message
+from syncd.digest.model import Digest, iso_week
+from syncd.digest.render import build_message, write_report
 from syncd.digest.sources import digest_from
+from syncd.sync.lease import LeaseKeeper
 from syncd.sync.state import StateStore
 
 log = structlog.get_logger(__name__)
 
 META_PREFIX = "digest_sent:"
+LEASE_PREFIX = "digest:"  # the send lock of one ISO week, e.g. "digest:2026-W24"
+LOCK_TTL = timedelta(minutes=2)  # a sender killed elsewhere frees the week this soon
+LOCK_RENEW = 20.0  # seconds between renewals while sending (retries can take minutes)
+LOCK_WAIT = 120.0  # how long a second sender waits for the first to finish
+IN_DOUBT_HELP = "the previous send handed the message over (SMTP DATA) and got no answer"
 ATTEMPTS = 4
 DEFAULT_WAIT: wait_base = wait_exponential(multiplier=2, min=2, max=60)  # 2, 4, 8 s
 
@@ -189,6 +203,7 @@ def _deliver_once(
     rcpts: tuple[str, ...],
     smtp: SmtpSettings,
     context: ssl.SSLContext,
+    before_data: Callable[[], None] = lambda: None,
 ) -> dict[str, tuple[int, bytes]]:
     data = msg.as_bytes(policy=policy.SMTP)  # CRLF line ends, as DATA requires
     with _connect(smtp, context) as client:
@@ -206,6 +221,7 @@ def _deliver_once(
         if len(refused) == len(rcpts):
             client.rset()
             raise smtplib.SMTPRecipientsRefused(refused)
+        before_data()  # from here on, a crash leaves the send "in doubt"
         try:
             code, reply = client.data(data)
         except smtplib.SMTPResponseException:
@@ -227,6 +243,7 @@ def deliver(
     ssl_context: ssl.SSLContext | None = None,
     attempts: int = ATTEMPTS,
     wait: wait_base = DEFAULT_WAIT,
+    before_data: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, tuple[int, bytes]], int]:
     """Send with retries; returns (refused recipients, attempts used).
 
@@ -261,7 +278,7 @@ def deliver(
         reraise=True,
     )
     try:
-        refused = retrying(_deliver_once, msg, sender, rcpts, smtp, context)
+        refused = retrying(_deliver_once, msg, sender, rcpts, smtp, context, before_data)
     except OSError as exc:  # smtplib's and ssl's errors are all OSErrors
         raise DeliveryFailed(exc, used) from exc
     except InDoubt as exc:
@@ -294,13 +311,54 @@ def send_digest(
     ssl_context: ssl.SSLContext | None = None,
     wait: wait_base = DEFAULT_WAIT,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    this_week: str | None = None,
+    lock_wait: float = LOCK_WAIT,
+) -> SendResult:
+    """Send `digest` unless its week is done, under the week's lease.
+
+    `this_week` is the current ISO week (default: from `now` in the digest's time zone);
+    an older digest is refused unless `force`.
+    """
+    week = digest.week
+    current = this_week or iso_week(local_day(now(), settings))
+    if week < current and not force:
+        error = f"{week} is a past week (this is {current}); use --force to send it anyway"
+        log.warning("digest not sent", week=week, outcome="past-week")
+        return SendResult(week, False, "past-week", error=error)
+    keeper = LeaseKeeper(state, name=LEASE_PREFIX + week, ttl=LOCK_TTL, renew_every=LOCK_RENEW)
+    if not keeper.acquire(lock_wait, poll=0.2):
+        holder = keeper.other.holder if keeper.other else "?"
+        error = f"another sender ({holder}) is sending {week}; not sent by this run"
+        log.warning("digest not sent", week=week, outcome="busy", holder=holder)
+        return SendResult(week, False, "busy", error=error)
+    with keeper.renewing():
+        return _send_locked(digest, settings, state, force, ssl_context, wait, now)
+
+
+def _send_locked(
+    digest: Digest,
+    settings: Settings,
+    state: StateStore,
+    force: bool,
+    ssl_context: ssl.SSLContext | None,
+    wait: wait_base,
+    now: Callable[[], datetime],
 ) -> SendResult:
     week = digest.week
     previous = sent_record(state, week)
-    if previous and previous.get("state") in ("sent", "sending") and not force:
-        outcome = "already-sent" if previous.get("state") == "sent" else "in-doubt"
+    state_was = previous.get("state") if previous else None
+    # A "sending" record without a phase comes from before phases were recorded: it may
+    # have got as far as DATA, so it is in doubt.
+    never_started = (
+        previous is not None and state_was == "sending" and previous.get("phase") == "connecting"
+    )
+    if state_was in ("sent", "sending") and not force and not never_started:
+        outcome = "already-sent" if state_was == "sent" else "in-doubt"
         log.info("digest not sent", week=week, outcome=outcome, previous=previous)
-        return SendResult(week, False, outcome, previous=previous)
+        error = None if outcome == "already-sent" else IN_DOUBT_HELP
+        return SendResult(week, False, outcome, error=error, previous=previous or {})
+    if never_started:
+        log.info("previous send of this week never reached DATA; sending", week=week)
 
     rcpt = recipients(settings)
     msg = build_message(digest, settings, to=rcpt, now=now())
@@ -317,7 +375,11 @@ def send_digest(
         [settings.smtp.password.get_secret_value()] if settings.smtp.password else []
     )
     common = {"message_id": base.message_id, "recipients": len(envelope), "forced": force}
-    _record(state, week, state="sending", at=now().isoformat(), **common)
+    _record(state, week, state="sending", phase="connecting", at=now().isoformat(), **common)
+
+    def handing_over() -> None:
+        _record(state, week, state="sending", phase="data", at=now().isoformat(), **common)
+
     try:
         refused, attempts = deliver(
             msg,
@@ -326,11 +388,12 @@ def send_digest(
             settings.smtp,
             ssl_context=ssl_context,
             wait=wait,
+            before_data=handing_over,
         )
     except DeliveryFailed as exc:
         error = redactor.scrub(str(exc))
         if exc.in_doubt:
-            # Leave "sending" in place: only a person can tell whether it arrived.
+            # Leave "sending"/"data" in place: only a person can tell whether it arrived.
             log.error("digest send in doubt", week=week, error=error, attempts=exc.attempts)
             return replace(base, outcome="in-doubt", error=error, attempts=exc.attempts)
         _record(state, week, state="failed", at=now().isoformat(), error=error, **common)
@@ -376,7 +439,41 @@ def build_and_send(
     """
     day = local_day(as_of, settings)
     digest = digest_from(settings, state, day)
-    result = send_digest(digest, settings, state, force=force, ssl_context=ssl_context, wait=wait)
+    try:
+        write_report(digest, settings)
+    except OSError as exc:
+        # The email still goes out; the worker's log says what to fix, every week.
+        log.error("could not write the full digest report", error=str(exc))
+    result = send_digest(
+        digest,
+        settings,
+        state,
+        force=force,
+        ssl_context=ssl_context,
+        wait=wait,
+        this_week=iso_week(day),  # the worker's clock, not this process's
+    )
     if not result.ok:
         raise DigestNotSent(result)
+    follow_up(digest, settings, state, wait=wait)
     return result
+
+
+def follow_up(
+    digest: Digest, settings: Settings, state: StateStore, *, wait: wait_base = DEFAULT_WAIT
+) -> list[str]:
+    """After the leadership email: owner reminders and the Slack summary, each once a
+    week. Returns what went wrong, in words (also logged); never raises for delivery."""
+    # the reminders module imports this one: loaded here, after both exist
+    from syncd.digest.reminders import post_slack, send_reminders
+
+    problems = []
+    reminders = send_reminders(digest, settings, state, wait=wait)
+    if settings.digest.reminders.enabled:
+        (log.info if reminders.ok else log.error)("owner reminders", summary=str(reminders))
+        if not reminders.ok or reminders.without_email:
+            problems.append(str(reminders))
+    if (slack := post_slack(digest, settings, state)) is not None:
+        log.error("slack summary not posted", error=slack)
+        problems.append(slack)
+    return problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from syncd.config import Settings
+from syncd.digest.history import read_history
 from syncd.digest.metrics import compute
 from syncd.digest.model import Digest
 from syncd.documents.discover import discover
@@ -31,5 +32,33 @@ def load_docs(settings: Settings) -> list[tuple[str, Postmortem]]:
     return docs
 
 
-def digest_from(settings: Settings, state: StateStore, as_of: date) -> Digest:
-    return compute(load_docs(settings), state.items(), state.conflicts(), settings, as_of)
+def load_texts(settings: Settings, docs: list[tuple[str, Postmortem]]) -> dict[str, list[str]]:
+    """Each doc's lines, for the `completed:` dates written beside items."""
+    out = {}
+    for rel, _doc in docs:
+        try:
+            out[rel] = (settings.docs.root / rel).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue  # parse_file already reported it; no dates to read
+    return out
+
+
+def digest_from(
+    settings: Settings,
+    state: StateStore,
+    as_of: date,
+    docs: list[tuple[str, Postmortem]] | None = None,
+) -> Digest:
+    """The digest from the docs tree (or `docs` already loaded), its git history and the
+    state store."""
+    docs = load_docs(settings) if docs is None else docs
+    history = read_history(settings.docs.root, [p for p, _ in docs], settings.digest.tz)
+    return compute(
+        docs,
+        state.items(),
+        state.conflicts(),
+        settings,
+        as_of,
+        history=history,
+        texts=load_texts(settings, docs),
+    )

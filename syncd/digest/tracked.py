@@ -1,8 +1,9 @@
 """An action item joined with its last-synced ticket: its status, and when it was closed.
 
 The doc says what should be done; the tracker says whether it is. The state store keeps
-the ticket as last seen by a sync (status, due, priority, `updated`), so the digest needs
-no tracker calls and gives the same answer whenever it is re-run for the same data.
+the ticket as last seen by a sync (status, due, priority, the tracker's completion time),
+so the digest needs no tracker calls and gives the same answer whenever it is re-run for
+the same data. The docs' git history adds when each item was set and first shown done.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from syncd.digest.completed_field import completed_on
+from syncd.digest.history import DocHistory, ItemHistory
 from syncd.model import ActionItem, Postmortem, Status
 from syncd.sync.state import ItemRecord
 
@@ -31,6 +34,10 @@ class TrackedItem:
     priority: str | None
     ticket: str | None
     ticket_url: str | None
+    set_on: date | None = None  # first commit of the doc history containing the item
+    # Where `closed_on` came from: "tracker" (close time), "doc commit" (the commit that
+    # first showed it done), "completed field" (a date written beside it), or None.
+    closed_from: str | None = None
 
     @property
     def owner(self) -> str | None:
@@ -38,7 +45,16 @@ class TrackedItem:
 
     @property
     def exists_on(self) -> date | None:
-        """When the item came into being, as far as we can tell: the incident date."""
+        """When the item came into being, as far as we can tell: the first commit that
+        contains it, else the incident date. Before that day it cannot be overdue."""
+        if self.set_on is not None and (self.doc.date is None or self.set_on > self.doc.date):
+            return self.set_on
+        return self.doc.date
+
+    def clock_start(self, clock: str) -> date | None:
+        """Where the priority's completion target starts: `[digest] target_clock`."""
+        if clock == "set":
+            return self.exists_on
         return self.doc.date
 
     def open_on(self, day: date) -> bool:
@@ -151,7 +167,13 @@ def match_records(
 
 
 def track(
-    path: str, doc: Postmortem, item: ActionItem, record: ItemRecord | None, tz: tzinfo
+    path: str,
+    doc: Postmortem,
+    item: ActionItem,
+    record: ItemRecord | None,
+    tz: tzinfo,
+    history: ItemHistory | None = None,
+    written_completion: date | None = None,
 ) -> TrackedItem:
     ticket_snap: Mapping[str, Any] = record.ticket if record else {}
     doc_snap: Mapping[str, Any] = record.doc if record else {}
@@ -164,13 +186,20 @@ def track(
         status, status_from = ticket_status, "ticket"
     else:
         status, status_from = item.status, "doc"
-    closed_on = None
-    if status.is_closed and status_from == "ticket":
-        # The ticket's last update is taken as its completion time. Any later edit of a
-        # closed ticket (a comment, a label) moves it, so this can only make an item look
-        # later than it was, never earlier.
-        updated = _as_datetime(ticket_snap.get("updated"))
-        closed_on = updated.astimezone(tz).date() if updated else None
+    closed_on, closed_from = None, None
+    if status.is_closed:
+        # The earliest evidence that the work was done. Never the ticket's `updated`
+        # time: any later edit of a closed ticket (a comment, a label) moves that.
+        evidence: list[tuple[date, str]] = []
+        completed = _as_datetime(ticket_snap.get("completed_at"))
+        if completed is not None and ticket_status is not None and ticket_status.is_closed:
+            evidence.append((completed.astimezone(tz).date(), "tracker"))
+        if history is not None and history.done_on is not None and item.status.is_closed:
+            evidence.append((history.done_on, "doc commit"))
+        if written_completion is not None:
+            evidence.append((written_completion, "completed field"))
+        if evidence:
+            closed_on, closed_from = min(evidence)
     url = ticket_snap.get("url")
     return TrackedItem(
         path=path,
@@ -184,20 +213,39 @@ def track(
         priority=item.priority or ticket_snap.get("priority"),
         ticket=(record.ticket_key if record and record.ticket_key else None) or item.ticket,
         ticket_url=url if isinstance(url, str) and url else None,
+        set_on=history.set_on if history is not None else None,
+        closed_from=closed_from,
     )
 
 
 def track_all(
-    docs: Sequence[tuple[str, Postmortem]], records: Iterable[ItemRecord], tz: tzinfo
+    docs: Sequence[tuple[str, Postmortem]],
+    records: Iterable[ItemRecord],
+    tz: tzinfo,
+    history: Mapping[str, DocHistory] | None = None,
+    texts: Mapping[str, Sequence[str]] | None = None,
 ) -> list[TrackedItem]:
+    """Every item of `docs` joined with its record; `history` (per path, from the docs'
+    git history) and `texts` (each doc's lines, for `completed:` dates) are optional
+    evidence of when items were set and done."""
     by_path: dict[str, list[ItemRecord]] = defaultdict(list)
     for rec in records:
         by_path[rec.doc_path].append(rec)
     out = []
     for path, doc in docs:
         matched = match_records(path, doc.action_items, by_path.get(path, ()))
+        doc_history = history.get(path) if history else None
+        lines = texts.get(path) if texts else None
         out.extend(
-            track(path, doc, item, rec, tz)
+            track(
+                path,
+                doc,
+                item,
+                rec,
+                tz,
+                doc_history.get(item) if doc_history else None,
+                completed_on(lines, item.line) if lines else None,
+            )
             for item, rec in zip(doc.action_items, matched, strict=True)
         )
     return out

@@ -122,11 +122,22 @@ def front_matter_pairs(data: Any) -> Iterable[tuple[str, Any]]:
         yield from ((str(k), v) for k, v in data.items())
 
 
+_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2})(?::\d{2})?\b")
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+
+
 def duration_minutes(text: str | None) -> int | None:
-    """ "14:22 – 14:42 UTC (20 minutes)" → 20; "1h 30m" → 90; "4 hours" → 240."""
+    """How people write durations, in minutes; None when there is none to read.
+
+    "140" (bare minutes) -> 140; "1h 20m", "80 min", "4 hours" -> 80, 80, 240;
+    "01:20" (h:mm) -> 80; "14:22 – 14:42 UTC (20 minutes)" -> 20 (the stated total wins);
+    "14:22 – 15:02" -> 40; "2026-03-04 23:10 – 2026-03-05 01:00" -> 110 (across midnight).
+    """
     if not text or is_placeholder(text):
         return None
-    text = strip_markup(str(text))
+    text = strip_markup(str(text)).strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return round(float(text))
     total, found = 0.0, False
     for amount, unit in re.findall(
         r"(\d+(?:\.\d+)?)\s*(d|days?|h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?)\b", text, re.I
@@ -143,11 +154,21 @@ def duration_minutes(text: str | None) -> int | None:
         total += float(amount) * factor
     if found:
         return round(total)
-    times = re.findall(r"\b([01]?\d|2[0-3]):([0-5]\d)\b", text)
+    stamps = _STAMP.findall(text)
+    if len(stamps) >= 2:
+        start, end = (
+            datetime.fromisoformat(f"{d}T{int(h):02d}:{m}") for d, h, m in (stamps[0], stamps[1])
+        )
+        if end >= start:
+            return round((end - start).total_seconds() / 60)
+        return None
+    times = _CLOCK.findall(text)
     if len(times) >= 2:
-        start = int(times[0][0]) * 60 + int(times[0][1])
-        end = int(times[1][0]) * 60 + int(times[1][1])
-        return (end - start) % 1440
+        start_min = int(times[0][0]) * 60 + int(times[0][1])
+        end_min = int(times[1][0]) * 60 + int(times[1][1])
+        return (end_min - start_min) % 1440
+    if len(times) == 1 and re.fullmatch(r"\d{1,2}:\d{2}", text):
+        return int(times[0][0]) * 60 + int(times[0][1])  # "01:20": an h:mm duration
     return None
 
 

@@ -536,6 +536,18 @@ class _Parser:
                 return
             self.meta[key] = result.value
             return
+        if key in ("duration", "detection") and meta.duration_minutes(text) is None:
+            if re.search(r"\[[^\]]*\]", text):
+                return  # a template slot ("[X] minutes"): nothing written yet
+            # Said but unreadable: MTTR/MTTD would silently leave the incident out.
+            self.problems.append(
+                Problem(
+                    line,
+                    f"{key} {text!r} is not a duration: write minutes (140), 1h 20m,"
+                    " 01:20, 80 min, or start and end times",
+                )
+            )
+            return
         if key == "status":
             text = re.split(r"\s*\|\s*", text)[0].strip()
             if "|" in meta.as_text(value) or "[" in text:

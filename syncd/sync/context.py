@@ -43,6 +43,8 @@ def secrets_of(settings: Settings) -> list[str]:
     walk(settings.trackers)
     if settings.smtp.password is not None:
         found.append(settings.smtp.password.get_secret_value())
+    if settings.digest.slack_webhook_url is not None:  # the URL is the credential
+        found.append(settings.digest.slack_webhook_url.get_secret_value())
     return found
 
 

@@ -968,6 +968,9 @@ def _ticket_from_snapshot(key: str, record: ItemRecord) -> Ticket:
         if snap.get("updated")
         else datetime.min.replace(tzinfo=UTC),
         marker=None if record.item_id.startswith("ref:") else record.item_id,
+        completed_at=datetime.fromisoformat(snap["completed_at"])
+        if snap.get("completed_at")
+        else None,
     )
 
 

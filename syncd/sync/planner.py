@@ -58,6 +58,8 @@ def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
         "priority": ticket.priority,
         "status": ticket.status.value,
         "updated": ticket.updated.isoformat(),
+        # The tracker's own completion time: the digest's evidence of when work was done.
+        "completed_at": ticket.completed_at.isoformat() if ticket.completed_at else None,
     }
 
 

@@ -348,7 +348,10 @@ def test_cloud_listing_pages_with_next_page_token_and_never_old_search(jira_setu
     assert [r.arg("nextPageToken") is not None for r in searches] == [False, True, True]
     assert not paths(emulator, "GET", "/search") and not paths(emulator, "POST", "/search")
     assert sorted(searches[0].query["fields"]) == sorted(
-        ["summary", "assignee", "duedate", "priority", "status", "labels", "updated", "resolution"]
+        [
+            *("summary", "assignee", "duedate", "priority", "status", "labels", "updated"),
+            *("resolution", "resolutiondate"),
+        ]
     )
     assert not paths(emulator, "GET", "/field")  # no fields-cache request
 

@@ -133,7 +133,14 @@ def settings_for(server: Controller, **env: str) -> Settings:
 
 
 def send(settings: Settings, store: StateStore, **kwargs: Any):
+    # The fixture's week is "this week": sending a past week needs --force (tested apart).
+    kwargs.setdefault("this_week", "2026-W24")
     return send_digest(fixture_digest(), settings, store, wait=wait_none(), **kwargs)
+
+
+def today() -> str:
+    """For CLI sends, which take the current week from the real clock."""
+    return datetime.now(UTC).date().isoformat()
 
 
 def html_of(msg: EmailMessage) -> str:
@@ -278,7 +285,7 @@ def test_cli_send_is_idempotent(
         fill_state(s)
     monkeypatch.setenv("SYNCD_STATE__PATH", str(state_path))
     monkeypatch.setenv("SYNCD_SMTP__PORT", str(server.port))
-    argv = ["digest", "--config", str(FIXTURES / "syncd.toml"), "--as-of", "2026-06-08", "--send"]
+    argv = ["digest", "--config", str(FIXTURES / "syncd.toml"), "--as-of", today(), "--send"]
     assert cli.main(argv) == 0
     assert "sent to 3 recipient(s)" in capsys.readouterr().err
     assert cli.main(argv) == 0  # refused, but nothing is wrong: exit 0 for the CronJob
@@ -291,7 +298,13 @@ def test_cli_send_is_idempotent(
 def test_a_different_week_is_sent(server: Controller, inbox: Inbox, store: StateStore) -> None:
     settings = settings_for(server)
     send(settings, store)
-    result = send_digest(fixture_digest(AS_OF.replace(day=15)), settings, store, wait=wait_none())
+    result = send_digest(
+        fixture_digest(AS_OF.replace(day=15)),
+        settings,
+        store,
+        wait=wait_none(),
+        this_week="2026-W25",
+    )
     assert (result.week, result.outcome) == ("2026-W25", "sent")
     assert len(inbox.messages) == 2
 
@@ -396,7 +409,7 @@ def test_auth_password_never_appears_in_output(
     monkeypatch.setenv("SYNCD_SMTP__USERNAME", USER)
     monkeypatch.setenv("SYNCD_SMTP__PASSWORD_FILE", str(password_file))
     monkeypatch.setenv("SYNCD_LOG__LEVEL", "debug")
-    base = ["digest", "--config", str(FIXTURES / "syncd.toml"), "--as-of", "2026-06-08"]
+    base = ["digest", "--config", str(FIXTURES / "syncd.toml"), "--as-of", today()]
     assert cli.main([*base, "--send", "--format", "json"]) == 0
     assert inbox.logins == [(USER, PASSWORD)]
     out = capsys.readouterr()

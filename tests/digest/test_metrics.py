@@ -27,7 +27,10 @@ the last-synced tickets in state/synced.json. The digest date is Monday 2026-06-
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -46,7 +49,22 @@ from syncd.documents.parser import parse_text
 from syncd.model import Status
 from syncd.sync.state import Conflict, ItemRecord, StateStore
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "digest"
+
+def _outside_git(source: Path) -> Path:
+    """A copy of the fixture tree outside any git work tree.
+
+    The digest reads the docs' git history (when items were set and ticked); inside this
+    repository that would be the project's own commits of the fixture, whose dates have
+    nothing to do with the hand-computed numbers below. History is tested on purpose-built
+    repositories in test_history.py.
+    """
+    target = Path(tempfile.mkdtemp(prefix="syncd-digest-fixture-")) / "digest"
+    shutil.copytree(source, target)
+    atexit.register(shutil.rmtree, target.parent, True)
+    return target
+
+
+FIXTURES = _outside_git(Path(__file__).resolve().parents[1] / "fixtures" / "digest")
 AS_OF = date(2026, 6, 8)
 
 
@@ -239,8 +257,8 @@ def test_item_without_due_date_is_never_overdue(digest: Digest) -> None:
 def test_completion_by_priority(digest: Digest) -> None:
     # Deadlines (incident date + 7/14/90 days) that fell in 2026-03-11 .. 06-08:
     # P0: db-failover 03-27 (OPS-110 done 04-02: late), payments 05-19 (OPS-120 open)
-    # P1: db-failover 04-03 (OPS-111 open), search 05-04 (done, no ticket: on time by
-    #     status), payments 05-26 (OPS-121 done 05-21: on time)
+    # P1: db-failover 04-03 (OPS-111 open), search 05-04 (done, no ticket, no date:
+    #     unknown, not in the rate), payments 05-26 (OPS-121 done 05-21: on time)
     # P2: db-disk-full 04-15 (OPS-103 done 05-01: late); db-failover's is 06-18: not yet
     got = {c.priority: c.as_json() for c in digest.completion}
     assert got["P0"] | {} == {
@@ -254,12 +272,13 @@ def test_completion_by_priority(digest: Digest) -> None:
         "met": False,
         "unknown_completion_date": 0,
     }
-    assert (got["P1"]["on_time"], got["P1"]["late"], got["P1"]["open"]) == (2, 0, 1)
+    assert (got["P1"]["on_time"], got["P1"]["late"], got["P1"]["open"]) == (1, 0, 1)
     assert (got["P1"]["rate"], got["P1"]["target"], got["P1"]["unknown_completion_date"]) == (
-        0.6667,
+        0.5,
         0.8,
         1,
     )
+    assert got["P1"]["total"] == 3
     assert (got["P2"]["on_time"], got["P2"]["late"], got["P2"]["total"]) == (0, 1, 1)
     assert (digest.completion_window.start, digest.completion_window.end) == (
         date(2026, 3, 11),
@@ -276,7 +295,7 @@ def _one_item_digest(status: str, updated: str | None, with_record: bool = True)
     doc = parse_text(text, "x.md")
     ticket = {"status": {"Done": Status.DONE, "Won't do": Status.WONT_DO}[status].value}
     if updated:
-        ticket["updated"] = updated
+        ticket["updated"] = ticket["completed_at"] = updated
     records = (
         [ItemRecord("ref:jira:OPS-9", "jira", "x.md", "OPS-9", doc={}, ticket=ticket)]
         if with_record
@@ -309,15 +328,48 @@ def test_completion_day_is_taken_in_the_digest_time_zone() -> None:
         "jira",
         "x.md",
         "OPS-9",
-        ticket={"status": "done", "updated": "2026-05-09T01:00:00+00:00"},
+        ticket={"status": "done", "completed_at": "2026-05-09T01:00:00+00:00"},
     )
     d = compute([("x.md", parse_text(text, "x.md"))], [record], [], settings, AS_OF)
     assert d.completion[0].on_time == 1
 
 
-def test_done_without_completion_date_counts_by_status() -> None:
+def test_done_without_completion_date_is_unknown_not_on_time() -> None:
     p0 = _one_item_digest("Done", None, with_record=False).completion[0]
-    assert (p0.on_time, p0.unknown_date, p0.total) == (1, 1, 1)
+    assert (p0.on_time, p0.unknown_date, p0.total, p0.rate) == (0, 1, 1, None)
+
+
+def test_a_later_edit_of_a_closed_ticket_does_not_move_its_completion() -> None:
+    # Closed 05-08 (on time); a relabel on 05-20 moved `updated`, not `completed_at`.
+    d = _one_item_digest("Done", "2026-05-08T10:00:00+00:00")
+    assert d.completion[0].on_time == 1
+    text = (
+        "# T\n\n**Date:** 2026-05-01\n\n## Action items\n"
+        "| Action | Owner | Due | Priority | Status | Ticket |\n|---|---|---|---|---|---|\n"
+        "| Fix it | @a | 2026-05-05 | P0 | Done | OPS-9 |\n"
+    )
+    ticket = {
+        "status": "done",
+        "completed_at": "2026-05-08T10:00:00+00:00",
+        "updated": "2026-05-20T10:00:00+00:00",
+    }
+    record = ItemRecord("r", "jira", "x.md", "OPS-9", ticket=ticket)
+    doc = parse_text(text, "x.md")
+    p0 = compute([("x.md", doc)], [record], [], fixture_settings(), AS_OF).completion[0]
+    assert (p0.on_time, p0.late) == (1, 0)
+
+
+def test_a_completed_field_in_the_doc_dates_a_doc_only_completion() -> None:
+    text = (
+        "# T\n\n**Date:** 2026-05-01\n\n## Action items\n"
+        "| Action | Owner | Due | Priority | Status | Completed |\n|---|---|---|---|---|---|\n"
+        "| Fix it | @a | 2026-05-05 | P0 | Done | 2026-05-10 |\n"
+        "| Add a runbook | @b | 2026-05-05 | P0 | Done (completed: 2026-05-04) | |\n"
+    )
+    doc = parse_text(text, "x.md")
+    texts = {"x.md": text.splitlines()}
+    p0 = compute([("x.md", doc)], [], [], fixture_settings(), AS_OF, texts=texts).completion[0]
+    assert (p0.on_time, p0.late, p0.unknown_date) == (1, 1, 0)
 
 
 def test_wont_do_is_left_out_of_completion() -> None:
@@ -529,7 +581,7 @@ def test_cli_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> No
         (None, 1),
     ]
     assert data["recurrence"]["rate"] == 0.6
-    assert data["completion"]["P1"]["rate"] == 0.6667
+    assert data["completion"]["P1"]["rate"] == 0.5
 
 
 def test_cli_text_and_preview(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -544,9 +596,14 @@ def test_cli_text_and_preview(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
         == 0
     )
     html = preview.read_text()
-    png = tmp_path / "out" / "trend-2026-W24.png"
+    (png,) = (tmp_path / "out").glob("trend-2026-W24-*.png")
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert 'src="trend-2026-W24.png"' in html and "cid:" not in html
+    assert f'src="{png.name}"' in html and "cid:" not in html
+    # Another week's preview in the same folder gets its own chart file.
+    other = tmp_path / "out" / "digest-w25.html"
+    argv = ["digest", "--config", config, "--as-of", "2026-06-15", "--preview", str(other)]
+    assert cli.main(argv) == 0
+    assert len(list((tmp_path / "out").glob("trend-*.png"))) == 2
     assert "<script" not in html.lower()
 
 
