@@ -61,7 +61,7 @@ def dated_incidents(docs: Sequence[tuple[str, Postmortem]], as_of: date) -> list
 
 
 def _specific(profile: similarity.Profile) -> frozenset[str]:
-    return frozenset(t for f in profile.factors for t in f.set if not similarity.is_weak(t))
+    return frozenset(t for f in profile.factors for t in f.specific)
 
 
 class Recurrences:

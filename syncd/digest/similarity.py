@@ -39,14 +39,14 @@ evidence prints; scikit-learn would be a heavy dependency for a cosine.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-import snowballstemmer
+from typing import Any
 
 THRESHOLD = 0.21  # the middle of the calibration split's best range: bench/similarity.py
 MIN_SHARED = 2  # shared specific terms: neither weak nor a component both name
@@ -157,15 +157,24 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "lb": ("loadbalancer", "elb", "alb"),
 }
 
-_stemmer = snowballstemmer.stemmer("english")
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    # start-up: snowballstemmer imports all its 30 languages (~30 ms); `syncd similar`
+    # answers from stored terms and never needs it
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return str(_stemmer.stemWord(word))
+    return str(_stemmer().stemWord(word))
 
 
-def _build_tables() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+    """(stemmed synonym -> canonical term, dropped words, weak terms), built on first use."""
     synonyms: dict[str, str] = {}
     for canonical, variants in SYNONYMS.items():
         target = canonical if "-" in canonical else stem(canonical)
@@ -176,7 +185,19 @@ def _build_tables() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
     return synonyms, drop, weak
 
 
-_SYNONYM_STEMS, _DROP, _WEAK = _build_tables()
+# Changes whenever the vocabulary does, so an index of terms built by an older version
+# is rebuilt rather than compared with terms it would no longer produce.
+ANALYSER_VERSION = hashlib.sha256(
+    repr(
+        (
+            sorted(SYNONYMS.items()),
+            sorted(_STOPWORDS),
+            sorted(DOMAIN_STOPWORDS),
+            sorted(WEAK),
+            *PHRASES,
+        )
+    ).encode()
+).hexdigest()[:16]
 _PHRASE_TERMS = frozenset(term for _p, term in PHRASES)
 
 
@@ -186,30 +207,42 @@ class Terms:
 
     text: str
     surface: Mapping[str, tuple[str, ...]]  # term -> words as written (first seen order)
+    weak: frozenset[str] = frozenset()  # those of the terms that are WEAK
 
     @property
     def set(self) -> frozenset[str]:
         return frozenset(self.surface)
 
+    @property
+    def specific(self) -> frozenset[str]:
+        return self.set - self.weak
+
 
 def is_weak(term: str) -> bool:
-    return term in _WEAK
+    return term in _tables()[2]
 
 
 def _term_of(word: str) -> str | None:
-    if word in _DROP or len(word) < 2 or word.isdigit():
+    synonyms, drop, _weak = _tables()
+    if word in drop or len(word) < 2 or word.isdigit():
         return None
     if _IDENTIFIER.match(word) or word in _PHRASE_TERMS:
         return word  # a name (db-primary) or a folded phrase: kept whole
     stemmed = stem(word)
-    if stemmed in _DROP:
+    if stemmed in drop:
         return None
-    return _SYNONYM_STEMS.get(stemmed, stemmed)
+    return synonyms.get(stemmed, stemmed)
 
 
 @lru_cache(maxsize=16384)
 def terms(text: str) -> Terms:
-    """The normalised terms of `text` (see the module docstring)."""
+    """The normalised terms of `text` (see the module docstring), memoised: factor
+    sentences repeat across a corpus."""
+    return analyse(text)
+
+
+def analyse(text: str) -> Terms:
+    """`terms` without the memo, for long texts seen once (a whole document)."""
     lowered = text.lower()
     surface: dict[str, list[str]] = {}
     for pattern, term in _PHRASE_RES:
@@ -226,7 +259,12 @@ def terms(text: str) -> Terms:
             continue  # already recorded with the phrase as written
         if word not in words:
             words.append(word)
-    return Terms(text, {t: tuple(dict.fromkeys(w)) for t, w in surface.items()})
+    weak = _tables()[2]
+    return Terms(
+        text,
+        {t: tuple(dict.fromkeys(w)) for t, w in surface.items()},
+        frozenset(t for t in surface if t in weak),
+    )
 
 
 # --------------------------------------------------------------------------- weights
@@ -256,9 +294,9 @@ class Idf:
         return math.log(1 + (n - d + 0.5) / (d + 0.5))
 
 
-def weight(term: str, idf: Idf) -> float:
+def weight(term: str, idf: Idf, weak: bool) -> float:
     w = idf(term)
-    return w * WEAK_WEIGHT if term in _WEAK else w
+    return w * WEAK_WEIGHT if weak else w
 
 
 @dataclass(frozen=True)
@@ -306,9 +344,9 @@ def score_pair(
     shared = a.set & b.set
     # The same service named twice says where, not what went wrong: `components` (those
     # a factor of each incident names) and weak terms do not count towards MIN_SHARED.
-    if len(shared - _WEAK - components) < MIN_SHARED:
+    if len(shared - a.weak - components) < MIN_SHARED:
         return None
-    score = _cosine(a.set, b.set, shared, idf)
+    score = _cosine(a, b, shared, idf)
     if score < THRESHOLD:
         return None
     return _match(a, b, shared, score, idf)
@@ -316,25 +354,26 @@ def score_pair(
 
 def cosine(a: Terms, b: Terms, idf: Idf) -> float:
     """The raw score, for calibration and ranking (no match rules applied)."""
-    return _cosine(a.set, b.set, a.set & b.set, idf)
+    return _cosine(a, b, a.set & b.set, idf)
 
 
-def _cosine(a: frozenset[str], b: frozenset[str], shared: frozenset[str], idf: Idf) -> float:
+def _cosine(a: Terms, b: Terms, shared: frozenset[str], idf: Idf) -> float:
     if not shared:
         return 0.0
-    w = {t: weight(t, idf) ** 2 for t in a | b}
-    norm = math.sqrt(sum(w[t] for t in a) * sum(w[t] for t in b))
+    weak = a.weak | b.weak
+    w = {t: weight(t, idf, t in weak) ** 2 for t in a.set | b.set}
+    norm = math.sqrt(sum(w[t] for t in a.surface) * sum(w[t] for t in b.surface))
     return round(sum(w[t] for t in shared) / norm, 4) if norm else 0.0
 
 
 def _match(a: Terms, b: Terms, shared: frozenset[str], score: float, idf: Idf) -> FactorMatch:
     # Heaviest shared term first: the one that decided the match.
-    ordered = sorted(shared, key=lambda t: (-weight(t, idf), t))
+    ordered = sorted(shared, key=lambda t: (-weight(t, idf, t in a.weak), t))
     return FactorMatch(
         a.text,
         b.text,
         score,
-        tuple(SharedTerm(t, a.surface[t], b.surface[t], t in _WEAK) for t in ordered),
+        tuple(SharedTerm(t, a.surface[t], b.surface[t], t in a.weak) for t in ordered),
     )
 
 
@@ -409,12 +448,21 @@ class Profile:
         return frozenset(self.components)
 
 
+def sentences_of(factors: Sequence[str]) -> list[str]:
+    """The distinct sentences of a document's contributing factors, in order."""
+    return list(dict.fromkeys(s for f in factors for s in split_sentences(f)))
+
+
 def profile(key: str, factors: Sequence[str], known: frozenset[str]) -> Profile:
-    sentences = [s for f in factors for s in split_sentences(f)] or list(factors)
+    return stored_profile(key, [terms(s) for s in sentences_of(factors)], known)
+
+
+def stored_profile(key: str, factor_terms: Sequence[Terms], known: frozenset[str]) -> Profile:
+    """A profile from factor sentences already analysed (an index stores them)."""
     return Profile(
         key,
-        tuple(terms(s) for s in dict.fromkeys(sentences)),
-        component_mentions(sentences, known),
+        tuple(factor_terms),
+        component_mentions([t.text for t in factor_terms], known),
     )
 
 
