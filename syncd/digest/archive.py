@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from syncd.model import Postmortem
 
 SCHEMA = 3
-CANDIDATES = 200  # documents compared in full for `similar`, best upper bounds first
+CANDIDATES = 60  # documents compared in full for `similar`, best upper bounds first
 BM25_K1 = 1.2
 BM25_B = 0.75
 SNIPPET_CHARS = 180
@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS fterms (term TEXT NOT NULL, doc INTEGER NOT NULL, n I
 CREATE TABLE IF NOT EXISTS dterms (term TEXT NOT NULL, doc INTEGER NOT NULL, tf INTEGER NOT NULL);
 -- factor sentences containing each term, kept with fterms: idf without a scan
 CREATE TABLE IF NOT EXISTS fdf (term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+-- every directory walked, with its mtime when listed: all unchanged means no document
+-- was added, removed or renamed, and the stored list can be used without a walk
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_tags (name TEXT NOT NULL, doc INTEGER NOT NULL);
 -- covering indexes: a lookup by term never touches the table rows
 CREATE INDEX IF NOT EXISTS fterms_term ON fterms (term, doc, n);
@@ -189,7 +192,9 @@ def _load_terms(raw: str) -> tuple[similarity.Terms, ...]:
     )
 
 
-def _walk(root: Path, include: Sequence[str], exclude: Sequence[str]) -> Iterator[os.DirEntry[str]]:
+def _walk(
+    root: Path, include: Sequence[str], exclude: Sequence[str], dirs: dict[str, int]
+) -> Iterator[os.DirEntry[str]]:
     """Documents under `root` (the same selection as `documents.discover`: globs on the
     path relative to the root, no hidden directories, no symlinks), as directory entries
     so their stat is one call."""
@@ -200,6 +205,9 @@ def _walk(root: Path, include: Sequence[str], exclude: Sequence[str]) -> Iterato
     while stack:
         top, prefix = stack.pop()
         try:
+            # stat before listing: an entry added meanwhile leaves a newer mtime behind,
+            # which the next run notices
+            dirs[prefix] = os.stat(top).st_mtime_ns
             entries = list(os.scandir(top))
         except OSError:
             continue
@@ -257,7 +265,7 @@ class Archive:
             "analyser": similarity.ANALYSER_VERSION,
             "root": root_key,
         }
-        if meta and meta != wanted:
+        if meta and {k: meta.get(k) for k in wanted} != wanted:
             rebuilt = rebuilt or (
                 "it was built for another docs root"
                 if meta.get("root") != root_key
@@ -302,20 +310,16 @@ class Archive:
 
     def refresh(self, include: Sequence[str], exclude: Sequence[str] = ()) -> Refresh:
         """Bring the index in line with the documents (see the module docstring)."""
-        root = str(self.root)
-        seen: dict[str, os.DirEntry[str]] = {
-            _rel(e, root): e for e in _walk(self.root, include, exclude)
-        }
         db = self._db
-        # Read-only first: the usual run finds nothing changed and writes nothing.
-        unchanged = {
-            path: (mtime, size)
-            for path, mtime, size in db.execute("SELECT path, mtime_ns, size FROM docs")
+        globs = json.dumps([list(include), list(exclude)])
+        if self._quick_unchanged(globs):
+            (count,) = db.execute("SELECT COUNT(*) FROM docs").fetchone()
+            return Refresh(count, 0, 0, 0, self._rebuilt)
+        root = str(self.root)
+        dirs: dict[str, int] = {}
+        seen: dict[str, os.DirEntry[str]] = {
+            _rel(e, root): e for e in _walk(self.root, include, exclude, dirs)
         }
-        if len(unchanged) == len(seen) and all(
-            _stat_key(entry) == unchanged.get(rel) for rel, entry in seen.items()
-        ):
-            return Refresh(len(seen), 0, 0, 0, self._rebuilt)
         db.execute("BEGIN IMMEDIATE")  # a second run waits instead of indexing twice
         try:
             stored = {
@@ -353,11 +357,52 @@ class Archive:
             gone = [v[0] for path, v in stored.items() if path not in seen]
             for doc_id in gone:
                 self._delete(doc_id)
+            db.execute("DELETE FROM dirs")
+            db.executemany("INSERT INTO dirs VALUES (?, ?)", dirs.items())
+            totals = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(nf), 0), COALESCE(SUM(length), 0) FROM docs"
+            ).fetchone()
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("globs", globs), ("totals", json.dumps(totals))],
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return Refresh(len(seen), added, changed, len(gone), self._rebuilt)
+
+    def _quick_unchanged(self, globs: str) -> bool:
+        """True when no document was added, removed, renamed or written since the last
+        refresh: same globs, every walked directory's mtime and every document's stat
+        as recorded. Costs one stat per directory and per document, no listing."""
+        db = self._db
+        row = db.execute("SELECT value FROM meta WHERE key = 'globs'").fetchone()
+        if row is None or row[0] != globs:
+            return False
+        root = str(self.root)
+        for rel, mtime in db.execute("SELECT path, mtime_ns FROM dirs"):
+            try:
+                if os.stat(os.path.join(root, rel)).st_mtime_ns != mtime:
+                    return False
+            except OSError:
+                return False
+        for rel, mtime, size in db.execute("SELECT path, mtime_ns, size FROM docs"):
+            try:
+                st = os.stat(os.path.join(root, rel))
+            except OSError:
+                return False
+            if (st.st_mtime_ns, st.st_size) != (mtime, size):
+                return False
+        return True
+
+    def _totals(self) -> tuple[int, int, int]:
+        """(documents, factor sentences, text terms), kept by `refresh`."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'totals'").fetchone()
+        if row is None:
+            return (0, 0, 0)
+        docs, sentences, length = json.loads(row[0])
+        return int(docs), int(sentences), int(length)
 
     def _delete(self, doc_id: int) -> None:
         self._db.execute(
@@ -445,7 +490,7 @@ class Archive:
         return frozenset(name for (name,) in self._db.execute("SELECT DISTINCT name FROM doc_tags"))
 
     def _factor_idf(self, wanted: set[str]) -> similarity.Idf:
-        (n,) = self._db.execute("SELECT COALESCE(SUM(nf), 0) FROM docs").fetchone()
+        n = self._totals()[1]
         df = dict(self._in("SELECT term, n FROM fdf WHERE term IN ({})", wanted))
         return similarity.Idf(df, int(n))
 
@@ -472,16 +517,29 @@ class Archive:
         # does the counting: far faster than walking the postings in Python.
         values = ",".join("(?, ?)" for _t in specific)
         params: list[Any] = [x for t in sorted(specific) for x in (t, idf(t))]
-        params += [similarity.MIN_SHARED, subject.path or "", subject.day or "9999", CANDIDATES]
-        candidates = self._db.execute(
+        # The ranking reads only the (covering) term index; document rows, which are
+        # large, are read for the few best, and later or same documents dropped then.
+        params += [similarity.MIN_SHARED, CANDIDATES * 4]
+        ranked = self._db.execute(
             f"WITH q(term, w) AS (VALUES {values})"  # noqa: S608 (placeholders only)
-            " SELECT d.id, d.path, d.title, d.day, d.factors, d.items FROM"
-            " (SELECT f.doc AS doc, SUM(q.w) AS s FROM fterms f JOIN q ON q.term = f.term"
-            "  GROUP BY f.doc HAVING COUNT(*) >= ?) c JOIN docs d ON d.id = c.doc"
-            " WHERE d.path != ? AND (d.day IS NULL OR d.day <= ?)"
-            " ORDER BY c.s DESC, d.day DESC LIMIT ?",
+            " SELECT f.doc FROM fterms f JOIN q ON q.term = f.term"
+            " GROUP BY f.doc HAVING COUNT(*) >= ? ORDER BY SUM(q.w) DESC, f.doc DESC LIMIT ?",
             params,
         ).fetchall()
+        order = {doc_id: n for n, (doc_id,) in enumerate(ranked)}
+        rows = self._in(
+            "SELECT id, path, title, day, factors, items FROM docs WHERE id IN ({})",
+            [str(d) for d in order],
+        )
+        candidates = sorted(
+            (
+                r
+                for r in rows
+                if r[1] != subject.path
+                and (subject.day is None or r[3] is None or r[3] <= subject.day)
+            ),
+            key=lambda r: order[r[0]],
+        )[:CANDIDATES]
         profiles = {
             r[0]: similarity.stored_profile(r[1], _load_terms(r[4]), known) for r in candidates
         }
@@ -516,9 +574,7 @@ class Archive:
         wanted = sorted(analysed.set)
         if not wanted:
             return []
-        n_docs, total = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(length), 0) FROM docs"
-        ).fetchone()
+        n_docs, _sentences, total = self._totals()
         if not n_docs:
             return []
         avg = total / n_docs
