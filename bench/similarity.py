@@ -133,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "holdout": [p for p in pairs if p.split == "holdout"],
         "all": pairs,
     }
-    print(f"labelled pairs: {args.pairs} (threshold {similarity.THRESHOLD})")
+    shown = args.pairs.resolve()
+    if shown.is_relative_to(PAIRS.parents[3]):
+        shown = shown.relative_to(PAIRS.parents[3])
+    print(f"labelled pairs: {shown} (threshold {similarity.THRESHOLD})")
     failed = False
     for name, subset in splits.items():
         f = evaluate(subset, idf)
