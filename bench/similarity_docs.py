@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +69,13 @@ def _pattern(name: str) -> re.Pattern[str]:
     )
 
 
+def _between(body: str) -> Callable[[re.Match[str]], str]:
+    def put(m: re.Match[str]) -> str:
+        return f"{m.group(1)}{body}\n{m.group(3)}"
+
+    return put
+
+
 def current(text: str, name: str) -> str | None:
     found = _pattern(name).search(text)
     return found.group(2) if found else None
@@ -84,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, body in blocks(args.latency).items():
         if current(text, name) != body:
             stale.append(name)
-            text = _pattern(name).sub(lambda m, b=body: f"{m.group(1)}{b}\n{m.group(3)}", text)
+            text = _pattern(name).sub(_between(body), text)
     if args.check:
         if stale:
             print(f"stale blocks in {DOC}: {', '.join(stale)}", file=sys.stderr)

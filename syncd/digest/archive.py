@@ -78,6 +78,15 @@ CREATE INDEX IF NOT EXISTS doc_tags_doc ON doc_tags (doc);
 """
 
 
+_DELETE_DOC = (
+    "DELETE FROM doc_tags WHERE doc = ?",
+    "DELETE FROM docs WHERE id = ?",
+    "DELETE FROM bodies WHERE doc = ?",
+    "DELETE FROM fterms WHERE doc = ?",
+    "DELETE FROM dterms WHERE doc = ?",
+)
+
+
 class ArchiveError(Exception):
     """The index cannot be opened or written (the message says what to do)."""
 
@@ -411,14 +420,8 @@ class Archive:
             " WHERE term IN (SELECT term FROM fterms WHERE doc = ?)",
             (doc_id, doc_id),
         )
-        for table, column in (
-            ("doc_tags", "doc"),
-            ("docs", "id"),
-            ("bodies", "doc"),
-            ("fterms", "doc"),
-            ("dterms", "doc"),
-        ):
-            self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (doc_id,))  # noqa: S608
+        for statement in _DELETE_DOC:
+            self._db.execute(statement, (doc_id,))
 
     def _insert(self, rel: str, path: Path, mtime_ns: int, size: int, sha: str) -> None:
         # start-up: the Markdown parser only when a document changed since the last run
@@ -521,7 +524,7 @@ class Archive:
         # large, are read for the few best, and later or same documents dropped then.
         params += [similarity.MIN_SHARED, CANDIDATES * 4]
         ranked = self._db.execute(
-            f"WITH q(term, w) AS (VALUES {values})"  # noqa: S608 (placeholders only)
+            f"WITH q(term, w) AS (VALUES {values})"  # noqa: S608  # nosec B608 - only "(?, ?)"
             " SELECT f.doc FROM fterms f JOIN q ON q.term = f.term"
             " GROUP BY f.doc HAVING COUNT(*) >= ? ORDER BY SUM(q.w) DESC, f.doc DESC LIMIT ?",
             params,
@@ -588,7 +591,7 @@ class Archive:
         values = ",".join("(?, ?)" for _t in idf)
         params: list[Any] = [x for t, w in sorted(idf.items()) for x in (t, w)]
         best = self._db.execute(
-            f"WITH q(term, w) AS (VALUES {values})"  # noqa: S608 (placeholders only)
+            f"WITH q(term, w) AS (VALUES {values})"  # noqa: S608  # nosec B608 - only "(?, ?)"
             " SELECT t.doc, SUM(q.w * t.tf * (? + 1) / (t.tf + ? * (1 - ? + ? * d.length / ?)))"
             " AS s FROM dterms t JOIN q ON q.term = t.term JOIN docs d ON d.id = t.doc"
             " GROUP BY t.doc ORDER BY s DESC, t.doc LIMIT ?",

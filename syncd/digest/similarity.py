@@ -251,11 +251,11 @@ def analyse(text: str) -> Terms:
         lowered = pattern.sub(f" {term} ", lowered)
     for word in _WORD.findall(lowered):
         word = word.strip(".")
-        term = _term_of(word)
-        if term is None:
+        kept = _term_of(word)
+        if kept is None:
             continue
-        words = surface.setdefault(term, [])
-        if term in _PHRASE_TERMS and word == term and words:
+        words = surface.setdefault(kept, [])
+        if kept in _PHRASE_TERMS and word == kept and words:
             continue  # already recorded with the phrase as written
         if word not in words:
             words.append(word)
