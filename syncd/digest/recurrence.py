@@ -60,27 +60,46 @@ def dated_incidents(docs: Sequence[tuple[str, Postmortem]], as_of: date) -> list
     return sorted(out, key=lambda d: (d.day, d.path))
 
 
-def _specific(profile: similarity.Profile) -> frozenset[str]:
-    return frozenset(t for f in profile.factors for t in f.specific)
-
-
 class Recurrences:
     """Which incident recurs on which, and the evidence; the same answers as comparing
-    every incident with every earlier one in its window (see the module docstring)."""
+    every incident with every earlier one in its window (see the module docstring).
+
+    Whether two factor sentences match depends on the two sentences only, and corpora
+    repeat their sentences, so matching is worked out once per pair of *distinct*
+    sentences (those sharing MIN_SHARED specific terms, from an inverted index), and an
+    incident's earlier matches are the union of the date-ordered posting lists of the
+    sentences matching one of its own.
+    """
 
     def __init__(self, incidents: Sequence[Dated], window_days: int) -> None:
         self.incidents = sorted(incidents, key=lambda d: (d.day, d.path))
         self.window = timedelta(days=window_days)
         self.idf = similarity.factor_idf(i.profile for i in self.incidents)
         self._days = [i.day for i in self.incidents]
-        self._terms = [_specific(i.profile) for i in self.incidents]
+        self._position = {id(inc): n for n, inc in enumerate(self.incidents)}
+        # distinct sentences: (text, names) -> id; their terms, names and postings
+        ids: dict[tuple[str, frozenset[str]], int] = {}
+        self._sentences: list[tuple[similarity.Terms, frozenset[str]]] = []
+        self._postings: list[list[int]] = []
+        self._of: list[list[int]] = []  # incident -> its sentence ids
+        for n, inc in enumerate(self.incidents):
+            mine = []
+            for t, names in zip(inc.profile.factors, inc.profile.named, strict=True):
+                sid = ids.setdefault((t.text, names), len(ids))
+                if sid == len(self._sentences):
+                    self._sentences.append((t, names))
+                    self._postings.append([])
+                if not self._postings[sid] or self._postings[sid][-1] != n:
+                    self._postings[sid].append(n)
+                mine.append(sid)
+            self._of.append(mine)
         self._by_term: dict[str, list[int]] = {}
-        for n, found in enumerate(self._terms):
-            for term in found:
-                self._by_term.setdefault(term, []).append(n)
+        for sid, (t, _names) in enumerate(self._sentences):
+            for term in t.specific:
+                self._by_term.setdefault(term, []).append(sid)
+        self._matching: dict[int, list[int]] = {}
         self._memo: dict[tuple[int, int], similarity.Comparison] = {}
         self._related: dict[int, list[int]] = {}
-        self._position = {id(inc): n for n, inc in enumerate(self.incidents)}
 
     def _window(self, n: int) -> tuple[int, int]:
         """Positions [lo, hi) of the incidents dated in [day - window, day): two incidents
@@ -88,6 +107,23 @@ class Recurrences:
         day = self._days[n]
         lo = bisect_left(self._days, day - self.window)
         return lo, bisect_left(self._days, day, lo)
+
+    def _matches(self, sid: int) -> list[int]:
+        """Distinct sentences matching sentence `sid` (itself included when it can)."""
+        found = self._matching.get(sid)
+        if found is None:
+            t, names = self._sentences[sid]
+            shared: Counter[int] = Counter()
+            for term in t.specific:
+                shared.update(self._by_term[term])
+            found = []
+            for other, count in shared.items():
+                if count >= similarity.MIN_SHARED:
+                    ot, onames = self._sentences[other]
+                    if similarity.match_sentences(t, ot, names, onames, self.idf) is not None:
+                        found.append(other)
+            self._matching[sid] = found
+        return found
 
     def comparison(self, later: int, earlier: int) -> similarity.Comparison:
         key = (later, earlier)
@@ -99,24 +135,19 @@ class Recurrences:
             self._memo[key] = found
         return found
 
-    def _candidates(self, n: int, lo: int, hi: int) -> list[int]:
-        shared: Counter[int] = Counter()
-        for term in self._terms[n]:
-            postings = self._by_term[term]
-            shared.update(postings[bisect_left(postings, lo) : bisect_left(postings, hi)])
-        # fewer shared specific terms than MIN_SHARED: no factor pair can match
-        return [m for m, count in shared.items() if count >= similarity.MIN_SHARED]
-
     def related_positions(self, n: int) -> list[int]:
         """Positions of the earlier incidents `self.incidents[n]` recurs on, most recent
         first (then by path, descending)."""
         found = self._related.get(n)
         if found is None:
             lo, hi = self._window(n)
-            found = sorted(
-                (m for m in self._candidates(n, lo, hi) if self.comparison(n, m).related),
-                reverse=True,
-            )
+            hits: set[int] = set()
+            if lo < hi:
+                for sid in self._of[n]:
+                    for other in self._matches(sid):
+                        postings = self._postings[other]
+                        hits.update(postings[bisect_left(postings, lo) : bisect_left(postings, hi)])
+            found = sorted(hits, reverse=True)
             self._related[n] = found
         return found
 
@@ -161,8 +192,8 @@ def themes(incidents: Sequence[Dated], window: Period, index: Recurrences) -> tu
 
 def _factor_themes(inside: Sequence[Dated], window: Period, index: Recurrences) -> list[Theme]:
     # Single-link clusters over (incident, sentence) nodes: A~B and B~C put all three in
-    # one theme. Edges are the factor matches of each incident with the earlier ones
-    # inside the window.
+    # one theme. Edges are every matching pair of sentences between an incident and an
+    # earlier one inside the window (from the memoised sentence matches: no rescoring).
     parent: dict[tuple[str, str], tuple[str, str]] = {}
 
     def root(node: tuple[str, str]) -> tuple[str, str]:
@@ -179,11 +210,15 @@ def _factor_themes(inside: Sequence[Dated], window: Period, index: Recurrences) 
             earlier = index.incidents[m]
             if earlier.day not in window:
                 continue
-            for match in index.comparison(n, m).factors:
-                a, b = (inc.path, match.sentence), (earlier.path, match.other)
-                order.setdefault(b, len(order))
-                order.setdefault(a, len(order))
-                parent[root(a)] = root(b)
+            theirs = set(index._of[m])
+            for sa in index._of[n]:
+                for sb in index._matches(sa):
+                    if sb in theirs:
+                        a = (inc.path, index._sentences[sa][0].text)
+                        b = (earlier.path, index._sentences[sb][0].text)
+                        order.setdefault(b, len(order))
+                        order.setdefault(a, len(order))
+                        parent[root(a)] = root(b)
     clusters: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for node in order:
         clusters.setdefault(root(node), []).append(node)

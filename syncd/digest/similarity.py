@@ -409,22 +409,23 @@ class ComponentMention:
     sentence: str  # the factor of the incident that names it
 
 
+def sentence_components(sentence: str, known: frozenset[str]) -> frozenset[str]:
+    """The known components and identifiers one sentence names."""
+    lowered = sentence.lower()
+    return frozenset(identifiers(sentence)) | {
+        name
+        for name in known
+        if len(name) >= MIN_COMPONENT_LENGTH and name in lowered and names_component(sentence, name)
+    }
+
+
 def component_mentions(factors: Sequence[str], known: frozenset[str]) -> dict[str, str]:
     """{component: the first factor naming it} for the known components and identifiers
     the factors name."""
     out: dict[str, str] = {}
     for sentence in factors:
-        for name in sorted(identifiers(sentence)):
+        for name in sorted(sentence_components(sentence, known)):
             out.setdefault(name, sentence)
-        lowered = sentence.lower()
-        for name in known:
-            if (
-                name not in out
-                and len(name) >= MIN_COMPONENT_LENGTH
-                and name in lowered
-                and names_component(sentence, name)
-            ):
-                out[name] = sentence
     return out
 
 
@@ -442,6 +443,7 @@ class Profile:
     key: str  # a path
     factors: tuple[Terms, ...]
     components: Mapping[str, str] = field(default_factory=dict)  # name -> naming sentence
+    named: tuple[frozenset[str], ...] = ()  # the components each factor sentence names
 
     @property
     def names(self) -> frozenset[str]:
@@ -459,11 +461,22 @@ def profile(key: str, factors: Sequence[str], known: frozenset[str]) -> Profile:
 
 def stored_profile(key: str, factor_terms: Sequence[Terms], known: frozenset[str]) -> Profile:
     """A profile from factor sentences already analysed (an index stores them)."""
-    return Profile(
-        key,
-        tuple(factor_terms),
-        component_mentions([t.text for t in factor_terms], known),
-    )
+    named = tuple(sentence_components(t.text, known) for t in factor_terms)
+    components: dict[str, str] = {}
+    for t, names in zip(factor_terms, named, strict=True):
+        for name in sorted(names):
+            components.setdefault(name, t.text)
+    return Profile(key, tuple(factor_terms), components, named)
+
+
+def match_sentences(
+    a: Terms, b: Terms, names_a: frozenset[str], names_b: frozenset[str], idf: Idf
+) -> FactorMatch | None:
+    """`score_pair` where the components both sentences name do not count as evidence of
+    the same cause (they say where, not what)."""
+    both = names_a & names_b
+    component_terms = frozenset(t for name in both for t in terms(name).set) if both else both
+    return score_pair(a, b, idf, component_terms)
 
 
 @dataclass(frozen=True)
@@ -487,12 +500,11 @@ class Comparison:
 def compare(a: Profile, b: Profile, idf: Idf) -> Comparison:
     """For each factor of `a`, its best match among `b`'s factors (if any)."""
     shared_components = a.names & b.names
-    component_terms = frozenset(t for name in shared_components for t in terms(name).set)
     found = []
-    for fa in a.factors:
+    for fa, names_a in zip(a.factors, a.named, strict=True):
         best: FactorMatch | None = None
-        for fb in b.factors:
-            m = score_pair(fa, fb, idf, component_terms)
+        for fb, names_b in zip(b.factors, b.named, strict=True):
+            m = match_sentences(fa, fb, names_a, names_b, idf)
             if m is not None and (best is None or m.score > best.score):
                 best = m
         if best is not None:

@@ -58,8 +58,11 @@ def ref_themes(incidents: Sequence[Dated], window: Period, window_days: int) -> 
     for a in inside:
         for b in inside:
             if b.day < a.day and (a.day - b.day).days <= window_days:
-                for m in similarity.compare(a.profile, b.profile, idf).factors:
-                    edges.append(((a.path, m.sentence), (b.path, m.other)))
+                pa, pb = a.profile, b.profile
+                for fa, na in zip(pa.factors, pa.named, strict=True):
+                    for fb, nb in zip(pb.factors, pb.named, strict=True):
+                        if similarity.match_sentences(fa, fb, na, nb, idf) is not None:
+                            edges.append(((a.path, fa.text), (b.path, fb.text)))
     groups: list[set[tuple[str, str]]] = []
     for x, y in edges:
         joined = [g for g in groups if x in g or y in g]
