@@ -24,8 +24,8 @@ in a factor (`db-primary`, `payments_api`). A tag alone never relates two incide
 busy service has many unrelated incidents): a component counts only where a factor of
 *each* incident names it, and not where the word modifies another noun ("an edge case",
 "the deploy dashboard": see `NOT_COMPONENT_HEADS`). A component named in both incidents'
-factors feeds the themes; recurrence needs a matching factor pair, and the component's
-own name does not count towards it (see `score_pair`).
+factors feeds the themes; recurrence needs a matching factor pair, and the name of a
+component both sentences name does not count towards it (see `match_sentences`).
 
 Evidence. Every match carries both sentences, the shared terms with the words that
 produced them in each sentence, and the score, so a reader can reject a false match
