@@ -248,6 +248,9 @@ class DigestSettings(_Section):
     timezone: str = "UTC"
     doc_url: UrlTemplate = None
     lookback_days: int = Field(180, gt=0)
+    # Recurrence rate (percent of incidents sharing a contributing factor with an earlier
+    # one) the team wants to stay under; the digest flags it when at or over.
+    recurrence_target: float = Field(15, ge=0, le=100)
     # Replaces the defaults as a whole: a team that states its targets states all of them.
     targets: dict[str, CompletionTarget] = Field(default_factory=_default_targets)
     teams: dict[str, list[str]] = Field(default_factory=dict)

@@ -16,10 +16,9 @@ from typing import Any
 
 from syncd import __version__
 from syncd.common.gcpause import collector_paused
-from syncd.documents.discover import DEFAULT_INCLUDE, discover, doc_json
-from syncd.documents.parser import parse_file
 
 Command = Callable[[argparse.Namespace], int]
+ARCHIVE_COMMANDS = ("similar", "search")  # docs only: no trackers, no config validation
 
 
 def write_json(data: Any) -> None:
@@ -40,6 +39,10 @@ def _documents(paths: Sequence[str]) -> list[tuple[Path, Path, str]]:
         path = Path(raw)
         if not path.exists():
             raise SystemExit(f"syncd: no such file or directory: {raw}")
+        # start-up: the parser (markdown-it) is loaded by the commands that read documents,
+        # not by `syncd similar`/`search`, which answer from their index
+        from syncd.documents.discover import DEFAULT_INCLUDE, discover
+
         for file, root in discover([path], DEFAULT_INCLUDE):
             found.append((file, root, _display(file, root, path.is_file())))
     return found
@@ -51,6 +54,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def _parse_one(job: tuple[Path, str]) -> dict[str, Any]:
+    # start-up: the parser only for commands that read documents (see `_documents`)
+    from syncd.documents.discover import doc_json
+    from syncd.documents.parser import parse_file
+
     return doc_json(parse_file(job[0])[0], job[1])
 
 
@@ -138,6 +145,9 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         return 1
     findings = []
     for file, _root, shown in _documents(args.paths):
+        # start-up: the parser only for commands that read documents (see `_documents`)
+        from syncd.documents.parser import parse_file
+
         doc, _text = parse_file(file)
         findings.extend(lint_document(doc, config, shown))
     if args.format == "json":
@@ -151,7 +161,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
 
 
 def build_parser(
-    *, sync_commands: bool = True, digest_command: bool = False
+    *, sync_commands: bool = True, digest_command: bool = False, archive_command: bool = False
 ) -> argparse.ArgumentParser:
     """The CLI; `sync_commands=False` leaves out what needs trackers (faster start-up for
     parse, lint and digest, which is added alone with `digest_command`)."""
@@ -172,6 +182,11 @@ def build_parser(
     p.add_argument("--list-rules", action="store_true", help="list rule ids and exit")
     p.set_defaults(func=cmd_lint)
 
+    if sync_commands or archive_command:
+        # start-up: similar/search need neither trackers nor the digest's renderers
+        from syncd.cli import archive
+
+        archive.register(sub)
     if sync_commands:
         _register_sync_commands(sub)
     elif digest_command:
@@ -196,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # importing the sync stack, a third of their start-up time
     first = argv[0] if argv else ""
     parser = build_parser(
-        sync_commands=first not in ("parse", "lint", "digest"), digest_command=first == "digest"
+        sync_commands=first not in ("parse", "lint", "digest", *ARCHIVE_COMMANDS),
+        digest_command=first == "digest",
+        archive_command=first in ARCHIVE_COMMANDS,
     )
     args = parser.parse_args(argv)
     func: Command = args.func

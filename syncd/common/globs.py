@@ -55,3 +55,9 @@ def match_glob(pattern: str, rel_path: str) -> bool:
     "payments/**" (or "payments/") matches everything below payments/.
     """
     return _glob_regex(normalise_rel(pattern)).fullmatch(normalise_rel(rel_path)) is not None
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """The compiled form of one pattern, for callers matching many paths (fullmatch a
+    '/'-separated path relative to the root)."""
+    return _glob_regex(normalise_rel(pattern))

@@ -21,11 +21,13 @@ from syncd.digest.model import (
     Completion,
     Digest,
     DocRef,
+    EarlierItem,
     Headline,
     Hygiene,
     Incident,
     ItemRef,
     ItemRow,
+    Link,
     OwnerGroup,
     Period,
     PostmortemCompletion,
@@ -171,8 +173,11 @@ def compute(
     in_week = [i for i in dated if i.day in period]
     # Every link of this week's incidents; the most recent few of the earlier weeks'
     # (an incident can have hundreds: one per earlier incident sharing a busy service).
+    items_of: dict[str, list[TrackedItem]] = {}
+    for t in tracked:
+        items_of.setdefault(t.path, []).append(t)
     rate_links = tuple(
-        link
+        _with_items(link, items_of.get(link.earlier, ()))
         for i in reversed(in_rate)
         for link in index.links(i, None if i.day in period else EARLIER_LINKS)
     )
@@ -185,7 +190,8 @@ def compute(
         this_week_recurring=sum(i.path in recurring for i in in_week),
         links=rate_links,
         links_total=sum(index.count(i) for i in in_rate),
-        themes=recurrence.themes(dated, lookback, index.similar),
+        themes=recurrence.themes(dated, lookback, index),
+        target=round(settings.digest.recurrence_target / 100, 4),
     )
     completion_window = Period(as_of - timedelta(days=completion_window_days - 1), as_of)
     due_soon_count = len(due_soon)
@@ -208,6 +214,26 @@ def compute(
         by_team=_by_team(tracked, settings, completion_window, as_of),
         postmortems=_postmortems(dated, history, settings, rate_period),
         owners_without_email=_without_email((*overdue, *due_soon), settings),
+    )
+
+
+# --------------------------------------------------------------------------- recurrence
+
+
+def _with_items(link: Link, items: Sequence[TrackedItem]) -> Link:
+    """`link` with the earlier incident's action items, each marked done or not by the
+    end of the day before the recurrence (a closed item with no known completion day
+    counts as done then: see `TrackedItem.open_on`)."""
+    before = link.incident_date - timedelta(days=1)
+    return replace(
+        link,
+        earlier_items=tuple(
+            EarlierItem(
+                t.item.action, t.owner, t.due, t.ticket, t.status.value, not t.open_on(before)
+            )
+            for t in sorted(items, key=lambda t: t.item.line)
+            if t.status is not Status.WONT_DO
+        ),
     )
 
 

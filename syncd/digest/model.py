@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from syncd.digest.similarity import FactorMatch
+
 
 def iso_week(day: date) -> str:
     """ "2026-W24": the ISO year and week of `day` (the ISO year differs near 1 January)."""
@@ -168,31 +170,53 @@ class Completion:
 
 
 @dataclass(frozen=True)
-class Reason:
-    """Why two incidents count as related: a shared component or a similar factor."""
+class EarlierItem:
+    """An action item of the earlier incident, as it stood the day before the recurrence."""
 
-    kind: str  # "component" | "factor"
-    detail: str  # the component name, or the factor text of the later incident
-    other: str | None = None  # for factors: the similar factor text of the earlier incident
-    score: float | None = None  # for factors: Jaccard similarity of the token sets
+    action: str
+    owner: str | None
+    due: date | None
+    ticket: str | None
+    status: str  # its status now
+    done_before: bool  # closed before the later incident's date
 
-    def describe(self) -> str:
-        if self.kind == "component":
-            return self.detail
-        return f'"{self.detail}" ~ "{self.other}" ({self.score:.0%} similar)'
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "owner": self.owner,
+            "due": self.due.isoformat() if self.due else None,
+            "ticket": self.ticket,
+            "status": self.status,
+            "done_before_recurrence": self.done_before,
+        }
 
 
 @dataclass(frozen=True)
 class Link:
+    """`incident` recurs on `earlier`: a contributing factor of each says the same."""
+
     incident: str
     incident_date: date
     earlier: str
     earlier_date: date
-    reasons: tuple[Reason, ...]
+    factors: tuple[FactorMatch, ...]  # best first; never empty
+    components: tuple[tuple[str, str, str], ...] = ()  # (name, our sentence, theirs)
+    earlier_items: tuple[EarlierItem, ...] = ()
 
     @property
     def evidence(self) -> str:
-        return f"{'; '.join(r.describe() for r in self.reasons)}: also in {self.earlier}"
+        return f"{'; '.join(m.describe() for m in self.factors)}: also in {self.earlier}"
+
+    @property
+    def verdict(self) -> str:
+        """Seed 004's question: were the earlier incident's action items done first?"""
+        items = self.earlier_items
+        if not items:
+            return "the earlier incident had no action items"
+        still_open = sum(not i.done_before for i in items)
+        if still_open == 0:
+            return f"all {len(items)} were done: the fix was not enough"
+        return f"recurred while {still_open} of {len(items)} items were still open"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -201,10 +225,10 @@ class Link:
             "earlier": self.earlier,
             "earlier_date": self.earlier_date.isoformat(),
             "evidence": self.evidence,
-            "reasons": [
-                {"kind": r.kind, "detail": r.detail, "other": r.other, "score": r.score}
-                for r in self.reasons
-            ],
+            "factors": [m.as_json() for m in self.factors],
+            "components": [{"name": n, "sentence": a, "other": b} for n, a, b in self.components],
+            "earlier_items": [i.as_json() for i in self.earlier_items],
+            "verdict": self.verdict,
         }
 
 
@@ -341,6 +365,7 @@ class Theme:
     kind: str  # "component" | "factor"
     name: str
     incidents: tuple[str, ...]  # paths, oldest first
+    evidence: tuple[tuple[str, str], ...] = ()  # (path, the sentence naming it), oldest first
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -348,6 +373,7 @@ class Theme:
             "name": self.name,
             "count": len(self.incidents),
             "incidents": list(self.incidents),
+            "evidence": [{"incident": p, "sentence": s} for p, s in self.evidence],
         }
 
 
@@ -364,10 +390,16 @@ class Recurrence:
     links: tuple[Link, ...]
     links_total: int  # links of all incidents in `period`, listed or not
     themes: tuple[Theme, ...]
+    target: float = 0.15  # the rate should stay below this ([digest] recurrence_target)
 
     @property
     def rate(self) -> float | None:
         return ratio(self.recurring, self.incidents)
+
+    @property
+    def over_target(self) -> bool | None:
+        """True when the rate is at or over its target; None with no incidents."""
+        return None if self.rate is None else self.rate >= self.target
 
     @property
     def this_week_rate(self) -> float | None:
@@ -535,6 +567,8 @@ class Digest:
             },
             "recurrence": {
                 "rate": rec.rate,
+                "target": rec.target,
+                "over_target": rec.over_target,
                 "incidents": rec.incidents,
                 "recurring": rec.recurring,
                 "window_days": rec.window_days,

@@ -194,22 +194,24 @@ with no record of when are shown apart and left out of the rate.</p>
 <tr><td class="pad">
 <h2>Recurrence</h2>
 <p style="margin:0 0 8px 0">{{ d.recurrence.recurring }} of {{ d.recurrence.incidents }} incident{{ d.recurrence.incidents | plural }}
-in the last {{ d.weeks | length }} weeks shared a contributing factor or component with an
-incident in the {{ d.recurrence.window_days }} days before it: <strong>{{ d.recurrence.rate | pct }}</strong>.
+in the last {{ d.weeks | length }} weeks shared a contributing factor with an
+incident in the {{ d.recurrence.window_days }} days before it: <strong class="{{ 'late' if d.recurrence.over_target else ('ok' if d.recurrence.over_target is not none else '') }}">{{ d.recurrence.rate | pct }}</strong>
+(target: under {{ d.recurrence.target | pct }}{% if d.recurrence.over_target %}, <strong class="late">over target</strong>{% endif %}).
 This week: {{ d.recurrence.this_week_rate | pct }}.</p>
 <img class="chart" src="{{ chart_src }}" width="600" alt="{{ chart_alt }}">
 <p class="meta">{% for line in trend_lines %}{{ line }}{% if not loop.last %}<br>{% endif %}{% endfor %}</p>
 {% for t in d.recurrence.themes %}
 <div class="theme"><strong>{{ t.name }}</strong> appears in {{ t.incidents | length }} incidents
 since {{ lookback_start | day }}{% if t.kind == "component" %}: this component needs architectural attention{% endif %}.
-  <div class="meta">{% for p in t.incidents %}{{ link(doc_url(p), p) }}{% if not loop.last %}, {% endif %}{% endfor %}</div></div>
+{% for p, sentence in t.evidence %}<div class="meta">{{ link(doc_url(p), p) }}: “{{ sentence }}”</div>{% endfor %}</div>
 {% endfor %}
 {% if d.recurrence.links %}
 <table class="list" role="presentation">
 {% for l in d.recurrence.links | top %}
-  <tr><td class="row">{{ link(doc_url(l.incident), l.incident) }}
-    <div class="meta">{% for r in l.reasons %}{{ r.describe() }}{% if not loop.last %}; {% endif %}{% endfor %}:
-      also in {{ link(doc_url(l.earlier), l.earlier) }} ({{ l.earlier_date | day }})</div></td></tr>
+  <tr><td class="row">{{ link(doc_url(l.incident), l.incident) }} recurs on
+    {{ link(doc_url(l.earlier), l.earlier) }} ({{ l.earlier_date | day }})
+{% for m in l.factors %}    <div class="meta">“{{ m.sentence }}” ~ “{{ m.other }}” (shared: {% for t in m.shared %}{{ t.describe() }}{% if not loop.last %}, {% endif %}{% endfor %})</div>
+{% endfor %}    <div class="meta"><strong>{{ l.verdict }}</strong>{% for i in l.earlier_items %}<br>{{ "done" if i.done_before else "open" }}: {{ i.action }}{% if i.owner %} ({{ i.owner }}{% if i.ticket %}, {{ i.ticket }}{% endif %}){% elif i.ticket %} ({{ i.ticket }}){% endif %}{% endfor %}</div></td></tr>
 {% endfor %}
 </table>
 {% endif %}
@@ -361,8 +363,9 @@ COMPLETION AGAINST TARGETS (deadlines {{ d.completion_window.start | day }} to {
 
 RECURRENCE
 {{ d.recurrence.recurring }} of {{ d.recurrence.incidents }} incidents in the last {{ d.weeks | length }} weeks \
-shared a factor or component with an incident in the {{ d.recurrence.window_days }} days before: \
-{{ d.recurrence.rate | pct }}. This week: {{ d.recurrence.this_week_rate | pct }}.
+shared a contributing factor with an incident in the {{ d.recurrence.window_days }} days before: \
+{{ d.recurrence.rate | pct }} (target: under {{ d.recurrence.target | pct }}\
+{% if d.recurrence.over_target %}; OVER TARGET{% endif %}). This week: {{ d.recurrence.this_week_rate | pct }}.
 Trend, week by week (recurrence over the 4 weeks ending that week; overdue items at its end):
 {% for line in trend_lines %}
   {{ line }}
@@ -370,10 +373,20 @@ Trend, week by week (recurrence over the 4 weeks ending that week; overdue items
 {% for t in d.recurrence.themes %}
 ! {{ t.name | oneline }} appears in {{ t.incidents | length }} incidents since {{ lookback_start | day }}\
 {% if t.kind == "component" %}: needs architectural attention{% endif %}.
+{% for p, sentence in t.evidence %}
+    {{ p }}: "{{ sentence | oneline }}"
+{% endfor %}
 
 {% endfor %}
 {% for l in d.recurrence.links | top %}
-- {{ l.incident }}: {{ l.evidence | oneline }}
+- {{ l.incident }} recurs on {{ l.earlier }} ({{ l.earlier_date | day }}): {{ l.verdict }}
+{% for m in l.factors %}
+    "{{ m.sentence | oneline }}" ~ "{{ m.other | oneline }}" (shared: {% for t in m.shared %}{{ t.describe() }}{% if not loop.last %}, {% endif %}{% endfor %})
+{% endfor %}
+{% for i in l.earlier_items %}
+    [{{ "done" if i.done_before else "open" }}] {{ i.action | oneline }}{% if i.owner %} ({{ i.owner }}{% if i.ticket %}, {{ i.ticket }}{% endif %}){% elif i.ticket %} ({{ i.ticket }}){% endif %}
+
+{% endfor %}
 {% endfor %}
 {% if d.recurrence.links_total > d.recurrence.links | length %}
 ({{ d.recurrence.links_total - d.recurrence.links | length }} more links of earlier weeks' \

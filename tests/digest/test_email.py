@@ -173,7 +173,7 @@ def test_delivered_message_structure_and_headers(
         "sre@example.com",
     ]
     msg = inbox.parsed()
-    assert msg["Subject"] == "Postmortem digest 2026-W24: 2 incidents, 3 overdue, recurrence 60%"
+    assert msg["Subject"] == "Postmortem digest 2026-W24: 2 incidents, 3 overdue, recurrence 20%"
     assert msg["From"] == "postmortem-syncd@example.com"
     assert msg["To"] == "eng-leads@example.com"
     assert msg["Cc"] == "sre@example.com, platform-leads@example.com"
