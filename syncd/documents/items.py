@@ -155,7 +155,7 @@ def _table_row(
         return None
     if status_raw is None and action_raw.startswith(("✅", "✔")):
         status_raw = action_raw[0]
-    if len(row.cells) > len(header) + 1 and row.cells[-1].text:
+    if len(row.cells) > len(header) + 1 and row.cells[-1].text:  # tables.is_malformed
         ctx.problem(line, f"row has {len(row.cells)} cells but the header has {len(header)}")
     due, due_raw = _due(cell("due"), ctx, line)
     return ActionItem(

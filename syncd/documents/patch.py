@@ -18,7 +18,7 @@ from pathlib import Path
 
 from syncd.documents.blocks import ListBlock, YamlBlock
 from syncd.documents.cells import TICKET_REF
-from syncd.documents.tables import PlainTable, Row, TableBlock
+from syncd.documents.tables import PlainTable, Row, TableBlock, is_malformed
 from syncd.documents.verify import Intent, Planned, VerificationFailed, verify_write
 from syncd.documents.vocab import DEFAULT_STATUS_EMOJI, DEFAULT_STATUS_TEXT, parse_status
 from syncd.model import ActionItem, Postmortem, Span, Status, Style
@@ -177,6 +177,7 @@ def _status_change(
     word = vocab.cell(status)
     if anchor.style is Style.TABLE:
         assert isinstance(block, TableBlock)
+        _refuse_malformed(block, item, "status")
         col = block.columns.get("status")
         if col is None:
             new_columns[anchor.block]["Status"][anchor.row] = escape_cell(word)
@@ -229,6 +230,7 @@ def _ticket_change(
     span = anchor.ticket
     if anchor.style is Style.TABLE:
         assert isinstance(block, TableBlock)
+        _refuse_malformed(block, item, "ticket")
         col = block.columns.get("ticket")
         if (
             col is not None
@@ -279,6 +281,16 @@ def _ticket_change(
             )
 
 
+def _refuse_malformed(table: TableBlock, item: ActionItem, what: str) -> None:
+    assert item.anchor is not None
+    row = table.rows[item.anchor.row]
+    if is_malformed(row, table.header):
+        raise PatchError(
+            f"line {item.line}: this row has {len(row.cells)} cells but the header has "
+            f"{len(table.header.cells)}; syncd does not write a {what} into it until it is fixed"
+        )
+
+
 def _same_cell(row: Row, col: int, offset: int) -> bool:
     return col < len(row.cells) and row.cells[col].inner_start <= offset <= row.cells[col].inner_end
 
@@ -313,7 +325,16 @@ def _table_changes(
     New columns go after the header's last cell; a ragged row gets the empty cells it
     lacks so every value lands under its header.
     """
-    width = len(table.header.cells)
+    # new columns go after every cell that holds text, also a row's cells beyond its header,
+    # so adding a column never writes over what a person typed
+    width = max(
+        [len(table.header.cells)]
+        + [
+            max(i for i, c in enumerate(row.cells) if c.text) + 1
+            for row in table.rows
+            if any(c.text for c in row.cells[len(table.header.cells) :])
+        ]
+    )
     names = list(new_columns)
     changes: list[_Change] = []
     if names:
