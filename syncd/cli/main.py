@@ -16,6 +16,7 @@ from typing import Any
 
 from syncd import __version__
 from syncd.common.gcpause import collector_paused
+from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import DEFAULT_INCLUDE, discover, doc_json
 from syncd.documents.parser import parse_file
 
@@ -110,6 +111,7 @@ def _lint_config(args: argparse.Namespace) -> Any:
         from syncd.config import load_config
 
         settings = load_config(config_path)
+        set_default_date_order(settings.docs.date_order)
         disable |= set(settings.lint.disable)
         ignore = [(glob, frozenset(rules)) for glob, rules in settings.lint.ignore.items()]
     return LintConfig(disable=frozenset(disable), ignore=tuple(ignore))
