@@ -374,8 +374,16 @@ def _heading_words(raw: str) -> _HeadingWords:
     )
 
 
+INTERNAL_ERROR = "syncd could not read this document (internal error"
+
+
 def parse_text(text: str, path: Path | str = "<text>") -> Postmortem:
-    return _Parser(text, Path(path)).parse()
+    try:
+        return _Parser(text, Path(path)).parse()
+    except (RecursionError, MemoryError):
+        return _failed(Path(path), "document is nested too deeply to read")
+    except Exception as exc:  # a parser bug must not stop the run for every other document
+        return _failed(Path(path), f"{INTERNAL_ERROR} {type(exc).__name__}); please report it")
 
 
 def parse_file(path: Path) -> tuple[Postmortem, str | None]:

@@ -186,3 +186,18 @@ def test_odd_shapes_never_crash(wrap: Any, body: str) -> None:
         except PatchError:
             continue
         assert parse_text(after).action_items[doc.action_items.index(item)].ticket == "OPS-5"
+
+
+def test_a_parser_bug_is_a_problem_of_that_document_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from syncd.documents import parser  # (patched below)
+
+    def broken(*_args: Any) -> Any:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(parser, "yaml_items", broken)
+    doc = parse_text(fenced("action_items:\n  - item: A\n"))
+    (problem,) = doc.problems
+    assert problem.line == 1 and problem.message.startswith(parser.INTERNAL_ERROR)
+    assert "KeyError" in problem.message

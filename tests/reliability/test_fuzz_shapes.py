@@ -28,7 +28,7 @@ from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
 from syncd.documents.lint import LintConfig, lint_document
-from syncd.documents.parser import parse_text
+from syncd.documents.parser import INTERNAL_ERROR, parse_text
 from syncd.documents.patch import Edit, PatchError, apply_edits
 from syncd.model import Status, Style
 from tests.reliability import report
@@ -175,6 +175,7 @@ def edit_some(text: str, data: Any) -> None:
     lint_document(doc, LINT, "pm.md")
     for problem in doc.problems:
         assert problem.line >= 1 and problem.message
+        assert not problem.message.startswith(INTERNAL_ERROR), (problem, text)
     if not doc.action_items:
         return
     item = data.draw(st.sampled_from(doc.action_items))
