@@ -20,10 +20,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from syncd.documents.blocks import YamlBlock
+from syncd.documents.blocks import ListBlock, YamlBlock
 from syncd.documents.cells import parse_ticket
 from syncd.documents.parser import parse_text
-from syncd.documents.tables import TableBlock
+from syncd.documents.tables import PlainTable, TableBlock
 from syncd.model import ActionItem, Postmortem, Status, Style
 
 
@@ -88,16 +88,37 @@ def _owned_spans(doc: Postmortem, intents: Sequence[Intent]) -> list[tuple[int, 
     return spans
 
 
-def _insertion_point(old: str, doc: Postmortem, pos: int) -> bool:
-    """Insertions go at the end of a line (trailing blanks allowed) or of a YAML entry."""
-    end = old.find("\n", pos)
-    rest = old[pos : len(old) if end == -1 else end]
-    if not rest.strip(" \t\r"):
-        return True
-    for block in doc.blocks:
+def _block_extent(block: object) -> tuple[int, int] | None:
+    """First and last offset of the lines a table or list block occupies."""
+    if isinstance(block, TableBlock):
+        lines = [block.header.line] + [row.line for row in block.rows]
+    elif isinstance(block, PlainTable):
+        lines = [*block.rules, block.header] + [line for line, _spans in block.rows]
+    elif isinstance(block, ListBlock):
+        lines = [e.first for e in block.entries] + [e.last for e in block.entries]
+    else:
+        return None
+    return min(ln.start for ln in lines), max(ln.end for ln in lines)
+
+
+def _insertion_point(
+    old: str, doc: Postmortem, intents: Sequence[Intent], pos: int, text: str
+) -> bool:
+    """Insertions go at the end of a line of an edited item's table or list (trailing
+    blanks allowed), or at the end / closing brace of an edited YAML entry; only a new
+    YAML key starts a line of its own."""
+    blocks = {i.item.anchor.block for i in intents if i.item.anchor is not None}
+    for idx in blocks:
+        block = doc.blocks[idx] if idx < len(doc.blocks) else None
         if isinstance(block, YamlBlock) and any(
             pos in (e.insert_at, e.flow_close) for e in block.entries
         ):
+            return True
+        extent = _block_extent(block)
+        if extent is None or "\n" in text or not extent[0] <= pos <= extent[1]:
+            continue
+        end = old.find("\n", pos)
+        if not old[pos : len(old) if end == -1 else end].strip(" \t\r"):
             return True
     return False
 
@@ -112,7 +133,7 @@ def _check_bytes(
             raise VerificationFailed(_line_of(old, change.start), "two edits overlap")
         inside = any(a <= change.start and change.end <= b for a, b in owned)
         if change.start == change.end:
-            if not inside and not _insertion_point(old, doc, change.start):
+            if not inside and not _insertion_point(old, doc, intents, change.start, change.text):
                 raise VerificationFailed(
                     _line_of(old, change.start), "an insertion inside human text"
                 )
@@ -120,7 +141,9 @@ def _check_bytes(
             raise VerificationFailed(
                 _line_of(old, change.start), "an edit outside the owned values"
             )
-        if "\n" in change.text.rstrip("\r\n") and not change.text.startswith(("\n", "\r")):
+        if ("\n" in change.text or "\r" in change.text) and not (
+            change.start == change.end and change.text.startswith(("\n", "\r"))
+        ):
             raise VerificationFailed(_line_of(old, change.start), "an edit that breaks a line")
         keep = old[pos_old : change.start]
         if new[pos_new : pos_new + len(keep)] != keep:

@@ -115,7 +115,15 @@ def _wrong_value(value: str) -> str:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(
-    "how", ["wrong-value", "into-the-next-item", "eats-the-neighbour", "newline-in-value"]
+    "how",
+    [
+        "wrong-value",
+        "into-the-next-item",
+        "eats-the-neighbour",
+        "newline-in-value",
+        "appended-to-prose",
+        "new-line-after-the-title",
+    ],
 )
 def test_every_corrupting_planned_edit_is_refused(
     monkeypatch: pytest.MonkeyPatch, fmt: str, how: str
@@ -146,6 +154,12 @@ def test_every_corrupting_planned_edit_is_refused(
             changes = [c for c in changes if c is not last] + [
                 kind(last.start, min(len(src), last.end + 4), last.text, last.order)
             ]
+        elif how == "appended-to-prose":  # the title line ends at offset 3 in every format
+            title_end = src.index("\n", src.index("# T"))
+            changes = [*changes, kind(title_end, title_end, " (OPS-77)", 9)]
+        elif how == "new-line-after-the-title":
+            title_end = src.index("\n", src.index("# T"))
+            changes = [*changes, kind(title_end, title_end, "\nticket: OPS-77", 9)]
         elif how == "newline-in-value":
             changes = [kind(c.start, c.end, c.text + "\n- Extra item", c.order) for c in changes]
         return honest(src, changes)
