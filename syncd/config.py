@@ -172,6 +172,8 @@ class DocsSettings(_Section):
     )
     doc_url: UrlTemplate = None
     git: GitSettings = Field(default_factory=GitSettings)
+    # numeric day/month order of due dates (`03/04/2026`); ambiguous ones are reported
+    date_order: Literal["mdy", "dmy"] = "mdy"
 
     def selects(self, rel_path: str) -> bool:
         """Whether a document (path relative to `root`) is one this tool manages."""

@@ -115,8 +115,10 @@ def _lint_config(args: argparse.Namespace) -> Any:
     if config_path:
         # start-up: pydantic-settings only when a config is given
         from syncd.config import load_config
+        from syncd.documents.dates import set_default_date_order
 
         settings = load_config(config_path)
+        set_default_date_order(settings.docs.date_order)
         disable |= set(settings.lint.disable)
         ignore = [(glob, frozenset(rules)) for glob, rules in settings.lint.ignore.items()]
     return LintConfig(disable=frozenset(disable), ignore=tuple(ignore))

@@ -8,6 +8,7 @@ from syncd.config import Settings
 from syncd.digest.history import read_history
 from syncd.digest.metrics import compute
 from syncd.digest.model import Digest
+from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import discover
 from syncd.documents.parser import parse_file
 from syncd.model import Postmortem
@@ -21,6 +22,7 @@ def load_docs(settings: Settings) -> list[tuple[str, Postmortem]]:
     the state store agree on which documents exist and on their relative paths.
     """
     root = settings.docs.root
+    set_default_date_order(settings.docs.date_order)  # before any document is parsed
     if not root.is_dir():
         raise FileNotFoundError(f"docs root {root} is not a directory")
     docs = []

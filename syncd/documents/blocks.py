@@ -30,6 +30,12 @@ class YamlEntry:
     newline: str
     flow: bool  # `- {item: …}`: keys cannot be appended line-wise
     quote: str  # quote character the entry uses for strings ('"', "'" or "")
+    # offset of a one-line flow mapping's closing `}` (new keys go before it); None when
+    # the mapping spans lines, which the patcher refuses to extend
+    flow_close: int | None = None
+    # fields present in a shape the patcher cannot rewrite in place (block scalar, flow
+    # sequence, alias, multi-line value, a plain-string entry): why, for the problem
+    locked: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

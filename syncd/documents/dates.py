@@ -1,6 +1,10 @@
-"""Due dates as people write them: ISO, `Oct 15`, `May 30th, 2019`, `01/30/2020`, `Q3 2026`.
+"""Due dates as people write them: ISO, `Oct 15`, `May 30th, 2019`, `01/30/2020`, `Q3 2026`,
+`15 Oct 26`, `Mar 1 '28`, and superseded ones (`~~2026-09-15~~ 2026-10-30`, `A → B`).
 
-A date without a year means the first such date on or after the incident date.
+A date without a year (a day or a quarter) means the first such date on or after the
+incident date. A numeric day/month date is read in the configured order (`[docs]
+date_order`, "mdy" by default); when both numbers could be the month it is reported
+as a problem naming the order assumed, so a wrong reading is never silent.
 """
 
 from __future__ import annotations
@@ -22,16 +26,37 @@ class DateResult:
     problem: str | None = None  # set when the text looked like a date but could not be read
 
 
-_ISO = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b")
-_US = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\b")
+_ISO = re.compile(r"\b(\d{4})([-/.])(\d{1,2})\2(\d{1,2})\b")
+_NUMERIC = re.compile(r"\b(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})\b")
+# `release 2026.10.1`, `v2026.10.1`, `2026.10.1.4`: versions, not dates
+_VERSION = re.compile(
+    r"(?:\b(?:v|ver|version|release|rel|build|tag|tagged)\s*[-:]?\s*|\d\.|v)$", re.IGNORECASE
+)
+_STRUCK = re.compile(r"~~.*?~~|<(del|s|strike)>.*?</\1>", re.IGNORECASE | re.DOTALL)
+_SUPERSEDED = re.compile(r"\s*(?:→|->|=>|⇒|➔|⟶|\bmoved to\b|\bpushed to\b|\bnow\b)\s*", re.I)
+DATE_ORDERS = ("mdy", "dmy")
+_default_order = "mdy"
+
+
+def set_default_date_order(order: str) -> None:
+    """The numeric day/month order for this process (`[docs] date_order`); set once by
+    the command that loaded the settings, before any document is parsed."""
+    global _default_order
+    if order not in DATE_ORDERS:
+        raise ValueError(f"date_order must be one of {DATE_ORDERS}, not {order!r}")
+    _default_order = order
+
+
 _QUARTER = re.compile(r"\b(?:end\s+of\s+)?Q([1-4])\s*(?:FY)?\s*'?(\d{2}|\d{4})?\b", re.IGNORECASE)
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
+# years: `2026`, or two digits after an apostrophe (`'26`) or after the month name in
+# day-month order (`15 Oct 26`) or a comma (`Oct 15, 26`)
 _MONTH_DAY = re.compile(
-    rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b"
-    rf"|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})(?:,?\s+(\d{{4}}))?\b",
+    rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:(?:,?\s+|,?\s*)(\d{{4}}|'\d{{2}})|,\s*(\d{{2}}))?(?![\d:])"
+    rf"|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})(?:,?\s+(\d{{4}}|'?\d{{2}}))?(?![\d:])",
     re.IGNORECASE,
 )
 _NOISE = re.compile(r"^(?:due|by|before|on|target|eta|deadline)[:\s]+", re.IGNORECASE)
@@ -71,42 +96,95 @@ def _yearless(month: int, day: int, ref: date | None) -> DateResult:
     return DateResult(None, f"invalid date {month}/{day}")
 
 
-@functools.lru_cache(maxsize=8192)
-def parse_date(raw: str | None, ref: date | None = None) -> DateResult:
+def parse_date(raw: str | None, ref: date | None = None, order: str | None = None) -> DateResult:
     """Read a due/incident date. Never raises; unreadable text yields a problem."""
+    return _parse_date(raw, ref, order or _default_order)
+
+
+def _latest(raw: str) -> str:
+    """What is left of a superseded date: struck-out text dropped, the last of `A → B`."""
+    text = _STRUCK.sub(" ", raw)
+    parts = [p for p in _SUPERSEDED.split(text) if p.strip()]
+    return parts[-1] if parts else text
+
+
+def _is_version(text: str, match: re.Match[str]) -> bool:
+    """`release 2026.10.1`, `v2026.10.1`, `2026.10.1.4` are versions, not dates."""
+    if match.group(2) != ".":
+        return False
+    before, after = text[: match.start()], text[match.end() : match.end() + 2]
+    return bool(_VERSION.search(before)) or (after[:1] == "." and after[1:2].isdigit())
+
+
+def _year(text: str) -> int:
+    year = int(text.lstrip("'"))
+    return year + 2000 if year < 100 else year
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_date(raw: str | None, ref: date | None, order: str) -> DateResult:
     if raw is None or is_placeholder(raw):
         return DateResult(None)
-    text = _NOISE.sub("", strip_markup(raw)).strip().strip("()")
+    text = _NOISE.sub("", strip_markup(_latest(raw))).strip().strip("()")
     if not text or is_placeholder(text) or text.lower() in _NOT_DATES:
         return DateResult(None, None if is_placeholder(text) else f"not a date: {raw.strip()!r}")
-    if match := _ISO.search(text):
-        value = _safe(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        return DateResult(value, None if value else f"invalid date {match.group(0)!r}")
-    if match := _US.search(text):
-        first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
-        year += 2000 if year < 100 else 0
-        # US order unless the first number cannot be a month (then it is day/month).
-        month, day = (first, second) if first <= 12 else (second, first)
-        value = _safe(year, month, day)
-        return DateResult(value, None if value else f"invalid date {match.group(0)!r}")
+    iso = next((m for m in _ISO.finditer(text) if not _is_version(text, m)), None)
+    if iso is not None:
+        value = _safe(int(iso.group(1)), int(iso.group(3)), int(iso.group(4)))
+        return DateResult(value, None if value else f"invalid date {iso.group(0)!r}")
+    if _ISO.search(text):
+        return DateResult(None, f"not a date (a version number?): {raw.strip()!r}")
+    if match := _NUMERIC.search(text):
+        return _numeric(match, order)
     if match := _MONTH_DAY.search(text):
-        month_name = match.group(1) or match.group(5)
-        day = int(match.group(2) or match.group(4))
-        year_text = match.group(3) or match.group(6)
+        month_name = match.group(1) or match.group(6)
+        day = int(match.group(2) or match.group(5))
+        year_text = match.group(3) or match.group(4) or match.group(7)
         month = _month_number(month_name)
         if year_text:
-            value = _safe(int(year_text), month, day)
+            value = _safe(_year(year_text), month, day)
             return DateResult(value, None if value else f"invalid date {match.group(0)!r}")
         return _yearless(month, day, ref)
     if match := _QUARTER.search(text):
-        quarter = int(match.group(1))
-        year = int(match.group(2)) if match.group(2) else (ref.year if ref else None)
-        if year is None:
-            return DateResult(None, "quarter has no year and the incident date is unknown")
-        year += 2000 if year < 100 else 0
-        end_month = quarter * 3
-        return DateResult(date(year, end_month, calendar.monthrange(year, end_month)[1]))
+        return _quarter(int(match.group(1)), match.group(2), ref)
     return _fallback(text, raw)
+
+
+def _numeric(match: re.Match[str], order: str) -> DateResult:
+    """`03/04/2026`, `12.03.2027`: in `order`, unless one number cannot be a month."""
+    first, second, year = int(match.group(1)), int(match.group(3)), _year(match.group(4))
+    if first > 12:
+        month, day = second, first
+    elif second > 12:
+        month, day = first, second
+    else:
+        month, day = (first, second) if order == "mdy" else (second, first)
+    value = _safe(year, month, day)
+    if value is None:
+        return DateResult(None, f"invalid date {match.group(0)!r}")
+    if first <= 12 and second <= 12 and first != second:
+        spelled = "month/day" if order == "mdy" else "day/month"
+        return DateResult(
+            value,
+            f"ambiguous date {match.group(0)!r} read as {spelled} ({value.isoformat()}, "
+            f'date_order = "{order}"); write it as {value.isoformat()} to be sure',
+        )
+    return DateResult(value)
+
+
+def _quarter(quarter: int, year_text: str | None, ref: date | None) -> DateResult:
+    end_month = quarter * 3
+
+    def end_of(year: int) -> date:
+        return date(year, end_month, calendar.monthrange(year, end_month)[1])
+
+    if year_text:
+        return DateResult(end_of(_year(year_text)))
+    if ref is None:
+        return DateResult(None, "quarter has no year and the incident date is unknown")
+    # like a year-less day: the first such quarter ending on or after the incident
+    value = end_of(ref.year)
+    return DateResult(value if value >= ref else end_of(ref.year + 1))
 
 
 def _fallback(text: str, raw: str) -> DateResult:

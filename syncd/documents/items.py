@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from syncd.documents.blocks import ListEntry, YamlBlock, YamlEntry
@@ -71,8 +71,9 @@ _STRICT_WORDS = {
 def _due(raw: str | None, ctx: Context, line: int) -> tuple[date | None, str | None]:
     if raw is None:
         return None, None
-    if isinstance(raw, date):
-        return raw, raw.isoformat()
+    if isinstance(raw, date):  # a YAML timestamp: the day it names, never a datetime
+        day = raw.date() if isinstance(raw, datetime) else raw
+        return day, day.isoformat()
     result = parse_date(raw, ctx.ref_date)
     if result.problem:
         ctx.problem(line, f"due date: {result.problem}")
@@ -154,7 +155,7 @@ def _table_row(
         return None
     if status_raw is None and action_raw.startswith(("✅", "✔")):
         status_raw = action_raw[0]
-    if len(row.cells) > len(header) + 1 and row.cells[-1].text:
+    if len(row.cells) > len(header) + 1 and row.cells[-1].text:  # tables.is_malformed
         ctx.problem(line, f"row has {len(row.cells)} cells but the header has {len(header)}")
     due, due_raw = _due(cell("due"), ctx, line)
     return ActionItem(
@@ -395,7 +396,7 @@ def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIt
         due=due,
         priority=parse_priority(priority_raw),
         status=_CHECK_STATUS[status_raw[1]]
-        if status_kind == "checkbox" and status_raw
+        if status_kind == "checkbox" and status_raw and status_raw[:1] == "["
         else _status(status_raw, ctx, line_no),
         ticket=ticket,
         line=line_no,
@@ -467,6 +468,10 @@ YAML_FIELDS: dict[str, tuple[str, ...]] = {
     "category": ("type", "category", "kind"),
 }
 
+# A YAML entry can fail to read in ways ruamel's node types allow but we did not foresee;
+# such an entry becomes a problem, never a crash of the whole run.
+_ENTRY_ERRORS = (AttributeError, KeyError, TypeError, IndexError, ValueError)
+
 
 def yaml_items(
     seq: Any, text: str, lines: list[Line], first_line: int, block: int, ctx: Context
@@ -475,115 +480,306 @@ def yaml_items(
     items: list[ActionItem] = []
     entries: list[YamlEntry] = []
     for idx, entry in enumerate(seq):
-        line_no = first_line + seq.lc.item(idx)[0] + 1
-        if isinstance(entry, str):
-            entry = {"item": entry}
-        if not isinstance(entry, dict):
-            ctx.problem(line_no, "action_items entry is neither a mapping nor a string")
-            continue
-        lowered = {str(k).lower(): k for k in entry}
-
-        def get(field_name: str, entry: Any = entry, lowered: dict[str, Any] = lowered) -> Any:
-            for key in YAML_FIELDS[field_name]:
-                if key in lowered:
-                    return entry[lowered[key]]
-            return None
-
-        def key_of(field_name: str, lowered: dict[str, Any] = lowered) -> Any:
-            return next((lowered[k] for k in YAML_FIELDS[field_name] if k in lowered), None)
-
-        action = clean(str(get("action"))) if get("action") is not None else None
-        if action is None:
-            ctx.problem(line_no, "action_items entry has no item/action text")
-            continue
-        status_value = get("status")
-        if isinstance(status_value, bool):
-            status_value = "done" if status_value else "open"
-        due_value = get("due")
-        due, due_raw = _due(
-            due_value
-            if isinstance(due_value, date)
-            else (str(due_value) if due_value is not None else None),
-            ctx,
-            line_no,
-        )
-        spans = {
-            name: _yaml_value_span(entry, key_of(name), lines, first_line, text)
-            for name in ("status", "ticket")
-        }
-        items.append(
-            ActionItem(
-                action=action,
-                owner=clean_owner(str(get("owner"))) if get("owner") is not None else None,
-                due=due,
-                priority=parse_priority(str(get("priority")))
-                if get("priority") is not None
-                else None,
-                status=_status(
-                    str(status_value) if status_value is not None else None, ctx, line_no
-                ),
-                ticket=parse_ticket(str(get("ticket"))) if get("ticket") is not None else None,
-                line=line_no,
-                category=clean(str(get("category")))
-                if get("category") is not None
-                else ctx.category,
-                due_raw=due_raw,
-                status_raw=str(status_value) if status_value is not None else None,
-                anchor=Anchor(
-                    Style.YAML,
-                    block,
-                    len(entries),
-                    spans["status"],
-                    spans["ticket"],
-                    "cell" if spans["status"] else "none",
-                ),
+        try:
+            line_no = first_line + seq.lc.item(idx)[0] + 1
+        except _ENTRY_ERRORS:
+            line_no = first_line + 1
+        try:
+            found = _yaml_item(
+                seq, idx, entry, lines, first_line, line_no, block, len(entries), ctx
             )
-        )
-        entries.append(_yaml_entry(entry, lines, first_line))
+        except _ENTRY_ERRORS as exc:
+            ctx.problem(line_no, f"action_items entry could not be read ({type(exc).__name__})")
+            continue
+        if found is not None:
+            items.append(found[0])
+            entries.append(found[1])
     return items, YamlBlock(tuple(entries))
 
 
-def _yaml_value_span(
-    entry: Any, key: Any, lines: list[Line], first_line: int, text: str
-) -> Span | None:
-    if key is None:
-        return None
-    try:
-        vline, vcol = entry.lc.value(key)
-    except (AttributeError, KeyError, TypeError):
-        return None
-    line = lines[first_line + vline]
-    rest = line.text[vcol:]
-    if rest[:1] in ("'", '"'):
-        close = rest.find(rest[0], 1)
-        length = close + 1 if close > 0 else len(rest)
-    else:
-        comment = re.search(r"\s+#", rest)
-        length = len(rest[: comment.start()] if comment else rest.rstrip())
-        if rest[:1] in ("{", "[", "|", ">"):
+def _yaml_item(
+    seq: Any,
+    idx: int,
+    entry: Any,
+    lines: list[Line],
+    first_line: int,
+    line_no: int,
+    block: int,
+    row: int,
+    ctx: Context,
+) -> tuple[ActionItem, YamlEntry] | None:
+    if isinstance(entry, str):
+        # `- Fix it`: an item with nothing else; a ticket cannot be added without
+        # rewriting the human's line into a mapping, so its fields are locked
+        action = clean(entry)
+        if action is None:
             return None
-    if length <= 0:
+        pos = lines[first_line + seq.lc.item(idx)[0]]
+        reason = "is a plain string; write it as `- item: …` so syncd can add fields"
+        return (
+            ActionItem(
+                action=action,
+                owner=None,
+                due=None,
+                priority=None,
+                status=ctx.inherited_status or Status.OPEN,
+                ticket=None,
+                line=line_no,
+                category=ctx.category,
+                anchor=Anchor(Style.YAML, block, row, None, None, "none"),
+            ),
+            YamlEntry(
+                pos.end,
+                "",
+                pos.newline or "\n",
+                False,
+                "",
+                None,
+                (("status", reason), ("ticket", reason)),
+            ),
+        )
+    if not isinstance(entry, dict):
+        ctx.problem(line_no, "action_items entry is neither a mapping nor a string")
         return None
-    return Span(line.start + vcol, line.start + vcol + length)
+    lowered = {str(k).lower(): k for k in entry}
+
+    def get(field_name: str) -> Any:
+        for key in YAML_FIELDS[field_name]:
+            if key in lowered:
+                return entry[lowered[key]]
+        return None
+
+    def key_of(field_name: str) -> Any:
+        return next((lowered[k] for k in YAML_FIELDS[field_name] if k in lowered), None)
+
+    action = clean(_yaml_text(get("action"))) if get("action") is not None else None
+    if action is None:
+        ctx.problem(line_no, "action_items entry has no item/action text")
+        return None
+    status_value = get("status")
+    if isinstance(status_value, bool):
+        status_value = "done" if status_value else "open"
+    due_value = get("due")
+    due, due_raw = _due(
+        due_value if isinstance(due_value, date) else _yaml_text(due_value), ctx, line_no
+    )
+    layout = _yaml_entry(entry, lines, first_line)
+    spans: dict[str, Span | None] = {}
+    locked = list(layout.locked)
+    for name in ("status", "ticket"):
+        key = key_of(name)
+        span, why = _yaml_value_span(entry, key, lines, first_line, layout.flow)
+        spans[name] = span
+        if why:
+            locked.append((name, why))
+    layout = YamlEntry(
+        layout.insert_at,
+        layout.indent,
+        layout.newline,
+        layout.flow,
+        layout.quote,
+        layout.flow_close,
+        tuple(locked),
+    )
+    item = ActionItem(
+        action=action,
+        owner=clean_owner(_yaml_text(get("owner"))),
+        due=due,
+        priority=parse_priority(_yaml_text(get("priority"))),
+        status=_status(_yaml_text(status_value), ctx, line_no),
+        ticket=parse_ticket(_yaml_text(get("ticket"))),
+        line=line_no,
+        category=clean(_yaml_text(get("category"))) or ctx.category,
+        due_raw=due_raw,
+        status_raw=_yaml_text(status_value),
+        anchor=Anchor(
+            Style.YAML,
+            block,
+            row,
+            spans["status"],
+            spans["ticket"],
+            "cell" if spans["status"] else "none",
+        ),
+    )
+    return item, layout
+
+
+def _yaml_text(value: Any) -> str | None:
+    """A YAML value as the text a person meant: dates as ISO dates, lists joined."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value if v is not None)
+    return str(value)
+
+
+def _own_positions(entry: Any) -> dict[Any, tuple[int, int, int, int]]:
+    """(key line, key col, value line, value col) of the keys written in this entry;
+    keys that come from a merge (`<<: *defaults`) have no position of their own."""
+    out = {}
+    for key in entry:
+        try:
+            kline, kcol = entry.lc.key(key)
+            vline, vcol = entry.lc.value(key)
+        except (KeyError, AttributeError, TypeError):
+            continue
+        out[key] = (kline, kcol, vline, vcol)
+    return out
+
+
+def _scan_quoted(text: str, start: int) -> int | None:
+    """End offset (after the closing quote) of the quoted scalar at `start`, or None."""
+    quote = text[start]
+    pos = start + 1
+    while pos < len(text):
+        ch = text[pos]
+        if quote == '"' and ch == "\\":
+            pos += 2
+            continue
+        if ch == quote:
+            if quote == "'" and text[pos + 1 : pos + 2] == "'":  # `''` is an escaped quote
+                pos += 2
+                continue
+            return pos + 1
+        pos += 1
+    return None
+
+
+def _after_colon(text: str, key: Any, kcol: int) -> int | None:
+    """Offset just after the `:` that ends the key at `kcol` on this line."""
+    pos = kcol
+    if text[pos : pos + 1] in ("'", '"'):
+        end = _scan_quoted(text, pos)
+        if end is None:
+            return None
+        pos = end
+    else:
+        pos += len(str(key))
+    while pos < len(text) and text[pos] in " \t":
+        pos += 1
+    return pos + 1 if text[pos : pos + 1] == ":" else None
+
+
+def _yaml_value_span(
+    entry: Any, key: Any, lines: list[Line], first_line: int, flow: bool
+) -> tuple[Span | None, str]:
+    """Span of the one-line scalar value of `key`, or why there is none."""
+    if key is None:
+        return None, ""
+    own = _own_positions(entry)
+    if key not in own:
+        return None, ""  # from a merge key (`<<:`): a key of its own overrides it
+    kline, kcol, vline, vcol = own[key]
+    key_line = lines[first_line + kline]
+    colon = _after_colon(key_line.text, key, kcol)
+    if colon is None:
+        return None, "has a key syncd cannot locate"
+    after = key_line.text[colon:]
+    if not after.strip() or after.lstrip().startswith("#") or (flow and after.lstrip()[:1] in ",}"):
+        if entry[key] is not None:
+            return None, "has its value on the next line; write it after the colon"
+        # `ticket:` with nothing after it: the value goes right after the colon
+        return Span(key_line.start + colon, key_line.start + colon), ""
+    if (vline, first_line + vline) != (kline, first_line + kline):
+        return None, "has its value on the next line; write it after the colon"
+    line = key_line
+    rest = line.text[vcol:]
+    head = rest[:1]
+    if head in ("|", ">"):
+        return None, "is a block scalar (`|` / `>`); write it on one line"
+    if head in ("[", "{"):
+        return None, "is a list or mapping, not one value"
+    if head in ("&", "*", "!"):
+        return None, "uses an anchor, alias or tag"
+    if head in ("'", '"'):
+        end = _scan_quoted(rest, 0)
+        if end is None:
+            return None, "is a quoted value that continues on the next line"
+        length = end
+    else:
+        stop = len(rest)
+        comment = re.search(r"\s#", rest)
+        if comment:
+            stop = comment.start()
+        if flow:
+            cut = re.search(r",\s|,$|\}|\]", rest)
+            if cut:
+                stop = min(stop, cut.start())
+        length = len(rest[:stop].rstrip())
+        if not isinstance(entry[key], str | int | float | date) and entry[key] is not None:
+            return None, "is not a plain value"
+        nxt = first_line + kline + 1
+        if (
+            not flow
+            and nxt < len(lines)
+            and lines[nxt].text.strip()
+            and _indent_of(lines[nxt].text) > kcol
+            and not lines[nxt].text.lstrip().startswith("#")
+        ):
+            return None, "continues on the next line; write it on one line"
+    if length <= 0:
+        return None, "has a value syncd cannot locate"
+    return Span(line.start + vcol, line.start + vcol + length), ""
+
+
+def _indent_of(text: str) -> int:
+    return len(text) - len(text.lstrip(" "))
+
+
+def _flow_close(text: str, open_at: int) -> int | None:
+    """Offset of the `}` matching the `{` at `open_at` on one line (quotes respected)."""
+    depth, pos = 0, open_at
+    while pos < len(text):
+        ch = text[pos]
+        if ch in ("'", '"'):
+            end = _scan_quoted(text, pos)
+            if end is None:
+                return None
+            pos = end
+            continue
+        if ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return pos if ch == "}" else None
+        elif ch == "#" and pos > 0 and text[pos - 1] in " \t":
+            return None
+        pos += 1
+    return None
 
 
 def _yaml_entry(entry: Any, lines: list[Line], first_line: int) -> YamlEntry:
-    positions = [entry.lc.key(k) for k in entry] + [entry.lc.value(k) for k in entry]
-    last = max(p[0] for p in positions)
-    key_line, key_col = entry.lc.key(next(iter(entry)))
+    own = _own_positions(entry)
+    if not own:
+        raise KeyError("no key of its own")
+    # a null value (`ticket:`) is positioned by ruamel at the next token: not ours
+    last = max(p[0] if entry[key] is None else max(p[0], p[2]) for key, p in own.items())
+    key_line, key_col = min((p[0], p[1]) for p in own.values())
+    head_line = lines[first_line + key_line]
+    before = head_line.text[:key_col].rstrip()
+    flow = before.endswith(("{", ","))
+    flow_close = None
+    if flow:
+        open_at = head_line.text.rfind("{", 0, key_col)
+        close = _flow_close(head_line.text, open_at) if open_at != -1 else None
+        flow_close = head_line.start + close if close is not None else None
     # a multi-line value (block scalar, folded string) extends to the next less-indented line
     idx = first_line + last
     while (
-        idx + 1 < len(lines)
+        not flow
+        and idx + 1 < len(lines)
         and lines[idx + 1].text.strip()
-        and (len(lines[idx + 1].text) - len(lines[idx + 1].text.lstrip()) > key_col)
+        and _indent_of(lines[idx + 1].text) > key_col
     ):
         idx += 1
     line = lines[idx]
-    head = lines[first_line + key_line].text
-    flow = head.lstrip().startswith("- {") or head.lstrip().startswith("{")
     # follow the quoting the entry already uses, so inserted values look like their siblings
     body = "".join(lines[i].text for i in range(first_line + key_line, idx + 1))
     quotes = [ch for ch in body if ch in "'\""]
     quote = quotes[0] if quotes else ""
-    return YamlEntry(line.end, " " * key_col, line.newline or "\n", flow, quote)
+    return YamlEntry(line.end, " " * key_col, line.newline or "\n", flow, quote, flow_close)

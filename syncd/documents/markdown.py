@@ -157,3 +157,49 @@ def find_headings(lines: list[Line], hidden: set[int]) -> list[Heading]:
 
 def is_list_line(text: str) -> bool:
     return bool(_LIST_MARK.match(text))
+
+
+_COMMENT_OPEN = re.compile(r"^ {0,3}<!--")
+_LIST_CONTENT_INDENT = 2  # lines indented this far after a list item belong to it
+
+
+def unread_lines(lines: list[Line], hidden: set[int]) -> set[int]:
+    """Lines GitHub does not render as Markdown text, so nothing in them is read:
+    HTML comment blocks (`<!--` at the start of a line, through the line with `-->`)
+    and indented code blocks (4+ spaces after a blank line, outside a list)."""
+    out: set[int] = set()
+    idx = 0
+    while idx < len(lines):
+        if idx not in hidden and _COMMENT_OPEN.match(lines[idx].text):
+            end = idx
+            while (
+                end < len(lines)
+                and "-->"
+                not in lines[end].text[(lines[end].text.find("<!--") + 4 if end == idx else 0) :]
+            ):
+                end += 1
+            out.update(range(idx, min(end, len(lines) - 1) + 1))
+            idx = end + 1
+            continue
+        idx += 1
+    code = False
+    last_kind = "none"  # kind of the last non-blank line: none | list | text
+    for line in lines:
+        if line.idx in hidden or line.idx in out:
+            code, last_kind = False, "none"
+            continue
+        if line.blank:
+            continue
+        lead = line.text[: len(line.text) - len(line.text.lstrip(" \t"))].expandtabs(4)
+        indent = len(lead)
+        prev_blank = line.idx == 0 or lines[line.idx - 1].blank
+        if indent >= 4 and (code or (prev_blank and last_kind != "list")):
+            code = True
+            out.add(line.idx)
+            continue
+        code = False
+        if is_list_line(line.text) or (indent >= _LIST_CONTENT_INDENT and last_kind == "list"):
+            last_kind = "list"
+        else:
+            last_kind = "text"
+    return out

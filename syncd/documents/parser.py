@@ -39,8 +39,9 @@ from syncd.documents.markdown import (
     front_matter,
     is_list_line,
     split_lines,
+    unread_lines,
 )
-from syncd.documents.tables import TableBlock, read_pipe_table, read_plain_table
+from syncd.documents.tables import TableBlock, read_pipe_table, read_plain_table, starts_table
 from syncd.documents.vocab import (
     ACTION_HEADING,
     FACTORS_HEADING,
@@ -373,8 +374,16 @@ def _heading_words(raw: str) -> _HeadingWords:
     )
 
 
+INTERNAL_ERROR = "syncd could not read this document (internal error"
+
+
 def parse_text(text: str, path: Path | str = "<text>") -> Postmortem:
-    return _Parser(text, Path(path)).parse()
+    try:
+        return _Parser(text, Path(path)).parse()
+    except (RecursionError, MemoryError):
+        return _failed(Path(path), "document is nested too deeply to read")
+    except Exception as exc:  # a parser bug must not stop the run for every other document
+        return _failed(Path(path), f"{INTERNAL_ERROR} {type(exc).__name__}); please report it")
 
 
 def parse_file(path: Path) -> tuple[Postmortem, str | None]:
@@ -423,6 +432,7 @@ class _Parser:
         self.fences = find_fences(self.lines, self.fm)
         for fence in self.fences:
             self.hidden.update(range(fence.open_idx, fence.close_idx + 1))
+        self.hidden.update(unread_lines(self.lines, self.hidden))  # comments, indented code
         self.headings = find_headings(self.lines, self.hidden)
         self.sections = self._sections()
         self._heading_lines = [h.idx for h in self.headings]
@@ -718,6 +728,8 @@ class _Parser:
                 break
             if "|" in line.text and not is_list_line(line.text) and not line.text.startswith(" "):
                 break
+            if "|" in line.text and starts_table(self.lines, end, self.hidden):
+                break  # a table nested in the list item is read as a table
             end += 1
         return end
 

@@ -18,13 +18,18 @@ from pathlib import Path
 
 from syncd.documents.blocks import ListBlock, YamlBlock
 from syncd.documents.cells import TICKET_REF
-from syncd.documents.tables import PlainTable, Row, TableBlock
-from syncd.documents.vocab import DEFAULT_STATUS_EMOJI, DEFAULT_STATUS_TEXT
-from syncd.model import ActionItem, Postmortem, Status, Style
+from syncd.documents.tables import PlainTable, Row, TableBlock, is_malformed
+from syncd.documents.verify import Intent, Planned, VerificationFailed, verify_write
+from syncd.documents.vocab import DEFAULT_STATUS_EMOJI, DEFAULT_STATUS_TEXT, parse_status
+from syncd.model import ActionItem, Postmortem, Span, Status, Style
 
 
 class PatchError(Exception):
     pass
+
+
+class WriteRefused(PatchError):
+    """The patched text did not verify (see `syncd.documents.verify`); nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,20 @@ def apply_edits(text: str, doc: Postmortem, edits: list[Edit]) -> str:
         block = doc.blocks[block_idx]
         if isinstance(block, TableBlock):
             changes.extend(_table_changes(block, cell_writes[block_idx], new_columns[block_idx]))
-    return _apply(text, changes)
+    if not changes:
+        return text
+    new_text = _apply(text, changes)
+    try:
+        verify_write(
+            text,
+            doc,
+            new_text,
+            [Intent(e.item, e.ticket, e.status) for e in edits],
+            [Planned(c.start, c.end, c.text) for c in changes],
+        )
+    except VerificationFailed as exc:
+        raise WriteRefused(str(exc)) from None
+    return new_text
 
 
 _CellWrites = defaultdict[int, defaultdict[int, dict[int, str]]]
@@ -111,8 +129,8 @@ class _Vocabulary:
         for item in doc.action_items:
             raw = (item.status_raw or "").strip()
             kind = item.anchor.status_kind if item.anchor else "none"
-            if not raw or kind not in ("cell",):
-                continue
+            if not raw or kind not in ("cell",) or parse_status(raw) is not item.status:
+                continue  # (an unrecognised word read as open is no spelling of "open")
             if any(ord(ch) > 0x2000 for ch in raw) and len(raw) <= 3:
                 self.emoji = True
             self.words.setdefault(item.status, raw)
@@ -159,6 +177,7 @@ def _status_change(
     word = vocab.cell(status)
     if anchor.style is Style.TABLE:
         assert isinstance(block, TableBlock)
+        _refuse_malformed(block, item, "status")
         col = block.columns.get("status")
         if col is None:
             new_columns[anchor.block]["Status"][anchor.row] = escape_cell(word)
@@ -174,12 +193,7 @@ def _status_change(
         return
     if anchor.style is Style.YAML:
         assert isinstance(block, YamlBlock)
-        entry = block.entries[anchor.row]
-        value = _yaml_scalar(word, entry.quote)
-        if span:
-            changes.append(_Change(span.start, span.end, value))
-        else:
-            changes.append(_yaml_insert(block, anchor.row, "status", value, order=1))
+        changes.append(_yaml_value(block, item, "status", word, span, order=1))
         return
     if anchor.style is Style.LIST:
         assert isinstance(block, ListBlock)
@@ -216,6 +230,7 @@ def _ticket_change(
     span = anchor.ticket
     if anchor.style is Style.TABLE:
         assert isinstance(block, TableBlock)
+        _refuse_malformed(block, item, "ticket")
         col = block.columns.get("ticket")
         if (
             col is not None
@@ -242,12 +257,7 @@ def _ticket_change(
             new_columns[anchor.block]["Ticket"][anchor.row] = escape_inline(ticket)
     elif anchor.style is Style.YAML:
         assert isinstance(block, YamlBlock)
-        entry = block.entries[anchor.row]
-        value = _yaml_scalar(ticket, entry.quote)
-        if span:
-            changes.append(_Change(span.start, span.end, value))
-        else:
-            changes.append(_yaml_insert(block, anchor.row, "ticket", value, order=0))
+        changes.append(_yaml_value(block, item, "ticket", ticket, span, order=0))
     elif anchor.style is Style.LIST:
         assert isinstance(block, ListBlock)
         entry = block.entries[anchor.row]
@@ -269,6 +279,16 @@ def _ticket_change(
                     entry.content_end, entry.content_end, f" ({escape_inline(ticket)})", order=1
                 )
             )
+
+
+def _refuse_malformed(table: TableBlock, item: ActionItem, what: str) -> None:
+    assert item.anchor is not None
+    row = table.rows[item.anchor.row]
+    if is_malformed(row, table.header):
+        raise PatchError(
+            f"line {item.line}: this row has {len(row.cells)} cells but the header has "
+            f"{len(table.header.cells)}; syncd does not write a {what} into it until it is fixed"
+        )
 
 
 def _same_cell(row: Row, col: int, offset: int) -> bool:
@@ -305,7 +325,16 @@ def _table_changes(
     New columns go after the header's last cell; a ragged row gets the empty cells it
     lacks so every value lands under its header.
     """
-    width = len(table.header.cells)
+    # new columns go after every cell that holds text, also a row's cells beyond its header,
+    # so adding a column never writes over what a person typed
+    width = max(
+        [len(table.header.cells)]
+        + [
+            max(i for i, c in enumerate(row.cells) if c.text) + 1
+            for row in table.rows
+            if any(c.text for c in row.cells[len(table.header.cells) :])
+        ]
+    )
     names = list(new_columns)
     changes: list[_Change] = []
     if names:
@@ -382,11 +411,35 @@ def _yaml_scalar(value: str, quote: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _yaml_insert(block: YamlBlock, row: int, key: str, value: str, order: int) -> _Change:
-    entry = block.entries[row]
+def _yaml_value(
+    block: YamlBlock, item: ActionItem, key: str, word: str, span: Span | None, order: int
+) -> _Change:
+    """Replace the value of `key`, fill an empty `key:`, or add the key to the entry; a
+    value in a shape that cannot be rewritten in place refuses the whole document."""
+    assert item.anchor is not None
+    entry = block.entries[item.anchor.row]
+    reason = dict(entry.locked).get(key)
+    if reason:
+        raise PatchError(f"line {item.line}: the YAML {key} of this item {reason}")
+    value = _yaml_scalar(word, entry.quote)
+    if span is not None and span.start == span.end:  # `ticket:` with nothing after it
+        return _Change(span.start, span.end, f" {value}")
+    if span is not None:
+        return _Change(span.start, span.end, value)
+    return _yaml_insert(block, item, key, value, order)
+
+
+def _yaml_insert(block: YamlBlock, item: ActionItem, key: str, value: str, order: int) -> _Change:
+    assert item.anchor is not None
+    entry = block.entries[item.anchor.row]
     if entry.flow:
+        if entry.flow_close is None:
+            raise PatchError(
+                f"line {item.line}: this item is a YAML flow mapping over several lines; "
+                f"syncd cannot add `{key}:` to it, write it on one line or as a block mapping"
+            )
         # `- {item: x, owner: y}` → add the key before the closing brace
-        return _Change(entry.insert_at - 1, entry.insert_at - 1, f", {key}: {value}", order=order)
+        return _Change(entry.flow_close, entry.flow_close, f", {key}: {value}", order=order)
     return _Change(
         entry.insert_at,
         entry.insert_at,

@@ -126,7 +126,7 @@ def header_columns(cells: list[str]) -> dict[str, int]:
 def read_pipe_table(lines: list[Line], idx: int, hidden: set[int]) -> tuple[TableBlock, int] | None:
     """A table starting at `idx`; returns it and the index after it."""
     header = split_row(lines[idx]) if idx not in hidden else None
-    if header is None or len(header.cells) < 2:
+    if header is None or not header.cells:
         return None
     nxt = idx + 1
     separator = None
@@ -137,8 +137,14 @@ def read_pipe_table(lines: list[Line], idx: int, hidden: set[int]) -> tuple[Tabl
         and is_separator(row)
     ):
         separator, nxt = row, nxt + 1
+    if len(header.cells) < 2 and not (
+        separator is not None and len(separator.cells) == 1 and column_for(header.cells[0].text)
+    ):
+        return None  # one column only as GFM has it: `| Action |` over `|---|`
     rows: list[Row] = []
     while nxt < len(lines) and nxt not in hidden and not lines[nxt].blank:
+        if _BLOCK_START.match(lines[nxt].text):
+            break  # `> Note | x`, `- see | x`: another block starts, as in GFM
         row = split_row(lines[nxt])
         if row is None:
             break
@@ -151,6 +157,20 @@ def read_pipe_table(lines: list[Line], idx: int, hidden: set[int]) -> tuple[Tabl
         return None  # without a delimiter row only a clearly labelled header makes a table
     return TableBlock(header, separator, tuple(rows), columns), nxt
 
+
+def starts_table(lines: list[Line], idx: int, hidden: set[int]) -> bool:
+    """A header row followed by a delimiter row starts at `idx` (used inside lists)."""
+    found = read_pipe_table(lines, idx, hidden)
+    return found is not None and found[0].separator is not None
+
+
+def is_malformed(row: Row, header: Row) -> bool:
+    """More cells than the header, the extra ones holding text (the parser reports it)."""
+    return len(row.cells) > len(header.cells) + 1 and bool(row.cells[-1].text)
+
+
+# Lines that start another block and so end a table (GFM): quote, list item, heading, fence.
+_BLOCK_START = re.compile(r"^ {0,3}(?:>|[-*+](?:\s|$)|\d{1,9}[.)](?:\s|$)|#{1,6}(?:\s|$)|```|~~~)")
 
 _RULE = re.compile(r"^\s*[-=]{5,}\s*$")
 _GAP = re.compile(r"\S+(?: \S+)*")  # runs separated by two or more spaces (or tabs)

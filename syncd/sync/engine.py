@@ -35,6 +35,7 @@ import structlog
 
 from connectors.base import Connector, Ticket, TicketDraft, TrackerError
 from syncd.config import Settings
+from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import discover
 from syncd.documents.parser import parse_file, parse_text
 from syncd.documents.patch import (
@@ -151,6 +152,7 @@ class Engine:
         self.connectors = dict(connectors)
         self.now = now
         self.root = settings.docs.root
+        set_default_date_order(settings.docs.date_order)  # before any document is parsed
 
     # -- reading ---------------------------------------------------------------------
     def load_docs(self, result: RunResult) -> list[LoadedDoc]:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.documents.parser import parse_file, parse_text
+from syncd.documents.parser import INTERNAL_ERROR, parse_file, parse_text
 from syncd.documents.patch import Edit, PatchError, apply_edits
 from syncd.model import Status
 from tests.reliability import report
@@ -208,6 +208,7 @@ def action_doc(draw: Any) -> str:
 def test_parse_never_raises_on_arbitrary_text(text: str) -> None:
     counted("arbitrary_text")
     doc = parse_text(text)
+    assert not any(p.message.startswith(INTERNAL_ERROR) for p in doc.problems)
     assert apply_edits(text, doc, []) == text
 
 
@@ -219,6 +220,7 @@ def test_parse_file_never_raises_on_random_bytes(data: bytes) -> None:
         path = Path(tmp) / "doc.md"
         path.write_bytes(data)
         doc, text = parse_file(path)
+        assert not any(p.message.startswith(INTERNAL_ERROR) for p in doc.problems)
         if text is None:
             assert doc.problems and all(p.line >= 1 for p in doc.problems)
 
@@ -228,6 +230,7 @@ def test_parse_file_never_raises_on_random_bytes(data: bytes) -> None:
 def test_parse_never_raises_and_round_trips_on_markdown_fragments(text: str) -> None:
     counted("markdown_fragments")
     doc = parse_text(text)
+    assert not any(p.message.startswith(INTERNAL_ERROR) for p in doc.problems)
     assert apply_edits(text, doc, []) == text
     for item in doc.action_items:
         assert item.line >= 1
@@ -251,6 +254,7 @@ def snapshot(item: Any) -> tuple[Any, ...]:
 def test_random_edits_change_only_the_edited_items(text: str, data: Any) -> None:
     counted("random_edits")
     doc = parse_text(text)
+    assert not any(p.message.startswith(INTERNAL_ERROR) for p in doc.problems)
     items = list(doc.action_items)
     if not items:
         return
