@@ -172,6 +172,19 @@ class DocsSettings(_Section):
     )
     doc_url: UrlTemplate = None
     git: GitSettings = Field(default_factory=GitSettings)
+    # regexes over heading text: sections always / never read for action items
+    action_sections: StrList = Field(default_factory=list)
+    ignore_sections: StrList = Field(default_factory=list)
+
+    @field_validator("action_sections", "ignore_sections")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regex: {exc}") from None
+        return value
 
     def selects(self, rel_path: str) -> bool:
         """Whether a document (path relative to `root`) is one this tool manages."""

@@ -18,6 +18,7 @@ from syncd import __version__
 from syncd.common.gcpause import collector_paused
 from syncd.documents.discover import DEFAULT_INCLUDE, discover, doc_json
 from syncd.documents.parser import parse_file
+from syncd.documents.sections import SectionRules
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -50,14 +51,14 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return _cmd_parse(args)
 
 
-def _parse_one(job: tuple[Path, str]) -> dict[str, Any]:
-    return doc_json(parse_file(job[0])[0], job[1])
+def _parse_one(job: tuple[Path, str, SectionRules]) -> dict[str, Any]:
+    return doc_json(parse_file(job[0], job[2])[0], job[1])
 
 
 PARALLEL_FROM = 400  # documents; below this, starting workers costs more than it saves
 
 
-def parse_all(jobs: list[tuple[Path, str]]) -> list[dict[str, Any]]:
+def parse_all(jobs: list[tuple[Path, str, SectionRules]]) -> list[dict[str, Any]]:
     """Parse documents into their JSON form, on every core for a large tree (parsing is
     pure CPU per file; workers are forked, so they start in milliseconds)."""
     # start-up: multiprocessing only for large trees
@@ -76,8 +77,27 @@ def parse_all(jobs: list[tuple[Path, str]]) -> list[dict[str, Any]]:
         return list(pool.map(_parse_one, jobs, chunksize=max(16, len(jobs) // (workers * 8))))
 
 
+def _section_rules(config_arg: str | None) -> SectionRules:
+    """`[docs] action_sections` / `ignore_sections` when a config is given."""
+    config_path = config_arg or os.environ.get("SYNCD_CONFIG")
+    if not config_path:
+        return SectionRules()
+    # start-up: pydantic-settings only when a config is given
+    from syncd.config import load_config
+    from syncd.documents.sections import rules_from_settings
+
+    return rules_from_settings(load_config(config_path).docs)
+
+
 def _cmd_parse(args: argparse.Namespace) -> int:
-    docs = parse_all([(file, shown) for file, _root, shown in _documents(args.paths)])
+    try:
+        rules = _section_rules(args.config)
+    except ValueError as exc:
+        print(f"syncd parse: {exc}", file=sys.stderr)
+        return 1
+    if args.explain:
+        return _explain(args, rules)
+    docs = parse_all([(file, shown, rules) for file, _root, shown in _documents(args.paths)])
     if args.format == "json":
         write_json({"documents": docs})
         return 0
@@ -95,6 +115,19 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             print(f"  {item['line']:>4}  {item['action']}  ({', '.join(fields)})")
         for problem in doc["problems"]:
             print(f"  {problem['line']:>4}  problem: {problem['message']}")
+    return 0
+
+
+def _explain(args: argparse.Namespace, rules: SectionRules) -> int:
+    # start-up: the explanation renderer is only needed by --explain
+    from syncd.documents.explain import explanation_json, render_explanation
+    from syncd.documents.parser import explain_file
+
+    found = [(explain_file(file, rules), shown) for file, _root, shown in _documents(args.paths)]
+    if args.format == "json":
+        write_json({"documents": [explanation_json(exp, shown) for exp, shown in found]})
+    else:
+        print("\n\n".join(render_explanation(exp, shown) for exp, shown in found))
     return 0
 
 
@@ -162,6 +195,12 @@ def build_parser(
     p = sub.add_parser("parse", help="print the action items the parser finds")
     p.add_argument("paths", nargs="+", help="files or directories")
     p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="show why each section was read or skipped and which rule read each field",
+    )
+    p.add_argument("--config", help="TOML config whose [docs] action_sections apply")
     p.set_defaults(func=cmd_parse)
 
     p = sub.add_parser("lint", help="check action items against the postmortem rules")

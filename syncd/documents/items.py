@@ -596,6 +596,7 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
             status_raw = tail_status[1]
             found.rules["status"] = "status word at the end"
     if ticket is None:
+        before = text
         text, ticket = _prose_ticket(text)
         if ticket is None:
             _rest, ticket = _prose_ticket(details)
@@ -603,7 +604,9 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
                 found.rules["ticket"] = "key in the section body"
         else:
             found.rules["ticket"] = "key in the text"
-        if ticket is not None:
+        # a key that left the text is the ticket's place; one kept inside the sentence is
+        # not (a new reference is appended instead, so the action text stays the same)
+        if ticket is not None and text != before:
             ticket_span = _find_on_lines(raw, ticket)
     if status_raw is None and details and (tail_status := _status_in_details(details)):
         status_raw = tail_status
@@ -623,7 +626,9 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
     priority_raw = found.values.get("priority")
     if owner_raw:
         owner_raw, extra_fields = _split_owner(owner_raw)
-        priority_raw = priority_raw or extra_fields.get("priority")
+        if priority_raw is None and extra_fields.get("priority"):
+            priority_raw = extra_fields["priority"]
+            found.rules["priority"] = found.rules.get("owner", "owner") + " (P0..P4 after it)"
         due_raw = due_raw or extra_fields.get("due")
         if extra_fields.get("due"):
             found.rules["due"] = found.rules.get("owner", "owner") + " (date after the owner)"

@@ -54,6 +54,7 @@ from syncd.documents.sections import (
     compile_rules,
     content_score,
     heading_score,
+    line_shape,
     place_score,
     starts_with_verb,
 )
@@ -86,7 +87,9 @@ _ACTION_LABEL = re.compile(
     r"done|completed))?)\s*:?\s*\1\s*:?\s+(?=\S)",
     re.IGNORECASE,
 )
-_OPENER = re.compile(r"^(?:we've|we\s+have|we\s+will|we'll|we're|we\s+are)\b", re.IGNORECASE)
+# "We've added …", "We have now moved …" (done work, written as prose); "we will …" and
+# "we are adding …" are verb-led already (sections.starts_with_verb)
+_OPENER = re.compile(r"^(?:we've|we\s+have)\s+(?:now\s+|already\s+|also\s+)?\w+ed\b", re.I)
 
 
 def _opens_item(text: str) -> bool:
@@ -692,7 +695,23 @@ class _Parser:
             project=self.meta.get("project"),
             metadata=tuple((k, str(v)) for k, v in self.meta.items() if k != "tags"),
             blocks=tuple(self.blocks),
+            skipped_sections=() if self.items else self._skipped_sections(),
         )
+
+    def _skipped_sections(self) -> tuple[tuple[int, str, int], ...]:
+        """Sections not read whose lines look like follow-ups: two or more verb-led lines
+        with an owner, date, ticket or checkbox (or three verb-led ones)."""
+        found = []
+        for pos, (heading, section) in enumerate(zip(self.headings, self.sections, strict=True)):
+            if section.action or (section.score and section.score.heading < 0):
+                continue
+            units, _blocks = self._own_lines(pos)
+            shapes = [line_shape(u) for u in units]
+            backed = sum(1 for s in shapes if s.action_like and s.evidence and not s.against)
+            verbs = sum(1 for u in units if starts_with_verb(_ITEM_MARK.sub("", u)))
+            if backed >= 2 or verbs >= 3:
+                found.append((heading.idx + 1, strip_markup(heading.text), max(backed, verbs)))
+        return tuple(found)
 
     # -- metadata -----------------------------------------------------------------------
     def _set(self, key: str | None, value: Any, line: int) -> None:

@@ -25,9 +25,13 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from syncd.documents.cells import HANDLE, JIRA_KEY, URL
 from syncd.documents.vocab import strip_markup
+
+if TYPE_CHECKING:  # the parser must not load pydantic at start-up
+    from syncd.config import DocsSettings
 
 THRESHOLD = 2.5
 
@@ -220,6 +224,7 @@ _DATE_LIKE = re.compile(
     r"\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\bQ[1-4]\b",
     re.IGNORECASE,
 )
+_LABEL_LINE = re.compile(r"^(?:\*\*|__)?[\w ./()-]{1,30}?(?:\*\*|__)?\s*[:：]")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
@@ -263,6 +268,8 @@ def line_shape(text: str) -> LineShape:
         or bool(_DATE_LIKE.search(body))
     )
     verb = starts_with_verb(plain)
+    if not verb and _LABEL_LINE.match(body):
+        evidence = False  # "**Date:** 2026-03-01" is metadata, not a dated item
     against = (
         plain.rstrip().endswith("?")
         or bool(_TIMESTAMP.match(plain))
@@ -300,6 +307,11 @@ class SectionRules:
             if pattern.search(heading):
                 return True, f"action_sections /{pattern.pattern}/ ({self.source})"
         return None, ""
+
+
+def rules_from_settings(docs: DocsSettings) -> SectionRules:
+    """`[docs] action_sections` / `ignore_sections` as parser rules."""
+    return SectionRules(tuple(docs.action_sections), tuple(docs.ignore_sections), "config")
 
 
 def compile_rules(patterns: Sequence[str]) -> list[str]:
