@@ -316,3 +316,18 @@ The team was tired.
     assert len(forced.action_items) == 2
     assert not [f for f in lint_document(forced, LintConfig(), "pm.md")
                 if f.rule == "possible-missed-items"]  # fmt: skip
+
+
+def test_the_explain_example_in_the_docs_is_what_the_command_prints(tmp_path: Path) -> None:
+    """docs/formats.md shows real output: this fails when the two drift apart."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
+    section = page[page.index("## `syncd parse --explain`") :]
+    source = section.split("```markdown\n", 1)[1].split("```", 1)[0]
+    shown = section.split("prints (output of the command, pasted unchanged):\n\n```\n", 1)[1]
+    shown = shown.split("```", 1)[0]
+    (tmp_path / "pm.md").write_text(source)
+    printed = subprocess.run(
+        [str(SYNCD), "parse", "--explain", "pm.md"],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    ).stdout  # fmt: skip
+    assert printed == shown
