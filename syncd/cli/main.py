@@ -51,14 +51,18 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return _cmd_parse(args)
 
 
-def _parse_one(job: tuple[Path, str, SectionRules]) -> dict[str, Any]:
-    return doc_json(parse_file(job[0], job[2])[0], job[1])
+Job = tuple[Path, str] | tuple[Path, str, SectionRules]  # file, shown path[, section rules]
+
+
+def _parse_one(job: Job) -> dict[str, Any]:
+    rules = job[2] if len(job) == 3 else SectionRules()
+    return doc_json(parse_file(job[0], rules)[0], job[1])
 
 
 PARALLEL_FROM = 400  # documents; below this, starting workers costs more than it saves
 
 
-def parse_all(jobs: list[tuple[Path, str, SectionRules]]) -> list[dict[str, Any]]:
+def parse_all(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """Parse documents into their JSON form, on every core for a large tree (parsing is
     pure CPU per file; workers are forked, so they start in milliseconds)."""
     # start-up: multiprocessing only for large trees

@@ -312,37 +312,11 @@ _OWNER_PREFIX = re.compile(
     r"^\s*((?:@[\w.-]+|[A-Z][\w.-]*)(?:\s*(?:\+|&|/|,|\band\b)\s*(?:@[\w.-]+|[A-Z][\w.-]*)"
     r"|\s+[A-Z][\w.-]*){0,3})\s*:\s+(?=\S)"
 )
-_NOT_OWNER_PREFIX = frozenset(
-    [
-        "note",
-        "notes",
-        "update",
-        "status",
-        "done",
-        "todo",
-        "action",
-        "actions",
-        "fix",
-        "next",
-        "step",
-        "summary",
-        "why",
-        "how",
-        "what",
-        "short",
-        "long",
-        "later",
-        "now",
-        "immediate",
-        "follow-up",
-        "follow",
-        "ticket",
-        "owner",
-        "due",
-        "priority",
-        "see",
-    ]
-)
+_NOT_OWNER_PREFIX: frozenset[str] = frozenset({
+    "note", "notes", "update", "status", "done", "todo", "action", "actions", "fix", "next",
+    "step", "summary", "why", "how", "what", "short", "long", "later", "now", "immediate",
+    "follow-up", "follow", "ticket", "owner", "due", "priority", "see",
+})  # fmt: skip
 _STATUS_TAIL = re.compile(
     r"\s*(?:\((?P<paren>[^()]{2,30})\)|[—–-]+\s*(?P<dash>[\w' -]{2,20})|"
     r"(?P<em>[_*])(?P<italic>(?:done|completed?|fixed|shipped|resolved|merged|landed)\b[^_*]*)"

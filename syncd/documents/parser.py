@@ -595,7 +595,12 @@ class _Parser:
             words = _heading_words(heading.text)
             units, blocks = self._own_lines(pos)
             head, parts = heading_score(heading.text)
-            content, seen = content_score(units)
+            # a +3 or -4 heading decides alone (see sections.py): the content part, most of
+            # the cost, is only worked out when it can matter or is being explained
+            decided = head >= 3 or head < 0
+            content, seen = (
+                (0.0, len(units)) if decided and self.explain is None else (content_score(units))
+            )
             is_title = pos == first_h1 and pos == 0 and count > 1
             place = place_score(pos, count, heading.level, is_title)
             if head >= 3 and not is_title:
@@ -907,6 +912,10 @@ class _Parser:
     def _labelled_groups(self, start: int, end: int, section: Section | None) -> bool:
         """`- **Review actions**:` with sub-items, in a section that is not itself an action
         section (incident logs with several incidents per file)."""
+        if not any(
+            ":" in ln.text and ln.text[:1] not in (" ", "\t") for ln in self.lines[start:end]
+        ):
+            return False  # (cheap test first: a label line ends with a colon)
         roots = group_list(self.lines[start:end])
         chosen = [
             r

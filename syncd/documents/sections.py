@@ -79,133 +79,38 @@ _NEGATIVE = re.compile(
 
 # First words of an item that asks for work: English imperatives (the long tail of
 # real follow-ups), plus "we will / we'll / we are going to / we are adding".
-IMPERATIVE_VERBS = frozenset(
-    [
-        "add",
-        "adopt",
-        "alert",
-        "allow",
-        "audit",
-        "automate",
-        "avoid",
-        "back",
-        "backfill",
-        "block",
-        "build",
-        "bump",
-        "cap",
-        "change",
-        "check",
-        "clarify",
-        "clean",
-        "configure",
-        "consider",
-        "consolidate",
-        "create",
-        "decommission",
-        "define",
-        "delete",
-        "deploy",
-        "deprecate",
-        "detect",
-        "disable",
-        "document",
-        "drop",
-        "enable",
-        "enforce",
-        "ensure",
-        "establish",
-        "evaluate",
-        "expand",
-        "explore",
-        "export",
-        "extend",
-        "fail",
-        "find",
-        "fix",
-        "follow",
-        "gate",
-        "harden",
-        "identify",
-        "implement",
-        "improve",
-        "increase",
-        "instrument",
-        "introduce",
-        "investigate",
-        "isolate",
-        "keep",
-        "limit",
-        "load-test",
-        "log",
-        "make",
-        "measure",
-        "migrate",
-        "mirror",
-        "monitor",
-        "move",
-        "notify",
-        "page",
-        "persist",
-        "pin",
-        "plan",
-        "prevent",
-        "publish",
-        "raise",
-        "rate",
-        "reconcile",
-        "reduce",
-        "refactor",
-        "reject",
-        "remove",
-        "rename",
-        "replace",
-        "replay",
-        "request",
-        "require",
-        "restore",
-        "retire",
-        "review",
-        "rewrite",
-        "roll",
-        "rotate",
-        "run",
-        "schedule",
-        "scale",
-        "separate",
-        "set",
-        "ship",
-        "shard",
-        "simplify",
-        "split",
-        "standardise",
-        "standardize",
-        "start",
-        "stop",
-        "store",
-        "subscribe",
-        "switch",
-        "tag",
-        "template",
-        "test",
-        "track",
-        "train",
-        "tune",
-        "turn",
-        "update",
-        "upgrade",
-        "use",
-        "validate",
-        "verify",
-        "version",
-        "warm",
-        "write",
-    ]
-)
+IMPERATIVE_VERBS: frozenset[str] = frozenset({
+    "add", "adopt", "alert", "allow", "audit", "automate", "avoid", "back", "backfill",
+    "block", "build", "bump", "cap", "change", "check", "clarify", "clean", "configure",
+    "consider", "consolidate", "create", "decommission", "define", "delete", "deploy",
+    "deprecate", "detect", "disable", "document", "drop", "enable", "enforce", "ensure",
+    "establish", "evaluate", "expand", "explore", "export", "extend", "fail", "find", "fix",
+    "follow", "gate", "harden", "identify", "implement", "improve", "increase",
+    "instrument", "introduce", "investigate", "isolate", "keep", "limit", "load-test",
+    "log", "make", "measure", "migrate", "mirror", "monitor", "move", "notify", "page",
+    "persist", "pin", "plan", "prevent", "publish", "raise", "rate", "reconcile", "reduce",
+    "refactor", "reject", "remove", "rename", "replace", "replay", "request", "require",
+    "restore", "retire", "review", "rewrite", "roll", "rotate", "run", "schedule", "scale",
+    "separate", "set", "ship", "shard", "simplify", "split", "standardise", "standardize",
+    "start", "stop", "store", "subscribe", "switch", "tag", "template", "test", "track",
+    "train", "tune", "turn", "update", "upgrade", "use", "validate", "verify", "version",
+    "warm", "write", "apply", "archive", "assign", "backport", "benchmark", "cache",
+    "capture", "codify", "communicate", "confirm", "deduplicate", "design", "discuss",
+    "educate", "escalate", "expose", "extract", "generate", "include", "inform",
+    "install", "integrate", "label", "load", "lower", "maintain", "merge", "modify",
+    "patch", "perform", "prioritise", "prioritize", "prototype", "provide", "provision",
+    "purge", "re-enable", "rebuild", "redesign", "refresh", "register", "release", "repair",
+    "report", "reproduce", "research", "reset", "resize", "restrict", "retry", "revert",
+    "revisit", "revoke", "secure", "send", "share", "simulate", "surface", "sync", "teach",
+    "throttle", "trigger", "triage", "unify", "warn", "widen", "yank", "alarm", "decouple",
+    "downgrade", "encrypt", "exercise", "fence", "freeze", "hold", "lock", "onboard",
+    "open", "partition", "pause", "reach", "rehearse", "route", "sandbox", "script",
+    "tighten", "upstream",
+})  # fmt: skip
 _FUTURE = re.compile(
-    r"^(?:we\s+will|we'll|we\s+are\s+(?:going\s+to|also\s+going\s+to|adding|changing|"
-    r"moving|building|introducing|working|also)|we're\s+(?:also\s+)?(?:going|adding|"
-    r"changing|moving|building))\b",
+    r"^(?:we\s+will|we'll|we(?:\s+are|'re)\s+(?:also\s+|now\s+)?(?:going\s+to|adding|"
+    r"changing|moving|building|introducing|working\s+on|investing|improving|reviewing|"
+    r"rolling|implementing|updating|removing|migrating|extending|expanding))\b",
     re.IGNORECASE,
 )
 _PAST = re.compile(
@@ -228,16 +133,22 @@ _LABEL_LINE = re.compile(r"^(?:\*\*|__)?[\w ./()-]{1,30}?(?:\*\*|__)?\s*[:：]")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_TEAM_TAG = re.compile(r"^\[[^\]]{1,30}\]\s*")  # "[Team] Investigate …"
+_OWNER_COLON = re.compile(r"^(?:[A-Z@][\w@.-]*(?:\s*[+&/]\s*|\s+)?){1,4}:\s+")  # "Ops: …"
+
+
 def first_word(text: str) -> str:
-    words = re.findall(r"[A-Za-z][A-Za-z'-]*", text[:40])
-    return words[0].lower() if words else ""
+    word = _WORD.search(text[:40])
+    return word.group(0).lower() if word else ""
 
 
+@functools.lru_cache(maxsize=8192)
 def starts_with_verb(text: str) -> bool:
     """Whether an item's text opens like a request for work ("Add …", "We will …")."""
-    plain = strip_markup(text).lstrip("✅✔☑🔄⏳⬜❌ ").strip()
-    plain = re.sub(r"^\[[^\]]{1,30}\]\s*", "", plain)  # "[Team] Investigate …"
-    plain = re.sub(r"^(?:[A-Z][\w@.-]*(?:\s*[+&/]\s*|\s+)?){1,4}:\s+", "", plain)  # "Ops: …"
+    plain = strip_markup(text).lstrip("✅✔☑🔄⏳⬜❌ ").strip().replace("’", "'")
+    plain = _TEAM_TAG.sub("", plain)
+    plain = _OWNER_COLON.sub("", plain)
     if _FUTURE.match(plain):
         return True
     word = first_word(plain)
@@ -253,6 +164,7 @@ class LineShape:
     against: bool  # past-tense narration, a question, a timestamped event
 
 
+@functools.lru_cache(maxsize=8192)
 def line_shape(text: str) -> LineShape:
     body = _LIST_MARKER.sub("", text, count=1).strip()
     checkbox = bool(_CHECKBOX.match(body))
