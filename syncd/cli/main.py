@@ -170,12 +170,13 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         return 1
     try:
         config = _lint_config(args)
+        rules = _section_rules(args.config)  # so possible-missed-items honours its own hint
     except ValueError as exc:
         print(f"syncd lint: {exc}", file=sys.stderr)
         return 1
     findings = []
     for file, _root, shown in _documents(args.paths):
-        doc, _text = parse_file(file)
+        doc, _text = parse_file(file, rules)
         findings.extend(lint_document(doc, config, shown))
     if args.format == "json":
         write_json({"findings": [f.as_dict() for f in findings]})

@@ -381,7 +381,12 @@ def is_group_label(text: str) -> bool:
     plain = strip_markup(text).strip().rstrip(":").strip()
     if not plain or len(plain.split()) > 6:
         return False
-    return not starts_with_verb(plain) or bool(re.match(r"(\*\*|__)", text.strip()))
+    # ("Prevent:", "Follow up:" are category labels even though they start with a verb)
+    return (
+        len(plain.split()) <= 2
+        or not starts_with_verb(plain)
+        or bool(re.match(r"(\*\*|__)", text.strip()))
+    )
 
 
 def list_items(
@@ -391,10 +396,10 @@ def list_items(
     for raw in roots:
         head = _ITEM.sub("", raw.lines[0].text, count=1).strip()
         first_text = item_text(raw)
-        label = raw.children and (_is_label(raw.lines[0].text) or is_group_label(head))
-        if (raw.children and first_text.endswith(":") and label) or (
-            raw.children and _is_label(raw.lines[0].text)
-        ):
+        # `- **Short term:**` / `- Prevent:` over sub-items is a label; `- Replace X (@wei):`
+        # over sub-bullets is an item whose children are its details
+        bold_label = _is_label(raw.lines[0].text)
+        if raw.children and (bold_label or (first_text.endswith(":") and is_group_label(head))):
             status = status_from_label(first_text) or ctx.inherited_status
             sub = Context(
                 ctx.ref_date,
@@ -533,7 +538,7 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
         found.rules["owner"] = "[Team] prefix"
     if owner_raw is None and (prefix := _OWNER_PREFIX.match(text)):
         words = prefix.group(1).lower().replace("-", " ").split()
-        if not (set(words) & _NOT_OWNER_PREFIX) and _starts_like_work(text[prefix.end() :]):
+        if not (set(words) & _NOT_OWNER_PREFIX) and starts_with_verb(text[prefix.end() :]):
             owner_raw = prefix.group(1)
             text = text[prefix.end() :]
             found.rules["owner"] = "'Owner: text' prefix"
@@ -642,10 +647,6 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
         status_raw=None if status_raw == "struck out" else status_raw,
         anchor=Anchor(Style.LIST, block, row, status_span, ticket_span, status_kind),
     )
-
-
-def _starts_like_work(text: str) -> bool:
-    return starts_with_verb(text)
 
 
 def _owner_value(found: _Fields, text: str) -> tuple[str, str | None]:

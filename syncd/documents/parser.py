@@ -1,9 +1,10 @@
 """Parse one postmortem into a `Postmortem`: metadata, action items, contributing factors.
 
 Never raises on content: anything it cannot read becomes a `Problem` with a line.
-Action items are only taken from action-item sections (by heading), from tables whose
-header says they are action items, and from YAML `action_items:` lists — so timeline
-bullets, detection checklists and legends inside code fences are not mistaken for them.
+Action items are only taken from action sections (scored from heading words, content
+shape and place: see `sections.py`), from tables whose header says they are action
+items, and from YAML `action_items:` lists — so timeline bullets, detection checklists
+and legends inside code fences are not mistaken for them.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from syncd.documents.sections import (
     Score,
     SectionRules,
     compile_rules,
+    configured_rules,
     content_score,
     heading_score,
     line_shape,
@@ -416,13 +418,10 @@ def _heading_words(raw: str) -> _HeadingWords:
     )
 
 
-DEFAULT_RULES = SectionRules()
-
-
 def parse_text(
-    text: str, path: Path | str = "<text>", rules: SectionRules = DEFAULT_RULES
+    text: str, path: Path | str = "<text>", rules: SectionRules | None = None
 ) -> Postmortem:
-    return _Parser(text, Path(path), rules).parse()
+    return _Parser(text, Path(path), configured_rules() if rules is None else rules).parse()
 
 
 @dataclass(frozen=True)
@@ -444,10 +443,10 @@ class Explanation:
     rules: dict[int, dict[str, str]]  # item line -> field -> rule that read it
 
 
-def explain_file(path: Path, rules: SectionRules = DEFAULT_RULES) -> Explanation:
+def explain_file(path: Path, rules: SectionRules | None = None) -> Explanation:
     """Parse `path` recording why each section was (not) taken and who read each field."""
     text = path.read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff")
-    parser = _Parser(text, path, rules, explain=True)
+    parser = _Parser(text, path, configured_rules() if rules is None else rules, explain=True)
     doc = parser.parse()
     reports = tuple(
         SectionReport(
@@ -463,7 +462,7 @@ def explain_file(path: Path, rules: SectionRules = DEFAULT_RULES) -> Explanation
     return Explanation(doc, reports, parser.explain or {})
 
 
-def parse_file(path: Path, rules: SectionRules = DEFAULT_RULES) -> tuple[Postmortem, str | None]:
+def parse_file(path: Path, rules: SectionRules | None = None) -> tuple[Postmortem, str | None]:
     """Parse a file; returns the document and its text (None if unreadable)."""
     try:
         raw = path.read_bytes()
@@ -492,9 +491,7 @@ def _failed(path: Path, message: str, line: int = 1) -> Postmortem:
 
 
 class _Parser:
-    def __init__(
-        self, text: str, path: Path, rules: SectionRules = DEFAULT_RULES, explain: bool = False
-    ) -> None:
+    def __init__(self, text: str, path: Path, rules: SectionRules, explain: bool = False) -> None:
         self.text = text
         self.path = path
         self.rules = rules

@@ -221,6 +221,20 @@ class SectionRules:
         return None, ""
 
 
+# `[docs] action_sections` / `ignore_sections` of the running configuration: set once by
+# whoever loads the config (the sync engine), so every parse of a run - the read, the
+# re-read before writing and the verification of the patched text - sees the same rules
+_configured: list[SectionRules] = [SectionRules()]
+
+
+def set_default_section_rules(rules: SectionRules) -> None:
+    _configured[0] = rules
+
+
+def configured_rules() -> SectionRules:
+    return _configured[0]
+
+
 def rules_from_settings(docs: DocsSettings) -> SectionRules:
     """`[docs] action_sections` / `ignore_sections` as parser rules."""
     return SectionRules(tuple(docs.action_sections), tuple(docs.ignore_sections), "config")

@@ -331,3 +331,21 @@ def test_the_explain_example_in_the_docs_is_what_the_command_prints(tmp_path: Pa
         capture_output=True, text=True, check=True, cwd=tmp_path,
     ).stdout  # fmt: skip
     assert printed == shown
+
+
+def test_lint_honours_action_sections_from_the_config(tmp_path: Path) -> None:
+    """Following the possible-missed-items hint makes the finding go away."""
+    doc = tmp_path / "pm.md"
+    doc.write_text(
+        "# Outage\n**Date:** 2026-03-01\n\n## Review outcome\n\nWe talked.\nWe agreed.\n"
+        "It was late.\n\n- Add a canary (@ann, WID-1)\n- Alert on errors (@bob, WID-2)\n"
+    )
+    before = subprocess.run([str(SYNCD), "lint", str(doc)], capture_output=True, text=True)
+    assert "possible-missed-items" in before.stdout
+    config = tmp_path / "syncd.toml"
+    config.write_text('[docs]\naction_sections = ["^Review outcome$"]\n')
+    after = subprocess.run(
+        [str(SYNCD), "lint", "--config", str(config), str(doc)], capture_output=True, text=True
+    )
+    assert "possible-missed-items" not in after.stdout
+    assert "missing-due" in after.stdout  # the two items are read now
