@@ -305,6 +305,8 @@ _CHECK_STATUS = {
     "~": Status.WONT_DO,
     "/": Status.IN_PROGRESS,
 }
+_BRACKET_KEY = re.compile(r"^\s*\[((?:[A-Z][A-Z0-9_]+-\d+)|#\d+)\]\s+(?=\S)")
+_NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[A-Z]{1,3}-?\d+[.:)])\s+(?=\S)")
 # "[Media] Investigate …" (not a checkbox, not a priority tag, not a link)
 _TEAM_TAG = re.compile(r"^\s*\[([A-Za-z][\w &/.+-]{0,30})\](?![(\[:])\s+(?=\S)")
 # "Media + SRE: Investigate …", "Finance Eng: Add …", "@ravi: Write …"
@@ -471,6 +473,8 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
     body = first.text[match.end() :] if match is not None else first.text[raw.skip :]
     if match is None and raw.marker:
         return None
+    if raw.rule == "heading":
+        body = _NUMBERING.sub("", body, count=1)  # "### 1. Add canary deploys"
     extra = [ln.text.strip() for ln in raw.lines[1:]]
     text = " ".join([body.strip(), *extra]).strip()
     details = " ".join(ln.text.strip() for ln in raw.details)
@@ -527,11 +531,16 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
         text, ticket, rule, written = _link_ticket(text, ctx)
         if ticket is not None:
             # the whole link is the ticket's place: a new reference replaces all of it
-            ticket_span = _find_on_lines(raw, written)
+            ticket_span = _find_on_lines(raw, written) if written else None
             found.rules["ticket"] = rule
     if tag := _PRIORITY_TAG.match(text):  # "[HIGH] H1: Missing tests", "[P1] Add alert"
         found.put("priority", tag.group(1), "[priority] tag")
         text = text[tag.end() :]
+    if ticket is None and (bracket := _BRACKET_KEY.match(text)):  # "[OPS-77] Rotate keys"
+        ticket = bracket.group(1)
+        text = text[bracket.end() :]
+        ticket_span = _find_on_lines(raw, bracket.group(1))
+        found.rules["ticket"] = "[KEY] before the text"
     if owner_raw is None and (team := _TEAM_TAG.match(text)):
         owner_raw = team.group(1)
         text = text[team.end() :]
@@ -728,6 +737,13 @@ def _link_ticket(text: str, ctx: Context) -> tuple[str, str | None, str, str]:
     start, end, value, rule = candidates[0]
     written = text[start:end]
     before, after = text[:start], text[end:]
+    label = INLINE_LINK.match(written) or REF_LINK.match(written)
+    if not before.strip() and label is not None and len(label.group(1).split()) >= 3:
+        if _TRAILING_TICKET.search(after):  # a reference the tool appended wins
+            return label.group(1) + after, None, "", ""
+        # "- [Add rate limiting](…/issues/5)": the link text is the action; a new
+        # reference is appended rather than written over the link
+        return label.group(1) + after.rstrip(" .,;"), value, rule + " (its text is the item)", ""
     if not after.strip(" .,;:)"):
         # the link closes the item: drop it with "see", "tracked in", a dash or a colon
         before = _TICKET_LEAD_WORDS.sub("", before.rstrip())

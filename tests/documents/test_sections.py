@@ -349,3 +349,32 @@ def test_lint_honours_action_sections_from_the_config(tmp_path: Path) -> None:
     )
     assert "possible-missed-items" not in after.stdout
     assert "missing-due" in after.stdout  # the two items are read now
+
+
+def test_link_items_bracketed_keys_and_numbered_heading_items() -> None:
+    text = """## Action items
+- [Add rate limiting to the API](https://github.com/org/repo/issues/5)
+- [OPS-77] Rotate the signing keys
+- [Media] Cap the image size
+
+# Remediations
+### 1. Add canary deploys for the API
+Owner: @x
+"""
+    doc = parse_text(text)
+    assert brief(text) == [
+        (
+            "Add rate limiting to the API",
+            None,
+            None,
+            "open",
+            "https://github.com/org/repo/issues/5",
+        ),
+        ("Rotate the signing keys", None, None, "open", "OPS-77"),
+        ("Cap the image size", "Media", None, "open", None),
+        ("Add canary deploys for the API", "@x", None, "open", None),
+    ]
+    edits = [Edit(i, ticket=f"NEW-{n}") for n, i in enumerate(doc.action_items)]
+    again = parse_text(apply_edits(text, doc, edits))
+    assert [i.ticket for i in again.action_items] == ["NEW-0", "NEW-1", "NEW-2", "NEW-3"]
+    assert [i.action for i in again.action_items] == [i.action for i in doc.action_items]
