@@ -678,7 +678,12 @@ def _split_owner(owner: str) -> tuple[str, dict[str, str]]:
     owner = owner.strip().rstrip(")").strip()
     if "," not in owner and ";" not in owner:
         return owner, {}
-    parts = [p.strip() for p in re.split(r"[,;]", owner) if p.strip()]
+    parts: list[str] = []
+    for part in (p.strip() for p in re.split(r"[,;]", owner)):
+        if parts and re.fullmatch(r"(?:\d{4}|'\d{2})", part):
+            parts[-1] += f", {part}"
+        elif part:
+            parts.append(part)
     kept: list[str] = []
     extra: dict[str, str] = {}
     for part in parts:
@@ -806,7 +811,12 @@ def _split_tail(text: str) -> tuple[str, dict[str, str]]:
         return text, {}
     paren = tail_match.re.pattern.startswith(r"\s*\(")
     tail = tail_match.group(1) if paren else text[tail_match.end() :]
-    parts = [p.strip() for p in re.split(r"[,;]", tail.strip(" .")) if p.strip()]
+    parts: list[str] = []
+    for part in (p.strip() for p in re.split(r"[,;]", tail.strip(" ."))):
+        if parts and re.fullmatch(r"(?:\d{4}|'\d{2})", part):
+            parts[-1] += f", {part}"  # "due July 11, 2024": the year belongs to the date
+        elif part:
+            parts.append(part)
     result: dict[str, str] = {}
     owners: list[str] = []
     for part in parts:
