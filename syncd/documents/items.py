@@ -305,6 +305,7 @@ _CHECK_STATUS = {
     "~": Status.WONT_DO,
     "/": Status.IN_PROGRESS,
 }
+_DIGIT = re.compile(r"\d")
 _BRACKET_KEY = re.compile(r"^\s*\[((?:[A-Z][A-Z0-9_]+-\d+)|#\d+)\]\s+(?=\S)")
 _NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[A-Z]{1,3}-?\d+[.:)])\s+(?=\S)")
 # "[Media] Investigate …" (not a checkbox, not a priority tag, not a link)
@@ -509,17 +510,20 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
         text = text[:-1].rstrip()  # "Replace X (@wei, Oct 1):" over its details
     # (status marks leave the text even when another status wins: the text stays stable
     # when the tool appends its own status word)
-    if struck := _STRUCK.match(text):
+    # (each shape below is tried only when its tell-tale character is there: this runs
+    # for every item of every document)
+    if "~~" in text and (struck := _STRUCK.match(text)):
         text = struck.group(1)
         if status_raw is None:
             status_raw = "struck out"
             found.rules["status"] = "struck-out text"
-    if emoji := _EMOJI_LEAD.match(text):
+    if not text[:1].isascii() and (emoji := _EMOJI_LEAD.match(text)):
         text = text[emoji.end() :]
         if status_raw is None:
             status_raw = emoji.group(1)
             found.rules["status"] = "leading status emoji"
-    text = _bold_title(text, found)
+    if text[:2] in ("**", "__"):
+        text = _bold_title(text, found)
     ticket = parse_ticket(found.values.get("ticket")) if "ticket" in found.values else None
     if ticket is None and (leading := _LEADING_TICKET.match(text)):
         # "- [ ] #123 Add alerting" / "- OPS-12: Add alerting"
@@ -528,7 +532,9 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
         ticket_span = _find_on_lines(raw, leading.group(1))
         found.rules["ticket"] = "ticket before the text"
     if ticket is None:
-        text, ticket, rule, written = _link_ticket(text, ctx)
+        text, ticket, rule, written = (
+            _link_ticket(text, ctx) if "http" in text or "][" in text else (text, None, "", "")
+        )
         if ticket is not None:
             # the whole link is the ticket's place: a new reference replaces all of it
             ticket_span = _find_on_lines(raw, written) if written else None
@@ -536,16 +542,19 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
     if tag := _PRIORITY_TAG.match(text):  # "[HIGH] H1: Missing tests", "[P1] Add alert"
         found.put("priority", tag.group(1), "[priority] tag")
         text = text[tag.end() :]
-    if ticket is None and (bracket := _BRACKET_KEY.match(text)):  # "[OPS-77] Rotate keys"
+    bracketed = text.lstrip()[:1] == "["
+    if (
+        ticket is None and bracketed and (bracket := _BRACKET_KEY.match(text))
+    ):  # "[OPS-77] Rotate keys"
         ticket = bracket.group(1)
         text = text[bracket.end() :]
         ticket_span = _find_on_lines(raw, bracket.group(1))
         found.rules["ticket"] = "[KEY] before the text"
-    if owner_raw is None and (team := _TEAM_TAG.match(text)):
+    if owner_raw is None and bracketed and (team := _TEAM_TAG.match(text)):
         owner_raw = team.group(1)
         text = text[team.end() :]
         found.rules["owner"] = "[Team] prefix"
-    if owner_raw is None and (prefix := _OWNER_PREFIX.match(text)):
+    if owner_raw is None and ":" in text[:80] and (prefix := _OWNER_PREFIX.match(text)):
         words = prefix.group(1).lower().replace("-", " ").split()
         if not (set(words) & _NOT_OWNER_PREFIX) and starts_with_verb(text[prefix.end() :]):
             owner_raw = prefix.group(1)
@@ -573,7 +582,9 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
         ticket_span = _find_on_lines(raw, found.values["ticket"])
     if status_raw is None and "status" in found.values:
         status_raw = found.values["status"]
-    if struck := _STRUCK.match(text.strip()):  # "~~Drop X~~ (OPS-1)": the ticket came after
+    if "~~" in text and (
+        struck := _STRUCK.match(text.strip())
+    ):  # "~~Drop X~~ (OPS-1)": the ticket came after
         text = struck.group(1)
         if status_raw is None:
             status_raw = "struck out"
@@ -605,7 +616,8 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
             owner_raw = handles[0]
             found.rules["owner"] = "handle in the section body"
     due_raw = found.values.get("due")
-    if due_raw is None and (by := _BY_DATE.search(text.rstrip(" ."))):
+    tail_digits = _DIGIT.search(text, max(0, len(text) - 40)) is not None  # dates have one
+    if due_raw is None and tail_digits and (by := _BY_DATE.search(text.rstrip(" ."))):
         result = parse_date(by.group("date"), ctx.ref_date)
         if result.value is not None:
             due_raw = by.group("date")

@@ -99,7 +99,7 @@ def _opens_item(text: str) -> bool:
     return bool(plain) and (starts_with_verb(plain) or bool(_OPENER.match(plain)))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen: a frozen init costs per field, once per heading)
 class Section:
     """What the enclosing headings say about a line."""
 
@@ -526,11 +526,19 @@ class _Parser:
         self.related: list[str] = []
 
     # -- sections -------------------------------------------------------------------
-    def _own_lines(self, pos: int) -> tuple[list[str], bool]:
+    def _own_lines(self, pos: int, need_units: bool = True) -> tuple[list[str], bool]:
         """Top-level list items and paragraph lines directly under heading `pos` (up to the
-        next heading of any level), and whether a list or table is among them."""
+        next heading of any level), and whether a list or table is among them (with
+        `need_units=False`, only the latter, answered at the first such line)."""
         heading = self.headings[pos]
         stop = self.headings[pos + 1].idx if pos + 1 < len(self.headings) else len(self.lines)
+        if not need_units:
+            hidden = self.hidden
+            for line in self.lines[heading.end_idx + 1 : stop]:
+                text = line.text
+                if line.idx in hidden or is_list_line(text) or text.count("|") >= 2:
+                    return [], True
+            return [], False
         units: list[str] = []
         blocks, in_list = False, False
         for line in self.lines[heading.end_idx + 1 : stop]:
@@ -590,20 +598,22 @@ class _Parser:
                 stack.pop()
             parent = stack[-1][1] if stack else None
             words = _heading_words(heading.text)
-            units, blocks = self._own_lines(pos)
             head, parts = heading_score(heading.text)
             # a +3 or -4 heading decides alone (see sections.py): the content part, most of
             # the cost, is only worked out when it can matter or is being explained
-            decided = head >= 3 or head < 0
-            content, seen = (
-                (0.0, len(units)) if decided and self.explain is None else (content_score(units))
-            )
+            decided = (head >= 3 or head < 0) and self.explain is None
+            units, blocks = self._own_lines(pos, need_units=not decided)
+            content, seen = (0.0, 0) if decided else content_score(units)
             is_title = pos == first_h1 and pos == 0 and count > 1
             place = place_score(pos, count, heading.level, is_title)
             if head >= 3 and not is_title:
                 content, place = max(content, -0.5), max(place, 0.0)
             score = Score(head, content, place, seen, parts)
-            forced, why = rules.verdict(strip_markup(heading.text))
+            forced, why = (
+                rules.verdict(strip_markup(heading.text))
+                if rules.action or rules.ignore
+                else (None, "")
+            )
             heading_item = False
             if forced is not None:
                 action, reason = forced, why
@@ -626,7 +636,7 @@ class _Parser:
             if status is None and parent and action:
                 status = parent.status
             category = None
-            if action and heading_score(heading.text)[0] < 3 and parent and parent.action:
+            if action and head < 3 and parent and parent.action:
                 category = words.category
             elif action and parent and parent.category:
                 category = parent.category
@@ -910,7 +920,8 @@ class _Parser:
         """`- **Review actions**:` with sub-items, in a section that is not itself an action
         section (incident logs with several incidents per file)."""
         if not any(
-            ":" in ln.text and ln.text[:1] not in (" ", "\t") for ln in self.lines[start:end]
+            ln.text.rstrip().endswith((":", ":**", ":__")) and ln.text[:1] not in (" ", "\t")
+            for ln in self.lines[start:end]
         ):
             return False  # (cheap test first: a label line ends with a colon)
         roots = group_list(self.lines[start:end])

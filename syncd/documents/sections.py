@@ -68,7 +68,8 @@ _NEGATIVE = re.compile(
     r"""timeline|chronolog|\bablauf\b|l[íi]nea\s+de\s+tiempo|cronologia|経緯|时间线|타임라인|
     \bimpact|auswirkung|影響|影响|영향|summary|overview|r[ée]sum[ée]|resumen|resumo|
     riepilogo|zusammenfassung|概要|概述|개요|
-    root\s+causes?|\bcauses?\b|ursache|causa|oorzaak|原因|根因|원인|
+    root\s+causes?|\bcauses?\b|ursache|causa|oorzaak|原因|根因|원인|contributing|
+    \bfactors?\b|whys\b|\btrigger|
     detection|what\s+went|went\s+(?:well|wrong)|where\s+we\s+got\s+lucky|glossary|
     appendix|background|responders|participants|questions?\b|checklist|
     resolution|recovery|supporting|description|details|what\s+happened|
@@ -133,6 +134,7 @@ _LABEL_LINE = re.compile(r"^(?:\*\*|__)?[\w ./()-]{1,30}?(?:\*\*|__)?\s*[:：]")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
+_DESCRIBING = re.compile(r"\b(?:was|were|is|are|had|has|have|did|does|got|caused|failed)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _TEAM_TAG = re.compile(r"^\[[^\]]{1,30}\]\s*")  # "[Team] Investigate …"
 _OWNER_COLON = re.compile(r"^(?:[A-Z@][\w@.-]*(?:\s*[+&/]\s*|\s+)?){1,4}:\s+")  # "Ops: …"
@@ -152,7 +154,10 @@ def starts_with_verb(text: str) -> bool:
     if _FUTURE.match(plain):
         return True
     word = first_word(plain)
-    return word in IMPERATIVE_VERBS and not plain[:1].islower()
+    if word not in IMPERATIVE_VERBS or plain[:1].islower():
+        return False
+    # "Alert thresholds were tuned …": a noun followed by its verb describes, not asks
+    return not _DESCRIBING.search(" ".join(plain.split()[1:6]))
 
 
 @dataclass(frozen=True)
@@ -251,7 +256,7 @@ def compile_rules(patterns: Sequence[str]) -> list[str]:
     return errors
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Score:
     heading: float
     content: float
@@ -294,7 +299,9 @@ def content_score(lines: Sequence[str]) -> tuple[float, int]:
     evidence = sum(1 for s in shapes if s.evidence and not s.against)
     share = (good - bad) / len(shapes)
     # a lone plain line proves little; several with owners/tickets prove a lot
-    weight = 3.0 if evidence * 2 >= len(shapes) else 2.0
+    # bare sentences prove little ("Cache stampede after a cold start" opens with a verb
+    # too); lines with owners, tickets, dates or checkboxes prove a lot
+    weight = 3.0 if evidence * 2 >= len(shapes) else 2.0 if evidence else 1.5
     if len(shapes) == 1 and not evidence:
         weight = 1.0
     return round(share * weight, 2), len(shapes)

@@ -72,10 +72,29 @@ def test_follow_up_headings_in_several_languages_score_as_action_sections(headin
 
 
 @pytest.mark.parametrize(
-    "heading", ["Timeline", "Impact", "Root cause", "What went well", "Mitigation and Resolution"]
+    "heading",
+    [
+        "Timeline",
+        "Impact",
+        "Root cause",
+        "Contributing factors",
+        "What went well",
+        "Mitigation and Resolution",
+    ],
 )
 def test_other_sections_are_not_read_even_with_verb_led_lists(heading: str) -> None:
     text = f"# Title\n\n## {heading}\n\n- Add more capacity (@ann)\n- Page the DBA (@bob)\n"
+    assert brief(text) == []
+
+
+def test_noun_phrases_that_open_with_a_verb_do_not_make_a_section() -> None:
+    """ "Alert thresholds were tuned …", "Cache stampede after a cold start" (the bench
+    corpus's contributing factors) under a heading with no known words."""
+    text = (
+        "# Outage\n\n## Summary\n\nIt broke.\n\n## What else\n\n"
+        "1. Alert thresholds were tuned for average, not peak, traffic.\n"
+        "2. Cache stampede after a cold start.\n"
+    )
     assert brief(text) == []
 
 
