@@ -306,6 +306,10 @@ _CHECK_STATUS = {
     "/": Status.IN_PROGRESS,
 }
 _DIGIT = re.compile(r"\d")
+_DONE_ON = re.compile(
+    r"^(done|completed?|fixed|shipped|finished|closed|resolved|merged)\b(?:\s+(?:on|in)\b.*)?$",
+    re.IGNORECASE,
+)
 _BRACKET_KEY = re.compile(r"^\s*\[((?:[A-Z][A-Z0-9_]+-\d+)|#\d+)\]\s+(?=\S)")
 _NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[A-Z]{1,3}-?\d+[.:)])\s+(?=\S)")
 # "[Media] Investigate …" (not a checkbox, not a priority tag, not a link)
@@ -607,8 +611,8 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
         # not (a new reference is appended instead, so the action text stays the same)
         if ticket is not None and text != before:
             ticket_span = _find_on_lines(raw, ticket)
-    if status_raw is None and details and (tail_status := _status_in_details(details)):
-        status_raw = tail_status
+    if status_raw is None and details and (body_status := _status_in_details(details)):
+        status_raw = body_status
         found.rules["status"] = "status word in the section body"
     if owner_raw is None and details:
         handles = HANDLE.findall(details)
@@ -838,6 +842,9 @@ def _split_tail(text: str) -> tuple[str, dict[str, str]]:
             continue
         if re.fullmatch(r"P[0-4]", part, re.I):
             result.setdefault("priority", part.upper())
+            continue
+        if done := _DONE_ON.match(part):  # "(done on 2026-06-09)": when it was done, not due
+            result.setdefault("status", done.group(1))
             continue
         dated = re.sub(r"^(?:due|by|eta|target|deadline|until)\b:?\s*", "", part, flags=re.I)
         if _looks_like_date(dated):
