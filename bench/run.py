@@ -45,6 +45,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import parser_accuracy
 from bench.corpus import OWNERS, Corpus, generate, owner_identities
 from connectors.registry import build
 from connectors.testing.github import GitHubEmulator
@@ -1087,7 +1088,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts.out.with_suffix(".md").write_text(markdown(results, opts))
         print(f"\nresults: {opts.out} (and .md)  ({payload['total_s']}s)")
         failed = [c for s in results for c in s.checks if c.ok is False]
-    return 1 if failed else 0
+    # parser accuracy on the labelled corpus: about a second, so every bench run shows it
+    accuracy = parser_accuracy.score_corpus()
+    print("\n" + parser_accuracy.render(accuracy))
+    return 1 if failed or not accuracy.meets_targets() else 0
 
 
 if __name__ == "__main__":

@@ -174,6 +174,19 @@ class DocsSettings(_Section):
     git: GitSettings = Field(default_factory=GitSettings)
     # numeric day/month order of due dates (`03/04/2026`); ambiguous ones are reported
     date_order: Literal["mdy", "dmy"] = "mdy"
+    # regexes over heading text: sections always / never read for action items
+    action_sections: StrList = Field(default_factory=list)
+    ignore_sections: StrList = Field(default_factory=list)
+
+    @field_validator("action_sections", "ignore_sections")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regex: {exc}") from None
+        return value
 
     def selects(self, rel_path: str) -> bool:
         """Whether a document (path relative to `root`) is one this tool manages."""

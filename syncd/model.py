@@ -104,3 +104,6 @@ class Postmortem:
     project: str | None = None
     metadata: tuple[tuple[str, str], ...] = ()  # raw key/value pairs, first wins
     blocks: tuple[object, ...] = field(default=(), compare=False, repr=False)
+    # in a doc with no items: (line, heading, item-like lines) of sections not read that
+    # look like they hold follow-ups (lint `possible-missed-items`)
+    skipped_sections: tuple[tuple[int, str, int], ...] = field(default=(), compare=False)

@@ -12,10 +12,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd import __version__
 from syncd.common.gcpause import collector_paused
+
+if TYPE_CHECKING:
+    from syncd.documents.sections import SectionRules
 
 Command = Callable[[argparse.Namespace], int]
 ARCHIVE_COMMANDS = ("similar", "search")  # docs only: no trackers, no config validation
@@ -53,18 +56,23 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return _cmd_parse(args)
 
 
-def _parse_one(job: tuple[Path, str]) -> dict[str, Any]:
+Job = tuple[Any, ...]  # file, shown path[, section rules]
+
+
+def _parse_one(job: Job) -> dict[str, Any]:
     # start-up: the parser only for commands that read documents (see `_documents`)
     from syncd.documents.discover import doc_json
     from syncd.documents.parser import parse_file
+    from syncd.documents.sections import SectionRules
 
-    return doc_json(parse_file(job[0])[0], job[1])
+    rules = job[2] if len(job) == 3 else SectionRules()
+    return doc_json(parse_file(job[0], rules)[0], job[1])
 
 
 PARALLEL_FROM = 400  # documents; below this, starting workers costs more than it saves
 
 
-def parse_all(jobs: list[tuple[Path, str]]) -> list[dict[str, Any]]:
+def parse_all(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """Parse documents into their JSON form, on every core for a large tree (parsing is
     pure CPU per file; workers are forked, so they start in milliseconds)."""
     # start-up: multiprocessing only for large trees
@@ -83,8 +91,30 @@ def parse_all(jobs: list[tuple[Path, str]]) -> list[dict[str, Any]]:
         return list(pool.map(_parse_one, jobs, chunksize=max(16, len(jobs) // (workers * 8))))
 
 
+def _section_rules(config_arg: str | None) -> SectionRules:
+    """`[docs] action_sections` / `ignore_sections` when a config is given."""
+    # start-up: the parser only for commands that read documents
+    from syncd.documents.sections import SectionRules
+
+    config_path = config_arg or os.environ.get("SYNCD_CONFIG")
+    if not config_path:
+        return SectionRules()
+    # start-up: pydantic-settings only when a config is given
+    from syncd.config import load_config
+    from syncd.documents.sections import rules_from_settings
+
+    return rules_from_settings(load_config(config_path).docs)
+
+
 def _cmd_parse(args: argparse.Namespace) -> int:
-    docs = parse_all([(file, shown) for file, _root, shown in _documents(args.paths)])
+    try:
+        rules = _section_rules(args.config)
+    except ValueError as exc:
+        print(f"syncd parse: {exc}", file=sys.stderr)
+        return 1
+    if args.explain:
+        return _explain(args, rules)
+    docs = parse_all([(file, shown, rules) for file, _root, shown in _documents(args.paths)])
     if args.format == "json":
         write_json({"documents": docs})
         return 0
@@ -102,6 +132,19 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             print(f"  {item['line']:>4}  {item['action']}  ({', '.join(fields)})")
         for problem in doc["problems"]:
             print(f"  {problem['line']:>4}  problem: {problem['message']}")
+    return 0
+
+
+def _explain(args: argparse.Namespace, rules: SectionRules) -> int:
+    # start-up: the explanation renderer is only needed by --explain
+    from syncd.documents.explain import explanation_json, render_explanation
+    from syncd.documents.parser import explain_file
+
+    found = [(explain_file(file, rules), shown) for file, _root, shown in _documents(args.paths)]
+    if args.format == "json":
+        write_json({"documents": [explanation_json(exp, shown) for exp, shown in found]})
+    else:
+        print("\n\n".join(render_explanation(exp, shown) for exp, shown in found))
     return 0
 
 
@@ -142,6 +185,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         return 1
     try:
         config = _lint_config(args)
+        rules = _section_rules(args.config)  # so possible-missed-items honours its own hint
     except ValueError as exc:
         print(f"syncd lint: {exc}", file=sys.stderr)
         return 1
@@ -150,7 +194,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         # start-up: the parser only for commands that read documents (see `_documents`)
         from syncd.documents.parser import parse_file
 
-        doc, _text = parse_file(file)
+        doc, _text = parse_file(file, rules)
         findings.extend(lint_document(doc, config, shown))
     if args.format == "json":
         write_json({"findings": [f.as_dict() for f in findings]})
@@ -174,6 +218,12 @@ def build_parser(
     p = sub.add_parser("parse", help="print the action items the parser finds")
     p.add_argument("paths", nargs="+", help="files or directories")
     p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="show why each section was read or skipped and which rule read each field",
+    )
+    p.add_argument("--config", help="TOML config whose [docs] action_sections apply")
     p.set_defaults(func=cmd_parse)
 
     p = sub.add_parser("lint", help="check action items against the postmortem rules")

@@ -136,11 +136,38 @@ FIELD_NAMES: dict[str, str] = {
     "tracker": "ticket",
     "type": "category",
     "category": "category",
+    # other languages
+    "verantwortlich": "owner",
+    "zuständig": "owner",
+    "responsable": "owner",
+    "responsabile": "owner",
+    "responsável": "owner",
+    "eigenaar": "owner",
+    "担当": "owner",
+    "担当者": "owner",
+    "负责人": "owner",
+    "담당": "owner",
+    "담당자": "owner",
+    "fällig": "due",
+    "frist": "due",
+    "échéance": "due",
+    "fecha": "due",
+    "fecha límite": "due",
+    "prazo": "due",
+    "scadenza": "due",
+    "期限": "due",
+    "截止日期": "due",
+    "기한": "due",
+    "statut": "status",
+    "estado": "status",
+    "stato": "status",
+    "状態": "status",
+    "状态": "status",
 }
 _FIELD = re.compile(
     r"(?:\*\*|__)?\b("
     + "|".join(sorted((re.escape(k) for k in FIELD_NAMES if k != "by"), key=len, reverse=True))
-    + r")(?:\*\*|__)?\s*:\s*(?:\*\*|__)?",
+    + r")(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?",
     re.IGNORECASE,
 )
 
@@ -155,7 +182,7 @@ class InlineField:
 
 
 def inline_fields(text: str) -> list[InlineField]:
-    if ":" not in text:  # every field is `Name:` (see _FIELD)
+    if ":" not in text and "：" not in text:  # every field is `Name:` (see _FIELD)
         return []
     matches = list(_FIELD.finditer(text))
     fields: list[InlineField] = []
@@ -164,14 +191,14 @@ def inline_fields(text: str) -> list[InlineField]:
         raw = text[match.end() : end]
         value = raw.rstrip()
         # trailing separators belong to the prose, not the value
-        while value and value[-1] in ".,;|)*_" and not value.endswith("..."):
+        while value and value[-1] in ".,;|)*_、，。；）" and not value.endswith("..."):
             if value[-1] == "." and re.search(r"\b[A-Z]\.$", value):
                 break  # "J. Park." keeps nothing, but "J." initial inside a name stays
             value = value[:-1].rstrip()
         lead = len(raw) - len(raw.lstrip())
         fields.append(
             InlineField(
-                FIELD_NAMES[match.group(1).lower()],
+                FIELD_NAMES.get(match.group(1).lower(), "owner"),
                 match.start(),
                 match.end() + lead,
                 match.end() + len(value),
@@ -179,3 +206,21 @@ def inline_fields(text: str) -> list[InlineField]:
             )
         )
     return fields
+
+
+# -- ticket references written as links -----------------------------------------------
+
+# A URL that names one ticket / issue / pull request (not a dashboard or a doc page).
+TICKET_URL = re.compile(
+    r"https?://[^\s)>\]|]+/(?:-/)?(?:issues?|browse|tickets?|pull|merge_requests|"
+    r"work_items|show_bug\.cgi\?id=|b)/?[\w.=-]*\d[^\s)>\]|]*",
+    re.IGNORECASE,
+)
+INLINE_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?(https?://[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+REF_LINK = re.compile(r"\[([^\]]+)\]\[([^\]]*)\]")
+AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+REF_DEFINITION = re.compile(r"^ {0,3}\[([^\]]+)\]:\s*<?(\S+?)>?(?:\s+[\"'(].*)?\s*$")
+
+
+def is_ticket_url(url: str) -> bool:
+    return bool(TICKET_URL.fullmatch(url.rstrip(".,;:")))

@@ -9,18 +9,32 @@ from typing import Any
 
 from syncd.documents.blocks import ListEntry, YamlBlock, YamlEntry
 from syncd.documents.cells import (
+    AUTOLINK,
+    GH_FULL,
     HANDLE,
+    INLINE_LINK,
+    REF_LINK,
     TICKET_REF,
+    URL,
     clean,
     clean_owner,
-    find_ticket_in_prose,
     inline_fields,
+    is_ticket_url,
+    jira_keys,
     parse_ticket,
 )
 from syncd.documents.dates import parse_date
 from syncd.documents.markdown import Line
+from syncd.documents.sections import starts_with_verb
 from syncd.documents.tables import PlainTable, Row, TableBlock
-from syncd.documents.vocab import is_placeholder, parse_priority, parse_status, strip_markup
+from syncd.documents.vocab import (
+    column_for,
+    is_placeholder,
+    parse_priority,
+    parse_status,
+    status_from_heading,
+    strip_markup,
+)
 from syncd.model import ActionItem, Anchor, Problem, Span, Status, Style
 
 
@@ -32,6 +46,8 @@ class Context:
     inherited_status: Status | None = None
     category: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    refs: dict[str, str] = field(default_factory=dict)  # reference-style link definitions
+    explain: dict[int, dict[str, str]] | None = None  # line -> field -> rule that read it
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(Problem(line, message))
@@ -99,14 +115,31 @@ def _span(start: int, end: int) -> Span:
 # -- pipe tables ----------------------------------------------------------------------
 
 
-def table_items(table: TableBlock, block: int, ctx: Context) -> list[ActionItem]:
+def action_columns(table: TableBlock) -> dict[str, int]:
+    """The table's columns, with the action column found even when no header names it."""
     cols = dict(table.columns)
     if "action" not in cols:
         taken = set(cols.values())
         free = [i for i in range(len(table.header.cells)) if i not in taken]
-        if not free:
-            return []
-        cols["action"] = free[0]
+        prose = _prose_column(table)
+        if prose is not None and (not free or prose != free[0]):
+            # "Work item | Owner | Status | Link": the column of sentences is the action,
+            # whatever its header first looked like
+            cols = {name: idx for name, idx in cols.items() if idx != prose}
+            for idx, cell in enumerate(table.header.cells):
+                name = column_for(cell.text)
+                if idx != prose and name and name not in cols and idx not in cols.values():
+                    cols[name] = idx  # "Link" can now be the ticket column
+            free = [prose]
+        if free:
+            cols["action"] = free[0]
+    return cols
+
+
+def table_items(table: TableBlock, block: int, ctx: Context) -> list[ActionItem]:
+    cols = table.columns
+    if "action" not in cols:
+        return []
     items: list[ActionItem] = []
     header_texts = [c.text for c in table.header.cells]
     for row_idx, row in enumerate(table.rows):
@@ -114,6 +147,19 @@ def table_items(table: TableBlock, block: int, ctx: Context) -> list[ActionItem]
         if item is not None:
             items.append(item)
     return items
+
+
+def _prose_column(table: TableBlock) -> int | None:
+    """The column whose cells read most like sentences (3+ words on average)."""
+    best, best_words = None, 2.5
+    for idx in range(len(table.header.cells)):
+        texts = [r.cells[idx].text for r in table.rows if idx < len(r.cells)]
+        if not texts:
+            continue
+        words = sum(len(strip_markup(t).split()) for t in texts) / len(texts)
+        if words > best_words:
+            best, best_words = idx, words
+    return best
 
 
 def _table_row(
@@ -236,7 +282,12 @@ def plain_table_items(table: PlainTable, block: int, ctx: Context) -> list[Actio
     return items
 
 
-# -- lists ---------------------------------------------------------------------------
+# -- lists, paragraphs, label lines and heading items -----------------------------------
+#
+# Every item written as prose (a list item, a paragraph line, `**Action taken:** …`, an
+# H3 naming the work) is read by one pipeline, `_read_item`: each step takes its field
+# out of the text and names itself in `Context.explain`, so `syncd parse --explain` can
+# say which rule read what.
 
 _ITEM = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[([ xX\-~/])\]\s*)?")
 _TRAILING_TICKET = re.compile(rf"\s*\(({TICKET_REF})\)\s*$")
@@ -255,6 +306,41 @@ _CHECK_STATUS = {
     "~": Status.WONT_DO,
     "/": Status.IN_PROGRESS,
 }
+_DIGIT = re.compile(r"\d")
+_DONE_ON = re.compile(
+    r"^(done|completed?|fixed|shipped|finished|closed|resolved|merged)\b(?:\s+(?:on|in)\b.*)?$",
+    re.IGNORECASE,
+)
+_BRACKET_KEY = re.compile(r"^\s*\[((?:[A-Z][A-Z0-9_]+-\d+)|#\d+)\]\s+(?=\S)")
+_NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[A-Z]{1,3}-?\d+[.:)])\s+(?=\S)")
+# "[Media] Investigate …" (not a checkbox, not a priority tag, not a link)
+_TEAM_TAG = re.compile(r"^\s*\[([A-Za-z][\w &/.+-]{0,30})\](?![(\[:])\s+(?=\S)")
+# "Media + SRE: Investigate …", "Finance Eng: Add …", "@ravi: Write …"
+_OWNER_PREFIX = re.compile(
+    r"^\s*((?:@[\w.-]+|[A-Z][\w.-]*)(?:\s*(?:\+|&|/|,|\band\b)\s*(?:@[\w.-]+|[A-Z][\w.-]*)"
+    r"|\s+[A-Z][\w.-]*){0,3})\s*:\s+(?=\S)"
+)
+_NOT_OWNER_PREFIX: frozenset[str] = frozenset({
+    "note", "notes", "update", "status", "done", "todo", "action", "actions", "fix", "next",
+    "step", "summary", "why", "how", "what", "short", "long", "later", "now", "immediate",
+    "follow-up", "follow", "ticket", "owner", "due", "priority", "see",
+})  # fmt: skip
+_STATUS_TAIL = re.compile(
+    r"\s*(?:\((?P<paren>[^()]{2,30})\)|[—–-]+\s*(?P<dash>[\w' -]{2,20})|"
+    r"(?P<em>[_*])(?P<italic>(?:done|completed?|fixed|shipped|resolved|merged|landed)\b[^_*]*)"
+    r"(?P=em))\s*[.]?\s*$",
+    re.IGNORECASE,
+)
+_STRUCK = re.compile(r"^~~(.+)~~\s*[.]?$")
+_EMOJI_LEAD = re.compile(r"^\s*(✅|✔️?|☑️?|🔄|⏳|🚧|⬜|🔲|❌|🚫)\s*")
+_BOLD_TITLE = re.compile(r"^(\*\*|__)(?P<title>[^*_]{8,200}?)\1\s*(?P<rest>\S.*)?$")
+_TICKET_LEAD_WORDS = re.compile(
+    r"(?:[,;:]?\s*\(?\s*(?:see|tracked\s+(?:as|in|by)|tracking|ticket|issue|jira|bug|ref)\s*"
+    r"[:]?\s*)$",
+    re.IGNORECASE,
+)
+_BY_DATE = re.compile(r"\s+(?:by|before|until|no\s+later\s+than)\s+(?P<date>[^.;()]{4,30}?)\s*$")
+_OPENER_DONE = re.compile(r"^(?:we've|we\s+have)\s+(?:now\s+|already\s+)?\w+ed\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -262,6 +348,11 @@ class RawListItem:
     lines: tuple[Line, ...]  # the item's own lines (marker line + continuation)
     indent: int
     children: tuple[RawListItem, ...]
+    skip: int = 0  # characters of the first line before the text (no list marker)
+    details: tuple[Line, ...] = ()  # lines read for owner/ticket/status but not the text
+    status_hint: Status | None = None  # from a label: "**Action taken:**" is done
+    rule: str = "list item"
+    marker: bool = True  # the first line starts with a list marker
 
 
 def group_list(lines: list[Line]) -> list[RawListItem]:
@@ -287,27 +378,67 @@ def group_list(lines: list[Line]) -> list[RawListItem]:
     return roots
 
 
+def item_text(raw: RawListItem) -> str:
+    """The item's own text without its marker (for labels and section scores)."""
+    return strip_markup(_ITEM.sub("", raw.lines[0].text[raw.skip :], count=1)).strip()
+
+
+def is_group_label(text: str) -> bool:
+    """`**Review actions**:`, "Short term:", "Actions taken:" — a label over sub-items,
+    as opposed to an item whose children are its details."""
+    plain = strip_markup(text).strip().rstrip(":").strip()
+    if not plain or len(plain.split()) > 6:
+        return False
+    # ("Prevent:", "Follow up:" are category labels even though they start with a verb)
+    return (
+        len(plain.split()) <= 2
+        or not starts_with_verb(plain)
+        or bool(re.match(r"(\*\*|__)", text.strip()))
+    )
+
+
 def list_items(
     roots: list[RawListItem], block: int, ctx: Context, entries: list[ListEntry]
 ) -> list[ActionItem]:
     items: list[ActionItem] = []
     for raw in roots:
-        first_text = strip_markup(_ITEM.sub("", raw.lines[0].text, count=1)).strip()
-        is_group = raw.children and (first_text.endswith(":") or _is_label(raw.lines[0].text))
-        if is_group:
-            sub = Context(ctx.ref_date, ctx.inherited_status, first_text.rstrip(":"), ctx.problems)
+        head = _ITEM.sub("", raw.lines[0].text, count=1).strip()
+        first_text = item_text(raw)
+        # `- **Short term:**` / `- Prevent:` over sub-items is a label; `- Replace X (@wei):`
+        # over sub-bullets is an item whose children are its details
+        bold_label = _is_label(raw.lines[0].text)
+        if raw.children and (bold_label or (first_text.endswith(":") and is_group_label(head))):
+            status = status_from_label(first_text) or ctx.inherited_status
+            sub = Context(
+                ctx.ref_date,
+                status,
+                first_text.rstrip(":").strip(),
+                ctx.problems,
+                ctx.refs,
+                ctx.explain,
+            )
             items.extend(list_items(list(raw.children), block, sub, entries))
             continue
-        item = _list_item(raw, block, len(entries), ctx)
+        item = read_item(raw, block, len(entries), ctx)
         if item is not None:
             entries.append(_entry(raw, item))
             items.append(item)
     return items
 
 
+def status_from_label(text: str) -> Status | None:
+    """ "Actions taken:", "Completed", "In progress (next 2 weeks):", "Done:" …"""
+    plain = strip_markup(text).lower().strip().rstrip(":").strip()
+    if re.search(r"\b(?:actions?\s+taken|taken|completed|done|fixed|finished|erledigt)\b", plain):
+        return Status.DONE
+    if re.search(r"\bin[\s-]progress\b|\bongoing\b|\bunderway\b", plain):
+        return Status.IN_PROGRESS
+    return status_from_heading(text)
+
+
 def _is_label(text: str) -> bool:
     body = _ITEM.sub("", text, count=1).strip()
-    return bool(re.fullmatch(r"(\*\*|__)[^*_]+\1:?", body))
+    return bool(re.fullmatch(r"(\*\*|__)[^*_]+\1:?|(\*\*|__)[^*_]+:\2", body))
 
 
 def _entry(raw: RawListItem, item: ActionItem) -> ListEntry:
@@ -320,27 +451,48 @@ def _joined(raw: RawListItem) -> str:
     return " ".join(line.text.strip() for line in raw.lines)
 
 
-def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionItem | None:
+class _Fields:
+    """Values read so far, and which rule read each (for `--explain`)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.rules: dict[str, str] = {}
+
+    def put(self, name: str, value: str | None, rule: str) -> None:
+        if value and name not in self.values:
+            self.values[name] = value
+            self.rules[name] = rule
+
+
+def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionItem | None:
     first = raw.lines[0]
-    match = _ITEM.match(first.text)
-    assert match is not None
+    match = _ITEM.match(first.text) if raw.marker else None
     line_no = first.no
+    found = _Fields()
     status_span, status_kind, status_raw = None, "none", None
-    if match.group(2) is not None:
+    if match is not None and match.group(2) is not None:
         status_raw = f"[{match.group(2)}]"
         pos = first.start + match.start(2)
         status_span, status_kind = Span(pos, pos + 1), "checkbox"
-    # Work on the item's text as one string, remembering offsets of the first line only
-    # (fields written by the tool are appended at the end, never inside).
-    body = first.text[match.end() :]
+        found.rules["status"] = "checkbox"
+    # The item's text as one string (fields written by the tool go at the end, never inside)
+    body = first.text[match.end() :] if match is not None else first.text[raw.skip :]
+    if match is None and raw.marker:
+        return None
+    if raw.rule == "heading":
+        body = _NUMBERING.sub("", body, count=1)  # "### 1. Add canary deploys"
     extra = [ln.text.strip() for ln in raw.lines[1:]]
     text = " ".join([body.strip(), *extra]).strip()
+    details = " ".join(ln.text.strip() for ln in raw.details)
     fields = inline_fields(text)
-    values: dict[str, str] = {}
     for fld in fields:
-        values.setdefault(fld.name, fld.value)
+        found.put(
+            fld.name, fld.value, f"inline field '{text[fld.label_start : fld.value_start].strip()}'"
+        )
     if fields:
         text = text[: fields[0].label_start]
+    for fld in inline_fields(details):
+        found.put(fld.name, fld.value, "field in the section body")
     if status_kind == "none":
         # a bold status may sit on any line of a wrapped item (the tool appends it last)
         for line in raw.lines:
@@ -348,104 +500,380 @@ def _list_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIt
                 status_raw = bold[1].group(2)
                 status_span = Span(line.start + bold[1].start(2), line.start + bold[1].end(2))
                 status_kind = "bold"
+                found.rules["status"] = "bold status word"
                 text = text.replace(bold[1].group(0), "", 1)  # the rest stays as written
                 break
-    if "status" in values:
-        status_raw = values["status"]
-        located = _locate_value(raw, values["status"], "status")
+    if "status" in found.values:
+        status_raw = found.values["status"]
+        located = _find_on_lines(raw, found.values["status"])
         if located:
             status_span, status_kind = located, "cell"
-    ticket_span = _locate_value(raw, values["ticket"], "ticket") if "ticket" in values else None
-    ticket = parse_ticket(values.get("ticket"))
+    ticket_span = _find_on_lines(raw, found.values["ticket"]) if "ticket" in found.values else None
+    text, owner_raw = _owner_value(found, text)
+    text = text.strip()
+    if raw.children and text.endswith(":"):
+        text = text[:-1].rstrip()  # "Replace X (@wei, Oct 1):" over its details
+    # (status marks leave the text even when another status wins: the text stays stable
+    # when the tool appends its own status word)
+    # (each shape below is tried only when its tell-tale character is there: this runs
+    # for every item of every document)
+    if "~~" in text and (struck := _STRUCK.match(text)):
+        text = struck.group(1)
+        if status_raw is None:
+            status_raw = "struck out"
+            found.rules["status"] = "struck-out text"
+    if not text[:1].isascii() and (emoji := _EMOJI_LEAD.match(text)):
+        text = text[emoji.end() :]
+        if status_raw is None:
+            status_raw = emoji.group(1)
+            found.rules["status"] = "leading status emoji"
+    if text[:2] in ("**", "__"):
+        text = _bold_title(text, found)
+    ticket = parse_ticket(found.values.get("ticket")) if "ticket" in found.values else None
     if ticket is None and (leading := _LEADING_TICKET.match(text)):
         # "- [ ] #123 Add alerting" / "- OPS-12: Add alerting"
         ticket = leading.group(1)
         text = text[leading.end() :]
         ticket_span = _find_on_lines(raw, leading.group(1))
+        found.rules["ticket"] = "ticket before the text"
+    if ticket is None:
+        text, ticket, rule, written = (
+            _link_ticket(text, ctx) if "http" in text or "][" in text else (text, None, "", "")
+        )
+        if ticket is not None:
+            # the whole link is the ticket's place: a new reference replaces all of it
+            ticket_span = _find_on_lines(raw, written) if written else None
+            found.rules["ticket"] = rule
+    if tag := _PRIORITY_TAG.match(text):  # "[HIGH] H1: Missing tests", "[P1] Add alert"
+        found.put("priority", tag.group(1), "[priority] tag")
+        text = text[tag.end() :]
+    bracketed = text.lstrip()[:1] == "["
+    if (
+        ticket is None and bracketed and (bracket := _BRACKET_KEY.match(text))
+    ):  # "[OPS-77] Rotate keys"
+        ticket = bracket.group(1)
+        text = text[bracket.end() :]
+        ticket_span = _find_on_lines(raw, bracket.group(1))
+        found.rules["ticket"] = "[KEY] before the text"
+    if owner_raw is None and bracketed and (team := _TEAM_TAG.match(text)):
+        owner_raw = team.group(1)
+        text = text[team.end() :]
+        found.rules["owner"] = "[Team] prefix"
+    if owner_raw is None and ":" in text[:80] and (prefix := _OWNER_PREFIX.match(text)):
+        words = prefix.group(1).lower().replace("-", " ").split()
+        if not (set(words) & _NOT_OWNER_PREFIX) and starts_with_verb(text[prefix.end() :]):
+            owner_raw = prefix.group(1)
+            text = text[prefix.end() :]
+            found.rules["owner"] = "'Owner: text' prefix"
+    for _ in range(3):  # "(@bob, P1) — done", "(STOR-119, DONE)": tails nest
+        if raw.children:
+            text = text.rstrip().removesuffix(":")
+        text, tail = _split_tail(text)
+        if not tail:
+            break
+        for name in ("owner", "due", "priority", "ticket", "status"):
+            if name == "owner" and owner_raw is None and tail.get("owner"):
+                owner_raw = tail["owner"]
+                found.rules["owner"] = "metadata tail"
+            elif name != "owner":
+                found.put(name, tail.get(name), "metadata tail")
     if ticket is None and (trailing := _TRAILING_TICKET.search(text)):
         ticket = trailing.group(1)
         text = text[: trailing.start()]
         ticket_span = _find_on_lines(raw, trailing.group(1))
-    owner_raw, due_raw, priority_raw = (
-        values.get("owner"),
-        values.get("due"),
-        values.get("priority"),
-    )
-    if tag := _PRIORITY_TAG.match(text):  # "[HIGH] H1: Missing tests", "[P1] Add alert"
-        priority_raw = priority_raw or tag.group(1)
-        text = text[tag.end() :]
-    text, tail = _split_tail(text)
-    if tail:
-        owner_raw = owner_raw or tail.get("owner")
-        due_raw = due_raw or tail.get("due")
-        priority_raw = priority_raw or tail.get("priority")
-    if owner_raw and "," in owner_raw:
-        parts = [p.strip() for p in owner_raw.split(",")]
-        kept = [p for p in parts if not re.fullmatch(r"P[0-4]", p, re.I)]
-        priority_raw = priority_raw or next((p for p in parts if p not in kept), None)
-        owner_raw = ", ".join(kept)
+        found.rules["ticket"] = "(ticket) at the end"
+    if ticket is None and "ticket" in found.values:
+        ticket = parse_ticket(found.values["ticket"])
+        ticket_span = _find_on_lines(raw, found.values["ticket"])
+    if status_raw is None and "status" in found.values:
+        status_raw = found.values["status"]
+    if "~~" in text and (
+        struck := _STRUCK.match(text.strip())
+    ):  # "~~Drop X~~ (OPS-1)": the ticket came after
+        text = struck.group(1)
+        if status_raw is None:
+            status_raw = "struck out"
+            found.rules["status"] = "struck-out text"
+    if tail_status := _status_tail(text):
+        text = tail_status[0]
+        if status_raw is None:
+            status_raw = tail_status[1]
+            found.rules["status"] = "status word at the end"
     if ticket is None:
-        ticket = find_ticket_in_prose(" ".join(values.get(k, "") for k in ("ticket",)))
+        before = text
+        text, ticket = _prose_ticket(text)
+        if ticket is None:
+            _rest, ticket = _prose_ticket(details)
+            if ticket is not None:
+                found.rules["ticket"] = "key in the section body"
+        else:
+            found.rules["ticket"] = "key in the text"
+        # a key that left the text is the ticket's place; one kept inside the sentence is
+        # not (a new reference is appended instead, so the action text stays the same)
+        if ticket is not None and text != before:
+            ticket_span = _find_on_lines(raw, ticket)
+    if status_raw is None and details and (body_status := _status_in_details(details)):
+        status_raw = body_status
+        found.rules["status"] = "status word in the section body"
+    if owner_raw is None and details:
+        handles = HANDLE.findall(details)
+        if len(handles) == 1:
+            owner_raw = handles[0]
+            found.rules["owner"] = "handle in the section body"
+    due_raw = found.values.get("due")
+    tail_digits = _DIGIT.search(text, max(0, len(text) - 40)) is not None  # dates have one
+    if due_raw is None and tail_digits and (by := _BY_DATE.search(text.rstrip(" ."))):
+        result = parse_date(by.group("date"), ctx.ref_date)
+        if result.value is not None:
+            due_raw = by.group("date")
+            text = text.rstrip(" .")[: by.start()]
+            found.rules["due"] = "'by <date>' at the end"
+    priority_raw = found.values.get("priority")
+    if owner_raw:
+        owner_raw, extra_fields = _split_owner(owner_raw)
+        if priority_raw is None and extra_fields.get("priority"):
+            priority_raw = extra_fields["priority"]
+            found.rules["priority"] = found.rules.get("owner", "owner") + " (P0..P4 after it)"
+        due_raw = due_raw or extra_fields.get("due")
+        if extra_fields.get("due"):
+            found.rules["due"] = found.rules.get("owner", "owner") + " (date after the owner)"
     action = clean(text.strip().rstrip("(—–-:;, ").strip())
     if action is None:
         return None
+    if status_raw is None and raw.status_hint is not None:
+        found.rules["status"] = "label"
     due, due_text = _due(due_raw, ctx, line_no)
+    if status_kind == "checkbox" and status_raw and status_raw[:1] == "[":
+        status = _CHECK_STATUS[status_raw[1]]
+    elif status_raw == "struck out":
+        status = Status.DONE
+    elif status_raw is None and raw.status_hint is not None:
+        status = raw.status_hint
+    else:
+        status = _status(status_raw, ctx, line_no)
+    if ctx.explain is not None:
+        rules = {"action": raw.rule, **found.rules}
+        if "owner" in found.rules or owner_raw:
+            rules.setdefault("owner", "owner")
+        if due_raw:
+            rules.setdefault("due", found.rules.get("due", "due field"))
+        if status_raw is None and "status" not in rules:
+            rules["status"] = "heading" if ctx.inherited_status else "default (open)"
+        ctx.explain[line_no] = rules
     return ActionItem(
         action=action,
         owner=clean_owner(owner_raw),
         due=due,
         priority=parse_priority(priority_raw),
-        status=_CHECK_STATUS[status_raw[1]]
-        if status_kind == "checkbox" and status_raw and status_raw[:1] == "["
-        else _status(status_raw, ctx, line_no),
+        status=status,
         ticket=ticket,
         line=line_no,
-        category=values.get("category") or ctx.category,
+        category=found.values.get("category") or ctx.category,
         due_raw=due_text,
-        status_raw=status_raw,
+        status_raw=None if status_raw == "struck out" else status_raw,
         anchor=Anchor(Style.LIST, block, row, status_span, ticket_span, status_kind),
     )
 
 
+def _owner_value(found: _Fields, text: str) -> tuple[str, str | None]:
+    owner = found.values.get("owner")
+    if owner is None:
+        return text, None
+    # "Owner: @storage-oncall. (STOR-120)" — the owner ends at a sentence or a parenthesis
+    for match in re.finditer(r"\.\s|\s\(", owner + " "):
+        token = owner[: match.start()].split()[-1:] if match.start() else []
+        if match.group(0).startswith(".") and token and re.fullmatch(r"[A-Z]", token[0]):
+            continue  # "J. Park": an initial, not the end of a sentence
+        owner = owner[: match.start()]
+        break
+    owner = owner.strip().rstrip(".)")
+    return text, owner or None
+
+
+def _split_owner(owner: str) -> tuple[str, dict[str, str]]:
+    """`@bob, P0, due 2026-11-27` as an owner value: the owner is only `@bob`."""
+    owner = owner.strip().rstrip(")").strip()
+    if "," not in owner and ";" not in owner:
+        return owner, {}
+    parts: list[str] = []
+    for part in (p.strip() for p in re.split(r"[,;]", owner)):
+        if parts and re.fullmatch(r"(?:\d{4}|'\d{2})", part):
+            parts[-1] += f", {part}"
+        elif part:
+            parts.append(part)
+    kept: list[str] = []
+    extra: dict[str, str] = {}
+    for part in parts:
+        if re.fullmatch(r"P[0-4]", part, re.I):
+            extra.setdefault("priority", part)
+            continue
+        words = re.sub(r"^(?:due|by|eta|target|deadline)\b:?\s*", "", part, flags=re.I)
+        if _looks_like_date(words):
+            extra.setdefault("due", words)
+            continue
+        kept.append(part)
+    return ", ".join(kept), extra
+
+
+def _looks_like_date(text: str) -> bool:
+    if not text or not re.search(r"\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", text, re.I):
+        return False
+    result = parse_date(text)
+    return result.value is not None or "no year" in (result.problem or "")
+
+
+def _bold_title(text: str, found: _Fields) -> str:
+    """`**Add a circuit breaker.** Why it matters…` — the bold title is the item."""
+    match = _BOLD_TITLE.match(text.strip())
+    if match is None or not match.group("rest"):
+        return text
+    title = match.group("title").strip()
+    if len(title.split()) < 3 or title.endswith(":"):
+        return text
+    return title
+
+
+def _link_ticket(text: str, ctx: Context) -> tuple[str, str | None, str, str]:
+    """A ticket written as a link: `[tracking issue](…/issues/77).`, `[issue][ref]`,
+    `<https://…/issues/12>` or a bare ticket URL; the link leaves the action text."""
+    candidates: list[tuple[int, int, str, str]] = []
+    for m in INLINE_LINK.finditer(text):
+        label_ticket = jira_keys(m.group(1))
+        if is_ticket_url(m.group(2)):
+            value = label_ticket[0] if label_ticket else m.group(2)
+            candidates.append((m.start(), m.end(), value, "link to a ticket"))
+    for m in REF_LINK.finditer(text):
+        url = ctx.refs.get((m.group(2) or m.group(1)).strip().lower())
+        if url and is_ticket_url(url):
+            candidates.append((m.start(), m.end(), url, "reference-style link"))
+    for m in AUTOLINK.finditer(text):
+        if is_ticket_url(m.group(1)):
+            candidates.append((m.start(), m.end(), m.group(1), "<autolink>"))
+    if not candidates:
+        for m in URL.finditer(text):
+            url = m.group(0).rstrip(".,;:")
+            if is_ticket_url(url) and not text[: m.start()].rstrip().endswith("]("):
+                candidates.append((m.start(), m.start() + len(url), url, "ticket URL"))
+    if not candidates:
+        return text, None, "", ""
+    start, end, value, rule = candidates[0]
+    written = text[start:end]
+    before, after = text[:start], text[end:]
+    label = INLINE_LINK.match(written) or REF_LINK.match(written)
+    if not before.strip() and label is not None and len(label.group(1).split()) >= 3:
+        if _TRAILING_TICKET.search(after):  # a reference the tool appended wins
+            return label.group(1) + after, None, "", ""
+        # "- [Add rate limiting](…/issues/5)": the link text is the action; a new
+        # reference is appended rather than written over the link
+        return label.group(1) + after.rstrip(" .,;"), value, rule + " (its text is the item)", ""
+    if not after.strip(" .,;:)"):
+        # the link closes the item: drop it with "see", "tracked in", a dash or a colon
+        before = _TICKET_LEAD_WORDS.sub("", before.rstrip())
+        before = re.sub(r"\s*(?:[—–:-]+|\()\s*$", "", before)
+        return before.rstrip(" ,;("), value, rule, written
+    return text, value, rule, written
+
+
+def _prose_ticket(text: str) -> tuple[str, str | None]:
+    """A Jira key in running text; `(Jira OPS-412)`, `tracked as OPS-413`, or a bare key at
+    the end leave the action text, a key mid-sentence stays in it."""
+    keys = jira_keys(text, prose=True)
+    if not keys:
+        gh = GH_FULL.search(text)
+        if gh is None:
+            return text, None
+        keys = [gh.group(0)]
+    key = keys[-1] if text.rstrip(" .)").endswith(keys[-1]) else keys[0]
+    pos = text.rfind(key)
+    after = text[pos + len(key) :]
+    if not after.strip(" .,;)"):
+        before = text[:pos].rstrip()
+        before = _TICKET_LEAD_WORDS.sub("", before)
+        before = re.sub(r"\s*(?:[—–:-]+|\()\s*$", "", before).rstrip(" ,;(")
+        return before, key
+    return text, key
+
+
+def _status_tail(text: str) -> tuple[str, str] | None:
+    """`… (DONE)`, `… — done`, `… _done in v4.2_` at the end of the item."""
+    match = _STATUS_TAIL.search(text)
+    if match is None:
+        return None
+    word = match.group("paren") or match.group("dash") or match.group("italic") or ""
+    status = parse_status(word)
+    if status is None or not word.strip():
+        return None
+    if match.group("paren") or match.group("dash"):
+        norm = strip_markup(word).lower().strip()
+        if (
+            norm not in _STRICT_WORDS
+            and not word.strip().isupper()
+            and norm
+            not in ("done", "closed", "fixed", "shipped", "merged", "won't do", "wont do", "open")
+        ):
+            return None
+    return text[: match.start()], word
+
+
+def _status_in_details(text: str) -> str | None:
+    for match in re.finditer(r"\b(DONE|COMPLETED?|IN PROGRESS|WON'T DO|FIXED)\b", text):
+        return match.group(1)
+    return None
+
+
 def _split_tail(text: str) -> tuple[str, dict[str, str]]:
-    """`Add alert — @bob, Jun 3` or `Add alert (@bob, due Jun 3)` → metadata tail."""
-    tail_match = re.search(r"\s*\(([^()]*)\)\s*$", text) or _TAIL_SPLIT.search(text)
+    """`Add alert — @bob, Jun 3`, `Add alert (@bob, due Jun 3)`, `(STOR-119, DONE)`."""
+    tail_match = re.search(r"\s*\(([^()]*)\)\s*[.]?\s*$", text) or _TAIL_SPLIT.search(text)
     if not tail_match:
         return text, {}
-    tail = (
-        tail_match.group(1)
-        if tail_match.re.pattern.startswith(r"\s*\(")
-        else text[tail_match.end() :]
-    )
-    handles = HANDLE.findall(tail)
-    rest = HANDLE.sub("", tail)
+    paren = tail_match.re.pattern.startswith(r"\s*\(")
+    tail = tail_match.group(1) if paren else text[tail_match.end() :]
+    parts: list[str] = []
+    for part in (p.strip() for p in re.split(r"[,;]", tail.strip(" ."))):
+        if parts and re.fullmatch(r"(?:\d{4}|'\d{2})", part):
+            parts[-1] += f", {part}"  # "due July 11, 2024": the year belongs to the date
+        elif part:
+            parts.append(part)
     result: dict[str, str] = {}
-    priority = re.search(r"\bP[0-4]\b", rest)
-    if priority:
-        result["priority"] = priority.group(0)
-        rest = rest.replace(priority.group(0), "")
-    rest = re.sub(r"\b(owner|due|by|eta|target)\b:?", "", rest, flags=re.I).strip(" ,;:")
-    date_result = parse_date(rest) if rest else None
-    looks_like_date = (
-        bool(rest)
-        and date_result is not None
-        and (date_result.value is not None or "no year" in (date_result.problem or ""))
-    )
-    if not handles and not looks_like_date and not priority:
+    owners: list[str] = []
+    for part in parts:
+        bare = re.sub(r"^(?:owner|owners|who|dri)\b\s*:?\s*", "", part, flags=re.I)
+        if HANDLE.fullmatch(bare) or (bare != part and bare):
+            owners.append(bare)
+            continue
+        if re.fullmatch(r"P[0-4]", part, re.I):
+            result.setdefault("priority", part.upper())
+            continue
+        if done := _DONE_ON.match(part):  # "(done on 2026-06-09)": when it was done, not due
+            result.setdefault("status", done.group(1))
+            continue
+        dated = re.sub(r"^(?:due|by|eta|target|deadline|until)\b:?\s*", "", part, flags=re.I)
+        if _looks_like_date(dated):
+            result.setdefault("due", dated)
+            continue
+        if re.fullmatch(TICKET_REF, part):
+            result.setdefault("ticket", part)
+            continue
+        status = parse_status(part)
+        norm = part.lower()
+        if status is not None and (
+            part.isupper()
+            or norm in _STRICT_WORDS
+            or norm in ("done", "closed", "fixed", "shipped", "merged", "open")
+        ):
+            result.setdefault("status", part)
+            continue
+        if HANDLE.search(part) and len(part.split()) <= 3:
+            owners.extend(HANDLE.findall(part))
+            continue
+        return text, {}  # prose in the parenthesis: leave it all in the text
+    if not parts:
         return text, {}
-    if rest and not looks_like_date and len(rest.split()) > 3:
-        return text, {}  # the parenthesis is prose that happens to mention someone
-    if handles:
-        result["owner"] = ", ".join(handles)
-    if looks_like_date:
-        result["due"] = rest
+    if owners:
+        result["owner"] = ", ".join(owners)
+    if not result:
+        return text, {}
     return text[: tail_match.start()], result
-
-
-def _locate_value(raw: RawListItem, value: str, name: str) -> Span | None:
-    if not value:
-        return None
-    return _find_on_lines(raw, value)
 
 
 def _find_on_lines(raw: RawListItem, needle: str) -> Span | None:

@@ -459,6 +459,24 @@ def _no_action_items(doc: Postmortem, config: LintConfig) -> Iterator[Hit]:
     )
 
 
+@rule(
+    "possible-missed-items",
+    "no action items were read, but a section holds verb-led lines with owners or tickets",
+)
+def _possible_missed_items(doc: Postmortem, config: LintConfig) -> Iterator[Hit]:
+    if doc.action_items:
+        return
+    for line, heading, count in doc.skipped_sections:
+        yield Hit(
+            line,
+            f"section {_quote(heading)} holds {count} line(s) that look like action items, "
+            "but it was not read as an action section",
+            f"run `syncd parse --explain {doc.path.name}` to see its score; rename the heading "
+            "(e.g. 'Action items') or add a regex for it to [docs] action_sections "
+            "(or `action_sections:` in front matter)",
+        )
+
+
 @rule("missing-owner", "an open action item with no owner (or a placeholder like TBD)")
 def _missing_owner(doc: Postmortem, config: LintConfig) -> Iterator[Hit]:
     for item in _open_items(doc):

@@ -1,14 +1,16 @@
 """Parse one postmortem into a `Postmortem`: metadata, action items, contributing factors.
 
 Never raises on content: anything it cannot read becomes a `Problem` with a line.
-Action items are only taken from action-item sections (by heading), from tables whose
-header says they are action items, and from YAML `action_items:` lists — so timeline
-bullets, detection checklists and legends inside code fences are not mistaken for them.
+Action items are only taken from action sections (scored from heading words, content
+shape and place: see `sections.py`), from tables whose header says they are action
+items, and from YAML `action_items:` lists — so timeline bullets, detection checklists
+and legends inside code fences are not mistaken for them.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -21,12 +23,18 @@ from ruamel.yaml.error import YAMLError
 
 from syncd.documents import metadata as meta
 from syncd.documents.blocks import ListBlock, ListEntry
+from syncd.documents.cells import REF_DEFINITION
 from syncd.documents.dates import parse_date
 from syncd.documents.items import (
     Context,
+    RawListItem,
+    action_columns,
     group_list,
+    is_group_label,
+    item_text,
     list_items,
     plain_table_items,
+    status_from_label,
     table_items,
     yaml_items,
 )
@@ -41,9 +49,20 @@ from syncd.documents.markdown import (
     split_lines,
     unread_lines,
 )
+from syncd.documents.sections import (
+    THRESHOLD,
+    Score,
+    SectionRules,
+    compile_rules,
+    configured_rules,
+    content_score,
+    heading_score,
+    line_shape,
+    place_score,
+    starts_with_verb,
+)
 from syncd.documents.tables import TableBlock, read_pipe_table, read_plain_table, starts_table
 from syncd.documents.vocab import (
-    ACTION_HEADING,
     FACTORS_HEADING,
     NON_ACTION_HEADING,
     RELATED_HEADING,
@@ -56,8 +75,32 @@ from syncd.model import ActionItem, Postmortem, Problem, Status
 
 MAX_BYTES = 5_000_000  # larger files are refused with a problem, not parsed
 
+# "Going forward, we will do the following:" before a list outside an action section
+_INTRO = re.compile(
+    r"\b(?:going\s+forward|we\s+will|we'll|we\s+are\s+(?:going\s+to|taking)|next\s+steps|"
+    r"following\s+(?:steps|actions|changes|improvements|follow-ups)|to\s+prevent|"
+    r"follow-?ups?|action\s+items)\b",
+    re.IGNORECASE,
+)
+_ITEM_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+# `**Action taken:** Upgraded …` — a bold label that says "this line is an action"
+_ACTION_LABEL = re.compile(
+    r"^\s*(\*\*|__)((?:actions?|fix|fixes|follow[\s-]?ups?|next\s+steps?|to-?dos?|"
+    r"remediations?|ma(?:ß|ss)nahmen?|対策)(?:\s+(?:taken|items?|required|needed|planned|"
+    r"done|completed))?)\s*:?\s*\1\s*:?\s+(?=\S)",
+    re.IGNORECASE,
+)
+# "We've added …", "We have now moved …" (done work, written as prose); "we will …" and
+# "we are adding …" are verb-led already (sections.starts_with_verb)
+_OPENER = re.compile(r"^(?:we've|we\s+have)\s+(?:now\s+|already\s+|also\s+)?\w+ed\b", re.I)
 
-@dataclass(frozen=True)
+
+def _opens_item(text: str) -> bool:
+    plain = strip_markup(text).strip()
+    return bool(plain) and (starts_with_verb(plain) or bool(_OPENER.match(plain)))
+
+
+@dataclass(slots=True)  # (not frozen: a frozen init costs per field, once per heading)
 class Section:
     """What the enclosing headings say about a line."""
 
@@ -67,6 +110,10 @@ class Section:
     status: Status | None
     category: str | None
     heading: Heading | None
+    score: Score | None = None
+    reason: str = ""  # why taken or not, for --explain
+    has_blocks: bool = False  # its own lines hold a list or a table
+    heading_item: bool = False  # the heading itself is an action item ("## Pin firmware")
 
 
 def _yaml() -> YAML:
@@ -352,7 +399,6 @@ def _simple_block_seq(lines: list[str], start: int, dash: int) -> tuple[Any, int
 class _HeadingWords:
     """What a heading's own text says (the same few headings recur in every doc)."""
 
-    is_action: bool
     non_action: bool
     factors: bool
     related: bool
@@ -365,11 +411,10 @@ def _heading_words(raw: str) -> _HeadingWords:
     text = strip_markup(raw)
     non_action = bool(NON_ACTION_HEADING.match(text))
     return _HeadingWords(
-        is_action=bool(ACTION_HEADING.match(text)) and not non_action,
         non_action=non_action,
         factors=bool(FACTORS_HEADING.match(text)),
         related=bool(RELATED_HEADING.match(text)),
-        status=status_from_heading(text),
+        status=status_from_label(text) or status_from_heading(text),
         category=re.sub(r"\s*\([^)]*\)\s*$", "", text).strip() or None,
     )
 
@@ -377,16 +422,56 @@ def _heading_words(raw: str) -> _HeadingWords:
 INTERNAL_ERROR = "syncd could not read this document (internal error"
 
 
-def parse_text(text: str, path: Path | str = "<text>") -> Postmortem:
+def parse_text(
+    text: str, path: Path | str = "<text>", rules: SectionRules | None = None
+) -> Postmortem:
     try:
-        return _Parser(text, Path(path)).parse()
+        return _Parser(text, Path(path), configured_rules() if rules is None else rules).parse()
     except (RecursionError, MemoryError):
         return _failed(Path(path), "document is nested too deeply to read")
     except Exception as exc:  # a parser bug must not stop the run for every other document
         return _failed(Path(path), f"{INTERNAL_ERROR} {type(exc).__name__}); please report it")
 
 
-def parse_file(path: Path) -> tuple[Postmortem, str | None]:
+@dataclass(frozen=True)
+class SectionReport:
+    """One heading as `syncd parse --explain` shows it."""
+
+    line: int
+    level: int
+    heading: str
+    taken: bool
+    score: Score | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    doc: Postmortem
+    sections: tuple[SectionReport, ...]
+    rules: dict[int, dict[str, str]]  # item line -> field -> rule that read it
+
+
+def explain_file(path: Path, rules: SectionRules | None = None) -> Explanation:
+    """Parse `path` recording why each section was (not) taken and who read each field."""
+    text = path.read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff")
+    parser = _Parser(text, path, configured_rules() if rules is None else rules, explain=True)
+    doc = parser.parse()
+    reports = tuple(
+        SectionReport(
+            h.idx + 1,
+            h.level,
+            strip_markup(h.text),
+            sec.action,
+            sec.score,
+            sec.reason,
+        )
+        for h, sec in zip(parser.headings, parser.sections, strict=True)
+    )
+    return Explanation(doc, reports, parser.explain or {})
+
+
+def parse_file(path: Path, rules: SectionRules | None = None) -> tuple[Postmortem, str | None]:
     """Parse a file; returns the document and its text (None if unreadable)."""
     try:
         raw = path.read_bytes()
@@ -405,9 +490,9 @@ def parse_file(path: Path) -> tuple[Postmortem, str | None]:
         return _failed(path, f"invalid UTF-8 at byte {exc.start}", line), None
     if text.startswith("\ufeff"):
         text = text[1:]
-        doc = parse_text(text, path)
+        doc = parse_text(text, path, rules)
         return doc, "\ufeff" + text
-    return parse_text(text, path), text
+    return parse_text(text, path, rules), text
 
 
 def _failed(path: Path, message: str, line: int = 1) -> Postmortem:
@@ -415,9 +500,11 @@ def _failed(path: Path, message: str, line: int = 1) -> Postmortem:
 
 
 class _Parser:
-    def __init__(self, text: str, path: Path) -> None:
+    def __init__(self, text: str, path: Path, rules: SectionRules, explain: bool = False) -> None:
         self.text = text
         self.path = path
+        self.rules = rules
+        self.explain: dict[int, dict[str, str]] | None = {} if explain else None
         self.lines = split_lines(text)
         self.problems: list[Problem] = []
         self.blocks: list[object] = []
@@ -434,7 +521,14 @@ class _Parser:
             self.hidden.update(range(fence.open_idx, fence.close_idx + 1))
         self.hidden.update(unread_lines(self.lines, self.hidden))  # comments, indented code
         self.headings = find_headings(self.lines, self.hidden)
-        self.sections = self._sections()
+        self.sections: list[Section] = []  # scored once front matter overrides are known
+        self.refs: dict[str, str] = {}
+        self.ref_lines: set[int] = set()
+        if "]:" in text:
+            for line in self.lines:
+                if line.idx not in self.hidden and (ref := REF_DEFINITION.match(line.text)):
+                    self.refs.setdefault(ref.group(1).strip().lower(), ref.group(2))
+                    self.ref_lines.add(line.idx)
         self._heading_lines = [h.idx for h in self.headings]
         self._heading_set = set(self._heading_lines)
         self._heading_ends = {h.end_idx for h in self.headings}
@@ -442,24 +536,117 @@ class _Parser:
         self.related: list[str] = []
 
     # -- sections -------------------------------------------------------------------
+    def _own_lines(self, pos: int, need_units: bool = True) -> tuple[list[str], bool]:
+        """Top-level list items and paragraph lines directly under heading `pos` (up to the
+        next heading of any level), and whether a list or table is among them (with
+        `need_units=False`, only the latter, answered at the first such line)."""
+        heading = self.headings[pos]
+        stop = self.headings[pos + 1].idx if pos + 1 < len(self.headings) else len(self.lines)
+        if not need_units:
+            hidden = self.hidden
+            for line in self.lines[heading.end_idx + 1 : stop]:
+                text = line.text
+                if line.idx in hidden or is_list_line(text) or text.count("|") >= 2:
+                    return [], True
+            return [], False
+        units: list[str] = []
+        blocks, in_list = False, False
+        for line in self.lines[heading.end_idx + 1 : stop]:
+            if line.idx in self.hidden:
+                blocks = True  # a fenced block (YAML items, a plain table) is not prose
+                continue
+            if line.idx in self.ref_lines:
+                continue
+            if line.blank:
+                continue
+            text = line.text
+            if is_list_line(text):
+                blocks = True
+                in_list = True
+                if len(text) - len(text.lstrip()) <= 3:
+                    units.append(text)
+                continue
+            if "|" in text and text.count("|") >= 2:
+                blocks = True
+                continue
+            if in_list and text.startswith((" ", "\t")):
+                continue  # continuation of a list item
+            in_list = False
+            units.append(text)
+        return units, blocks
+
+    def _front_matter_rules(self) -> SectionRules:
+        """`action_sections:` / `ignore_sections:` in front matter (a regex or a list)."""
+        data = self.fm_data if isinstance(self.fm_data, dict) else {}
+        found: dict[str, tuple[str, ...]] = {}
+        for key in ("action_sections", "ignore_sections"):
+            value = data.get(key)
+            if value is None:
+                continue
+            patterns = tuple(str(v) for v in (value if isinstance(value, list) else [value]))
+            errors = compile_rules(patterns)
+            for error in errors:
+                self.problems.append(Problem(1, f"front matter {key}: invalid regex {error}"))
+            found[key] = () if errors else patterns
+        if not found:
+            return self.rules
+        own = SectionRules(
+            found.get("action_sections", ()), found.get("ignore_sections", ()), "front matter"
+        )
+        return SectionRules(
+            own.action + self.rules.action, own.ignore + self.rules.ignore, "front matter"
+        )
+
     def _sections(self) -> list[Section]:
+        rules = self._front_matter_rules()
         stack: list[tuple[Heading, Section]] = []
         result = []
-        for heading in self.headings:
+        count = len(self.headings)
+        first_h1 = next((i for i, h in enumerate(self.headings) if h.level == 1), None)
+        for pos, heading in enumerate(self.headings):
             while stack and stack[-1][0].level >= heading.level:
                 stack.pop()
             parent = stack[-1][1] if stack else None
             words = _heading_words(heading.text)
-            is_action = words.is_action
-            if words.non_action and not is_action:
-                action = False
+            head, parts = heading_score(heading.text)
+            # a +3 or -4 heading decides alone (see sections.py): the content part, most of
+            # the cost, is only worked out when it can matter or is being explained
+            decided = (head >= 3 or head < 0) and self.explain is None
+            units, blocks = self._own_lines(pos, need_units=not decided)
+            content, seen = (0.0, 0) if decided else content_score(units)
+            is_title = pos == first_h1 and pos == 0 and count > 1
+            place = place_score(pos, count, heading.level, is_title)
+            if head >= 3 and not is_title:
+                content, place = max(content, -0.5), max(place, 0.0)
+            score = Score(head, content, place, seen, parts)
+            forced, why = (
+                rules.verdict(strip_markup(heading.text))
+                if rules.action or rules.ignore
+                else (None, "")
+            )
+            heading_item = False
+            if forced is not None:
+                action, reason = forced, why
+            elif parent and parent.action and not score.negative:
+                action, reason = True, "inside a taken section"
+                parent_heading = parent.heading
+                heading_item = (
+                    not blocks
+                    and parent_heading is not None
+                    and heading.level <= 6
+                    and len(strip_markup(heading.text).split()) >= 3
+                    and starts_with_verb(strip_markup(heading.text))
+                )
+            elif parent and parent.action:
+                action, reason = False, "own heading or content says it is not follow-up work"
             else:
-                action = is_action or bool(parent and parent.action)
+                action = score.total >= THRESHOLD
+                reason = f"score {score.total:g} {'>=' if action else '<'} {THRESHOLD:g}"
             status = words.status if action else None
             if status is None and parent and action:
                 status = parent.status
             category = None
-            if action and not is_action:
+            if action and head < 3 and parent and parent.action:
                 category = words.category
             elif action and parent and parent.category:
                 category = parent.category
@@ -475,6 +662,10 @@ class _Parser:
                 status=status,
                 category=category,
                 heading=heading,
+                score=score,
+                reason=reason,
+                has_blocks=blocks,
+                heading_item=heading_item,
             )
             stack.append((heading, section))
             result.append(section)
@@ -490,11 +681,14 @@ class _Parser:
             inherited_status=section.status if section else None,
             category=section.category if section else None,
             problems=self.problems,
+            refs=self.refs,
+            explain=self.explain,
         )
 
     # -- main ------------------------------------------------------------------------
     def parse(self) -> Postmortem:
         self._front_matter()
+        self.sections = self._sections()
         self._metadata()
         title = self.meta.get("title") or self._title()
         if "date" not in self.meta and (fallback := self._date_fallback(title)):
@@ -523,7 +717,23 @@ class _Parser:
             project=self.meta.get("project"),
             metadata=tuple((k, str(v)) for k, v in self.meta.items() if k != "tags"),
             blocks=tuple(self.blocks),
+            skipped_sections=() if self.items else self._skipped_sections(),
         )
+
+    def _skipped_sections(self) -> tuple[tuple[int, str, int], ...]:
+        """Sections not read whose lines look like follow-ups: two or more verb-led lines
+        with an owner, date, ticket or checkbox (or three verb-led ones)."""
+        found = []
+        for pos, (heading, section) in enumerate(zip(self.headings, self.sections, strict=True)):
+            if section.action or (section.score and section.score.heading < 0):
+                continue
+            units, _blocks = self._own_lines(pos)
+            shapes = [line_shape(u) for u in units]
+            backed = sum(1 for s in shapes if s.action_like and s.evidence and not s.against)
+            verbs = sum(1 for u in units if starts_with_verb(_ITEM_MARK.sub("", u)))
+            if backed >= 2 or verbs >= 3:
+                found.append((heading.idx + 1, strip_markup(heading.text), max(backed, verbs)))
+        return tuple(found)
 
     # -- metadata -----------------------------------------------------------------------
     def _set(self, key: str | None, value: Any, line: int) -> None:
@@ -680,16 +890,146 @@ class _Parser:
                 end = self._list_end(idx)
                 if in_action and not self._section_has_table(idx):
                     self._list(idx, end, section)
+                elif not in_action and self._introduced(idx):
+                    self._list(idx, end, section, "list introduced by a sentence")
+                elif not in_action and self._labelled_groups(idx, end, section):
+                    pass
                 elif section and section.factors:
                     self._factor_list(idx, end)
                 elif section and section.related:
                     self.related.extend(self._top_level_texts(idx, end))
                 idx = end
                 continue
+            if (
+                in_action
+                and section is not None
+                and not section.has_blocks
+                and not section.heading_item
+                and idx not in self.ref_lines
+            ):
+                idx = self._paragraph_items(idx, section)
+                continue
             if section and section.factors and not section.action:
                 self._factor_paragraph(idx)
             idx += 1
+        self._heading_items()
         self._factor_headings()
+
+    # -- items that are not in an action list ------------------------------------------
+    def _introduced(self, idx: int) -> bool:
+        """A list right after "Going forward, we will do the following:"."""
+        prev = idx - 1
+        while prev >= 0 and self.lines[prev].blank:
+            prev -= 1
+        if prev < 0 or prev in self.hidden or prev in self._heading_set:
+            return False
+        text = strip_markup(self.lines[prev].text).strip().lower()
+        return text.endswith(":") and bool(_INTRO.search(text))
+
+    def _labelled_groups(self, start: int, end: int, section: Section | None) -> bool:
+        """`- **Review actions**:` with sub-items, in a section that is not itself an action
+        section (incident logs with several incidents per file)."""
+        if not any(
+            ln.text.rstrip().endswith((":", ":**", ":__")) and ln.text[:1] not in (" ", "\t")
+            for ln in self.lines[start:end]
+        ):
+            return False  # (cheap test first: a label line ends with a colon)
+        roots = group_list(self.lines[start:end])
+        chosen = [
+            r
+            for r in roots
+            if r.children
+            and is_group_label(_ITEM_MARK.sub("", r.lines[0].text, count=1))
+            and heading_score(item_text(r).rstrip(":"))[0] >= 3
+        ]
+        if not chosen:
+            return False
+        self._roots(chosen, section)
+        return True
+
+    def _paragraph_items(self, idx: int, section: Section) -> int:
+        """Paragraphs and plain lines under an action heading that has no list or table:
+        each line opening like work ("Add …", "We will …", `**Action taken:** …`) starts an
+        item; other lines continue it. Returns the index after the paragraph."""
+        stop = self._section_end(idx)
+        groups: list[list[Line]] = []
+        labels: list[tuple[int, Status | None]] = []
+        j = idx
+        while j < stop:
+            line = self.lines[j]
+            if line.blank or j in self.hidden or j in self._heading_set or is_list_line(line.text):
+                break
+            if j in self.ref_lines:
+                j += 1
+                continue
+            label = _ACTION_LABEL.match(line.text)
+            rest = line.text[label.end() :] if label else line.text
+            opener = bool(label) or _opens_item(rest)
+            if opener or not groups:
+                groups.append([line])
+                labels.append(
+                    (label.end(), status_from_label(label.group(2))) if label else (0, None)
+                )
+            else:
+                groups[-1].append(line)
+            j += 1
+        found = []
+        for group, (skip, status) in zip(groups, labels, strict=True):
+            head = strip_markup(group[0].text[skip:]).strip()
+            if not skip and not _opens_item(head):
+                continue
+            if head.endswith((":", "?")) and len(group) == 1:
+                continue
+            found.append(
+                RawListItem(
+                    tuple(group),
+                    0,
+                    (),
+                    skip=skip or len(group[0].text) - len(group[0].text.lstrip()),
+                    status_hint=status,
+                    rule="bold label line" if skip else "paragraph line in an action section",
+                    marker=False,
+                )
+            )
+        if found:
+            self._roots(found, section)
+        return max(j, idx + 1)
+
+    def _heading_items(self) -> None:
+        """ "## Pin firmware and roll updates through a canary rack" under "# Remediations":
+        the heading is the item, its paragraph the details (owner, ticket, status)."""
+        for pos, section in enumerate(self.sections):
+            if not section.heading_item or section.heading is None:
+                continue
+            heading = section.heading
+            stop = self.headings[pos + 1].idx if pos + 1 < len(self.headings) else len(self.lines)
+            details = tuple(
+                ln
+                for ln in self.lines[heading.end_idx + 1 : stop]
+                if not ln.blank and ln.idx not in self.hidden
+            )
+            line = self.lines[heading.idx]
+            skip = len(line.text) - len(line.text.lstrip(" #"))
+            raw = RawListItem(
+                (line,), 0, (), skip=skip, details=details, rule="heading", marker=False
+            )
+            parent = self._parent_section(pos)
+            self._roots([raw], parent or section)
+
+    def _parent_section(self, pos: int) -> Section | None:
+        level = self.headings[pos].level
+        for back in range(pos - 1, -1, -1):
+            if self.headings[back].level < level:
+                return self.sections[back]
+        return None
+
+    def _roots(self, roots: list[RawListItem], section: Section | None) -> None:
+        entries: list[ListEntry] = []
+        block_index = len(self.blocks)
+        self.blocks.append(None)  # reserve the slot; entries are known after parsing
+        found = list_items(roots, block_index, self.context(section), entries)
+        self.blocks[block_index] = ListBlock(tuple(entries))
+        self.items.extend(found)
 
     def _section_end(self, idx: int) -> int:
         pos = bisect.bisect_right(self._heading_lines, idx)
@@ -749,6 +1089,9 @@ class _Parser:
             and bool(NON_ACTION_HEADING.match(strip_markup(section.heading.text)))
         )
         if not excluded and self._is_action_table(table, in_action):
+            columns = action_columns(table)
+            if columns != table.columns:  # the patcher edits by these columns too
+                table = dataclasses.replace(table, columns=columns)
             self.blocks.append(table)
             self.items.extend(table_items(table, len(self.blocks) - 1, self.context(section)))
         elif len(table.header.cells) == 2 and not in_action:
@@ -756,9 +1099,11 @@ class _Parser:
                 if len(row.cells) >= 2:
                     self._set(meta.key_for(row.cells[0].text), row.cells[1].text, row.line.no)
 
-    def _list(self, start: int, end: int, section: Section | None) -> None:
+    def _list(self, start: int, end: int, section: Section | None, rule: str = "list item") -> None:
         lines = [ln for ln in self.lines[start:end]]
         roots = group_list(lines)
+        if rule != "list item":
+            roots = [RawListItem(r.lines, r.indent, r.children, rule=rule) for r in roots]
         entries: list[ListEntry] = []
         block_index = len(self.blocks)
         self.blocks.append(None)  # reserve the slot; entries are known after parsing

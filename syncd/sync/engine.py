@@ -45,6 +45,7 @@ from syncd.documents.patch import (
     remove_stale_temp_files,
     write_atomic,
 )
+from syncd.documents.sections import rules_from_settings, set_default_section_rules
 from syncd.model import MARKER_PREFIX, ActionItem, Postmortem, Status
 from syncd.sync import gitops
 from syncd.sync.lease import holder_is_dead
@@ -156,6 +157,7 @@ class Engine:
 
     # -- reading ---------------------------------------------------------------------
     def load_docs(self, result: RunResult) -> list[LoadedDoc]:
+        set_default_section_rules(rules_from_settings(self.settings.docs))  # [docs] overrides
         loaded = []
         if not self.root.is_dir():
             raise FileNotFoundError(f"docs root {self.root} is not a directory")
