@@ -16,6 +16,8 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check syncd connectors tests bench
+	$(BIN)/ruff format --check syncd connectors tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -189,10 +189,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"tracker={item['ticket_status']}"
             + (f"  error: {item['error']}" if item["error"] else "")
         )
-    print(
-        f"{len(items)} items, {len(data['pending_intents'])} pending creates, "
-        f"{len(data['conflicts'])} conflicts"
-    )
+    pending, conflicts = data["pending_intents"], data["conflicts"]
+    assert isinstance(pending, list) and isinstance(conflicts, list)
+    print(f"{len(items)} items, {len(pending)} pending creates, {len(conflicts)} conflicts")
     return EXIT_OK
 
 

@@ -60,13 +60,13 @@ def _parse_text(text: str) -> timedelta:
             seconds=parts.get("s", 0),
         )
     compact = text.replace(" ", "")
-    parts = _PART.findall(compact)
+    pieces: list[tuple[str, str]] = _PART.findall(compact)
     # Re-joining what matched must give back the whole text, else there was junk
     # ("5 minutes", "1h30", "5x") that we would otherwise silently ignore.
-    if not parts or "".join(n + u for n, u in parts).lower() != compact.lower():
+    if not pieces or "".join(n + u for n, u in pieces).lower() != compact.lower():
         raise ValueError(f"invalid duration {text!r}: use e.g. '30s', '5m', '1h30m' or seconds")
     total = timedelta(0)
-    for number, unit in parts:
+    for number, unit in pieces:
         total += float(number) * _UNITS[unit.lower()]
     return total
 

@@ -71,7 +71,7 @@ def configure(fmt: str = "auto", level: str = "info", secrets: Iterable[str] = (
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]  # a duck-typed stream
         cache_logger_on_first_use=False,
     )
     return redactor

@@ -335,7 +335,7 @@ def _overdue_spans(tracked: Iterable[TrackedItem]) -> list[_Span]:
     Items without a due date never are, nor are closed items without a completion day
     (closed throughout, see `TrackedItem.open_on`); an open item's "closed on" is None.
     """
-    out = []
+    out: list[tuple[date, date | None, date | None]] = []
     for t in tracked:
         if t.due is None:
             continue
@@ -624,7 +624,7 @@ def _hygiene(
             )
         )
     errors = tuple(
-        SyncProblem(r.doc_path, r.ticket_key, r.error, r.attempts)
+        SyncProblem(r.doc_path, r.ticket_key, r.error or "", r.attempts)
         for r in sorted(
             (r for r in records if r.error),
             key=lambda r: (r.doc_path, r.ticket_key or "", r.item_id),

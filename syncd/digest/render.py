@@ -372,7 +372,7 @@ def build_message(
     # long lines under SMTP's 998-octet limit while staying readable in the raw source.
     msg.set_content(parts.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(parts.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]  # the alternative just added
     html_part.add_related(
         parts.png,
         maintype="image",

@@ -231,7 +231,7 @@ def track_all(
     by_path: dict[str, list[ItemRecord]] = defaultdict(list)
     for rec in records:
         by_path[rec.doc_path].append(rec)
-    out = []
+    out: list[TrackedItem] = []
     for path, doc in docs:
         matched = match_records(path, doc.action_items, by_path.get(path, ()))
         doc_history = history.get(path) if history else None

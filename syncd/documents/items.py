@@ -84,7 +84,7 @@ _STRICT_WORDS = {
 }
 
 
-def _due(raw: str | None, ctx: Context, line: int) -> tuple[date | None, str | None]:
+def _due(raw: date | str | None, ctx: Context, line: int) -> tuple[date | None, str | None]:
     if raw is None:
         return None, None
     if isinstance(raw, date):  # a YAML timestamp: the day it names, never a datetime

@@ -113,8 +113,8 @@ def kv_pairs(line: Line) -> Iterable[tuple[str, str]]:
         for match in _BOLD_KV.finditer(text):
             found = True
             yield match.group(1).strip(), match.group(2).strip()
-    if not found and (match := _PLAIN_KV.match(line.text)) and key_for(match.group(1)):
-        yield match.group(1).strip(), match.group(2).strip()
+    if not found and (plain := _PLAIN_KV.match(line.text)) and key_for(plain.group(1)):
+        yield plain.group(1).strip(), plain.group(2).strip()
 
 
 def front_matter_pairs(data: Any) -> Iterable[tuple[str, Any]]:

@@ -326,8 +326,8 @@ def _simple_yaml(body: str) -> Any:
         if nxt >= count or (_indent(lines[nxt]) == 0 and not lines[nxt].startswith("- ")):
             # `key:` with nothing under it is null; ruamel puts the value at the next token
             # (at the end of the text: where the text ends, as ruamel's stream end)
-            end = (body.count("\n"), len(body) - body.rfind("\n") - 1)
-            where = (nxt, 0) if nxt < count else end
+            text_end = (body.count("\n"), len(body) - body.rfind("\n") - 1)
+            where = (nxt, 0) if nxt < count else text_end
             if not root.put(key, None, (idx, 0), where):
                 return _FALLBACK
             idx = nxt
@@ -770,7 +770,7 @@ class _Parser:
             return
         if key == "status":
             text = re.split(r"\s*\|\s*", text)[0].strip()
-            if "|" in meta.as_text(value) or "[" in text:
+            if "|" in (meta.as_text(value) or "") or "[" in text:
                 return  # template "Draft | Reviewed | Final": no real value yet
         self.meta[key] = text
 
@@ -828,14 +828,14 @@ class _Parser:
                 self._set(canonical, value, line.no)
         # "## Date" followed by the value on the next line
         for heading in self.headings:
-            key = meta.key_for(heading.text)
+            named = meta.key_for(heading.text)
             if (
-                key in ("date", "severity", "status", "duration", "detection")
-                and key not in self.meta
+                named in ("date", "severity", "status", "duration", "detection")
+                and named not in self.meta
             ):
                 nxt = self._next_text_line(heading.end_idx + 1)
-                if nxt is not None:
-                    self._set(key, nxt.text.strip().lstrip("-* "), nxt.no)
+                if nxt is not None and named is not None:
+                    self._set(named, nxt.text.strip().lstrip("-* "), nxt.no)
 
     def _next_text_line(self, idx: int) -> Line | None:
         for line in self.lines[idx : idx + 4]:

@@ -183,7 +183,7 @@ class Engine:
     def doc_items(self, docs: Iterable[LoadedDoc], result: RunResult) -> list[DocItem]:
         # one read of the state for the whole run (a query per item costs ~0.3 s at 10k)
         self._records = {r.item_id: r for r in self.state.items()}
-        self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
+        self._by_ticket = {}
         for record in sorted(self._records.values(), key=lambda r: r.item_id):
             if record.ticket_key:
                 self._by_ticket.setdefault((record.tracker, record.ticket_key), record)
@@ -277,9 +277,9 @@ class Engine:
         adopted = {}
         for item in items:
             if item.key is not None and item.item_id.startswith("ref:"):
-                ticket = tickets.get(item.key)
-                if ticket is not None and ticket.marker:
-                    adopted[item.item_id] = ticket.marker  # ours, state was lost
+                found = tickets.get(item.key)
+                if found is not None and found.marker:
+                    adopted[item.item_id] = found.marker  # ours, state was lost
         fresh = frozenset(m for m in pending if m in by_marker)
         return Fetched(tickets, by_marker, adopted, listed_at, records, fresh)
 
