@@ -11,6 +11,7 @@ from syncd.digest.model import Digest
 from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import discover
 from syncd.documents.parser import parse_file
+from syncd.documents.sections import rules_from_settings, set_default_section_rules
 from syncd.model import Postmortem
 from syncd.sync.state import StateStore
 
@@ -23,6 +24,7 @@ def load_docs(settings: Settings) -> list[tuple[str, Postmortem]]:
     """
     root = settings.docs.root
     set_default_date_order(settings.docs.date_order)  # before any document is parsed
+    set_default_section_rules(rules_from_settings(settings.docs))  # [docs] action_sections
     if not root.is_dir():
         raise FileNotFoundError(f"docs root {root} is not a directory")
     docs = []
