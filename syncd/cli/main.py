@@ -100,11 +100,12 @@ def _section_rules(config_arg: str | None) -> SectionRules:
     config_path = config_arg or os.environ.get("SYNCD_CONFIG")
     if not config_path:
         return SectionRules()
-    # start-up: pydantic-settings only when a config is given
-    from syncd.config import load_config
+    # start-up: pydantic-settings only when a config is given; only [docs] is read, so
+    # parse and lint never need tracker or SMTP secrets
+    from syncd.config import DocsSettings, load_section
     from syncd.documents.sections import rules_from_settings
 
-    return rules_from_settings(load_config(config_path).docs)
+    return rules_from_settings(load_section("docs", DocsSettings, config_path))
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
