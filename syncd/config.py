@@ -17,14 +17,16 @@ own model (`connectors.registry.build`), so the core never needs to know their f
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
+import sys
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -52,6 +54,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from syncd.common.durations import format_duration, parse_duration
 from syncd.common.globs import match_glob, normalise_rel
 
+SectionT = TypeVar("SectionT", bound=BaseModel)
 CONFIG_ENV = "SYNCD_CONFIG"
 ENV_PREFIX = "SYNCD_"
 ENV_NESTED_DELIMITER = "__"
@@ -68,11 +71,113 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used. `problems` lists "key: message" lines."""
+    """The configuration cannot be used. `problems` lists "key: message" lines.
 
-    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+    `secrets` are values known to be secret when the error was raised: `render` removes
+    them (and any 6-character piece of them) as a second net behind messages that are
+    built without input values in the first place.
+    """
+
+    def __init__(
+        self, message: str, problems: Sequence[str] = (), *, secrets: Sequence[str] = ()
+    ) -> None:
+        self.message = message
         self.problems = list(problems)
-        super().__init__(message + "".join(f"\n  {p}" for p in self.problems))
+        self.secrets = [s for s in secrets if s]
+        super().__init__(_scrub(message + "".join(f"\n  {p}" for p in self.problems), secrets))
+
+    def render(self) -> str:
+        """The one text every command prints for this error (once, on stderr)."""
+        return (
+            f"syncd: configuration error: {self}\n"
+            "  (the configuration reference: docs/configuration.md; exit code 1)"
+        )
+
+
+def report_config_error(exc: ConfigError) -> int:
+    """Print `exc` the one way every command does, and return the exit code (1)."""
+    print(exc.render(), file=sys.stderr)
+    return 1
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+        # any 6-character piece (a secret cut by a message's truncation)
+        for i in range(len(secret) - 5):
+            piece = secret[i : i + 6]
+            if piece in text:
+                text = text.replace(piece, REDACTED)
+    return text
+
+
+def secret_values(node: Any, key: str = "") -> list[str]:
+    """Every value under a secret-named key (or a SecretStr) in a raw config tree."""
+    if isinstance(node, Mapping):
+        return [s for k, v in node.items() for s in secret_values(v, str(k))]
+    if isinstance(node, list | tuple):
+        return [s for v in node for s in secret_values(v, key)]
+    if isinstance(node, SecretStr):
+        return [node.get_secret_value()]
+    if isinstance(node, str) and is_secret_key(key) and len(node) >= 4:
+        return [node]
+    return []
+
+
+def secret_hint(where: str) -> str:
+    """Where a secret at dotted key `where` (e.g. trackers.jira.token) can come from."""
+    section, _, key = where.rpartition(".")
+    env = ENV_PREFIX + where.upper().replace(".", ENV_NESTED_DELIMITER)
+    return (
+        f'set {key} in [{section}], or {key}{FILE_SUFFIX} = "path/to/file" (a file holding'
+        f" it, e.g. a mounted Kubernetes secret), or the environment variable {env}"
+    )
+
+
+def describe_errors(
+    errors: Iterable[Mapping[str, Any]], model: type[BaseModel] | None, prefix: str = ""
+) -> list[str]:
+    """pydantic errors as "dotted.key: what is wrong; what to do" lines, never with the
+    input value (a tracker section holds its token)."""
+    lines = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        where = _join(prefix, _dotted(loc)) if loc else prefix
+        kind = err["type"]
+        last = str(loc[-1]) if loc else ""
+        if kind == "missing":
+            if is_secret_key(last):
+                message = f"required secret is missing; {secret_hint(where)}"
+            else:
+                section = where.rpartition(".")[0]
+                message = f'required key is missing; add {last} = "..." to [{section}]'
+        elif kind == "extra_forbidden":
+            known = _known_keys(model, loc[:-1])
+            close = difflib.get_close_matches(last, known, n=1)
+            if close:
+                message = f"unknown key; did you mean {close[0]!r}?"
+            elif known:
+                message = f"unknown key; known keys here: {', '.join(known)}"
+            else:
+                message = "unknown key"
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return lines
+
+
+def _known_keys(model: type[BaseModel] | None, loc: Sequence[Any]) -> list[str]:
+    """The field names of the (nested) model at `loc`, for a "did you mean" hint."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        current = fields[part].annotation
+    fields = getattr(current, "model_fields", None)
+    if not fields:
+        return []
+    return sorted((f.alias or name) for name, f in fields.items())
 
 
 # --------------------------------------------------------------------------- helpers
@@ -324,6 +429,12 @@ class SmtpSettings(_Section):
 class LintSettings(_Section):
     disable: StrList = Field(default_factory=list)
     ignore: dict[str, list[str]] = Field(default_factory=dict)  # glob -> rule ids
+    # The date the `overdue` rule compares due dates against: YYYY-MM-DD, or "today" for
+    # the current date (then findings change with the calendar). Unset: rule off.
+    today: date | Literal["today"] | None = None
+
+    def today_date(self) -> date | None:
+        return date.today() if self.today == "today" else self.today
 
 
 class LogSettings(_Section):
@@ -480,20 +591,84 @@ def _owner_key(owner: str) -> str:
 
 
 def load_config(
-    path: str | Path | None = None, *, env: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    read_secrets: bool = True,
 ) -> Settings:
-    """Load the TOML file (`path`, else `$SYNCD_CONFIG`, else none) with env overrides."""
+    """Load the TOML file (`path`, else `$SYNCD_CONFIG`, else none) with env overrides.
+
+    `read_secrets=False` (commands that need only the docs: digest without --send) drops
+    every `x_file` reference unread, so a laptop without the mounted secrets works.
+    """
     environ: Mapping[str, str] = os.environ if env is None else env
     config_path = _config_path(path, environ)
     base_dir = config_path.parent if config_path else Path.cwd()
 
     raw = _read_toml(config_path) if config_path else {}
     raw = deep_merge(raw, _env_overrides(environ))
-    raw = _resolve_secret_files(raw, base_dir)
-    settings = _validate(raw, config_path)
+    raw = _resolve_secret_files(raw, base_dir) if read_secrets else _drop_file_refs(raw)
+    try:
+        settings = _validate(raw, config_path)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, exc.problems, secrets=secret_values(raw)) from None
     settings = _resolve_paths(settings, base_dir)
     settings._source = config_path
     return settings
+
+
+def require_config(
+    path: str | Path | None, env: Mapping[str, str] | None = None
+) -> str | Path | None:
+    """`path` back, unless there is no configuration at all: then a ConfigError naming
+    --config and SYNCD_CONFIG, so a command never runs on bare defaults (and never
+    creates .syncd/state.db in whatever directory it was started from). Settings given
+    only through SYNCD_* variables count as a configuration (containers)."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    if path is not None and str(path):
+        return path
+    if environ.get(CONFIG_ENV) or any(
+        k.upper().startswith(ENV_PREFIX) and k.upper() != CONFIG_ENV for k in environ
+    ):
+        return path
+    raise ConfigError(
+        "no configuration: pass --config FILE or set SYNCD_CONFIG=FILE"
+        " (config/example.toml is a commented starting point)"
+    )
+
+
+def load_section(
+    name: str,
+    model: type[SectionT],
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> SectionT:
+    """One section (`[lint]`, `[docs]`) and its SYNCD_NAME__* overrides, nothing else: a
+    pre-commit hook must not need tracker or SMTP secrets, nor fail on a section it
+    never reads."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    config_path = _config_path(path, environ)
+    raw = _read_toml(config_path) if config_path else {}
+    prefix = f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}"
+    own_env = {k: v for k, v in environ.items() if k.upper().startswith(prefix)}
+    section = deep_merge(raw, _env_overrides(own_env)).get(name, {})
+    try:
+        return model.model_validate(_drop_file_refs(section))
+    except ValidationError as exc:
+        origin = f" in {config_path}" if config_path else ""
+        errors = exc.errors(include_input=False, include_url=False)
+        raise ConfigError(
+            f"invalid configuration{origin}:", describe_errors(errors, model, name)
+        ) from None
+
+
+def _drop_file_refs(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_drop_file_refs(v) for v in node]
+    if not isinstance(node, Mapping):
+        return node
+    return {k: _drop_file_refs(v) for k, v in node.items() if not _is_file_ref(k, v)}
 
 
 def _config_path(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -631,16 +806,26 @@ def _validate(raw: dict[str, Any], source: Path | None) -> Settings:
         return Settings(**raw)
     except ValidationError as exc:
         origin = f" in {source}" if source else ""
-        problems = [_describe(err) for err in exc.errors(include_input=False, include_url=False)]
+        errors = exc.errors(include_input=False, include_url=False)
         # `from None`: the ValidationError's own text would echo input values (secrets).
-        raise ConfigError(f"invalid configuration{origin}:", problems) from None
+        raise ConfigError(
+            f"invalid configuration{origin}:", describe_errors(errors, Settings)
+        ) from None
 
 
-def _describe(err: Mapping[str, Any]) -> str:
-    message = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"])
-    message = message.removeprefix("Value error, ")
-    where = _dotted(err["loc"])
-    return f"{where}: {message}" if where else message
+def tracker_error(name: str, exc: ValidationError, model: type[BaseModel] | None) -> list[str]:
+    """A connector's model rejected `[trackers.NAME]`: the same lines as for the core."""
+    errors = exc.errors(include_input=False, include_url=False)
+    return describe_errors(errors, model, f"trackers.{name}")
+
+
+def empty_secrets(name: str, section: Mapping[str, Any]) -> list[str]:
+    """`token = ""` passes a str model but is never usable (PyGithub asserts on it)."""
+    return [
+        f"trackers.{name}.{key}: is empty; {secret_hint(f'trackers.{name}.{key}')}"
+        for key, value in section.items()
+        if is_secret_key(str(key)) and isinstance(value, str) and not value.strip()
+    ]
 
 
 def _dotted(loc: Sequence[str | int]) -> str:

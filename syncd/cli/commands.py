@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,11 @@ import structlog
 
 from syncd.common import logs
 from syncd.common.exits import EXIT_CONFIG, EXIT_OK, EXIT_RETRY
-from syncd.config import ConfigError, load_config
+from syncd.config import load_config, require_config
 from syncd.sync.context import Context, open_context, secrets_of
 from syncd.sync.engine import Engine, RunResult
 from syncd.sync.lease import with_sync_lease
-from syncd.sync.state import StateStore
+from syncd.sync.state import StateError, StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -26,16 +27,13 @@ def _print_json(data: Any, redactor: logs.Redactor) -> None:
 
 
 def _run(args: argparse.Namespace, *, dry_run: bool) -> tuple[RunResult, Context] | int:
+    # ConfigError and StateError reach `main`, which prints them the one way
+    require_config(getattr(args, "config", None))
     try:
         with open_context(getattr(args, "config", None)) as ctx:
             engine = Engine(ctx.settings, ctx.state, ctx.connectors)
             result = engine.run(dry_run=dry_run)
             return result, ctx
-    except ConfigError as exc:
-        print(f"syncd: configuration error: {exc}", file=sys.stderr)
-        for problem in getattr(exc, "problems", []):
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_CONFIG
     except FileNotFoundError as exc:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -104,8 +102,14 @@ def describe(action: dict[str, Any], entry: dict[str, Any]) -> str:
     return f"{action.get('kind', kind)}: {action.get('message', '')}"
 
 
-@with_sync_lease
 def cmd_sync(args: argparse.Namespace) -> int:
+    # before the lease, which would otherwise create a state file on bare defaults
+    require_config(getattr(args, "config", None))
+    return _leased_sync(args)
+
+
+@with_sync_lease
+def _leased_sync(args: argparse.Namespace) -> int:
     outcome = _run(args, dry_run=False)
     if isinstance(outcome, int):
         return outcome
@@ -134,12 +138,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    try:
-        settings = load_config(args.config)
-    except ConfigError as exc:
-        print(f"syncd: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    settings = load_config(require_config(args.config))
     redactor = logs.Redactor(secrets_of(settings))
+    path = settings.state.path
+    if str(path) != ":memory:" and not Path(path).exists():
+        # reading must not create: a status in the wrong directory would leave a state file
+        print(f"no sync has run yet: no state file at {path} (run `syncd sync`)")
+        return EXIT_OK
     with StateStore.open(settings.state.path) as state:
         items = [
             {
@@ -195,13 +200,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@with_sync_lease
 def cmd_state_reset(args: argparse.Namespace) -> int:
-    try:
-        settings = load_config(args.config)
-    except ConfigError as exc:
-        print(f"syncd: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    require_config(getattr(args, "config", None))  # before the lease opens a state file
+    return _leased_state_reset(args)
+
+
+@with_sync_lease
+def _leased_state_reset(args: argparse.Namespace) -> int:
+    settings = load_config(require_config(args.config))
     if not args.yes:
         print(
             "syncd state reset forgets every snapshot, cursor and pending create. Tickets are "
@@ -210,10 +216,28 @@ def cmd_state_reset(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    with StateStore.open(settings.state.path) as state:
-        state.reset()
+    try:
+        with StateStore.open(settings.state.path) as state:
+            state.reset()
+    except StateError as exc:
+        # a corrupt or foreign file: keep it for a post-mortem of its own, start afresh
+        aside = _move_aside(Path(settings.state.path))
+        print(f"syncd: {exc}; moved it to {aside}", file=sys.stderr)
+        with StateStore.open(settings.state.path):
+            pass
     print(f"state at {settings.state.path} reset")
     return EXIT_OK
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.broken-{stamp}")
+    path.rename(aside)
+    for suffix in ("-wal", "-shm"):  # SQLite's companions belong to the moved file
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.rename(aside.with_name(aside.name + suffix))
+    return aside
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,11 +100,12 @@ def _section_rules(config_arg: str | None) -> SectionRules:
     config_path = config_arg or os.environ.get("SYNCD_CONFIG")
     if not config_path:
         return SectionRules()
-    # start-up: pydantic-settings only when a config is given
-    from syncd.config import load_config
+    # start-up: pydantic-settings only when a config is given; only [docs] is read, so
+    # parse and lint never need tracker or SMTP secrets
+    from syncd.config import DocsSettings, load_section
     from syncd.documents.sections import rules_from_settings
 
-    return rules_from_settings(load_config(config_path).docs)
+    return rules_from_settings(load_section("docs", DocsSettings, config_path))
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
@@ -154,17 +156,28 @@ def _lint_config(args: argparse.Namespace) -> Any:
 
     disable: set[str] = set(args.disable or [])
     ignore: list[tuple[str, frozenset[str]]] = []
+    today = args.today
     config_path = args.config or os.environ.get("SYNCD_CONFIG")
     if config_path:
-        # start-up: pydantic-settings only when a config is given
-        from syncd.config import load_config
+        # start-up: pydantic only when a config is given; only [lint] and [docs] are read
+        from syncd.config import DocsSettings, LintSettings, load_section
         from syncd.documents.dates import set_default_date_order
 
-        settings = load_config(config_path)
-        set_default_date_order(settings.docs.date_order)
-        disable |= set(settings.lint.disable)
-        ignore = [(glob, frozenset(rules)) for glob, rules in settings.lint.ignore.items()]
-    return LintConfig(disable=frozenset(disable), ignore=tuple(ignore))
+        settings = load_section("lint", LintSettings, config_path)
+        set_default_date_order(load_section("docs", DocsSettings, config_path).date_order)
+        disable |= set(settings.disable)
+        ignore = [(glob, frozenset(rules)) for glob, rules in settings.ignore.items()]
+        today = today or settings.today_date()
+    return LintConfig(disable=frozenset(disable), ignore=tuple(ignore), today=today)
+
+
+def _today(raw: str) -> date:
+    if raw == "today":
+        return date.today()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD or 'today'): {raw}") from None
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -231,6 +244,13 @@ def build_parser(
     p.add_argument("--format", choices=["json", "text"], default="text")
     p.add_argument("--disable", action="append", metavar="RULE", help="turn a rule off")
     p.add_argument("--config", help="TOML config whose [lint] section applies")
+    p.add_argument(
+        "--today",
+        type=_today,
+        metavar="YYYY-MM-DD",
+        help="the date the overdue rule compares against ('today' for the current date);"
+        " without it (or [lint] today) the rule is off, so results never change by themselves",
+    )
     p.add_argument("--list-rules", action="store_true", help="list rule ids and exit")
     p.set_defaults(func=cmd_lint)
 
@@ -273,6 +293,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        code = report_user_error(exc)
+        if code is None:
+            raise
+        return code
+
+
+def report_user_error(exc: BaseException) -> int | None:
+    """The exit code for an error a user can fix, after printing it once and plainly
+    (no traceback); None for a bug, which keeps its traceback."""
+    config = sys.modules.get("syncd.config")  # loaded if it raised: no import for parse
+    if config is not None and isinstance(exc, config.ConfigError):
+        code: int = config.report_config_error(exc)
+        return code
+    state = sys.modules.get("syncd.sync.state")
+    if state is not None and isinstance(exc, state.StateError):
+        print(
+            f"syncd: {exc}\n  to recover: syncd state reset --yes --config FILE moves the"
+            " file aside and starts afresh; the next sync re-adopts every ticket by its"
+            " marker, so nothing is created twice",
+            file=sys.stderr,
+        )
+        return 1
+    return None
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # start-up: the worker stack (prometheus, WSGI server) only for `syncd run`
     import structlog
 
-    from syncd.config import ConfigError
+    from syncd.config import require_config
     from syncd.sync.context import open_context
     from syncd.sync.state import StateError
 
@@ -66,6 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log = structlog.get_logger("syncd.service.worker")
 
+    # a ConfigError reaches `syncd.cli.main`, which prints every one the same way
+    require_config(getattr(args, "config", None))
     try:
         with open_context(getattr(args, "config", None)) as ctx:
             try:
@@ -84,9 +86,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return EXIT_CONFIG
             with stop_on_signals(worker.request_stop):
                 return worker.run()
-    except ConfigError as exc:
-        print(f"syncd: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
     except StateError as exc:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -100,15 +99,11 @@ def _lease_wait(args: argparse.Namespace) -> float | None:
 
 def cmd_lease(args: argparse.Namespace) -> int:
     # start-up: `syncd lease` is registered with every command but rarely run
-    from syncd.config import ConfigError, load_config
+    from syncd.config import load_config, require_config
     from syncd.sync.lease import SYNC_LEASE, describe
     from syncd.sync.state import StateStore
 
-    try:
-        settings = load_config(args.config)
-    except ConfigError as exc:
-        print(f"syncd: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    settings = load_config(require_config(args.config))  # errors: printed by main
     with StateStore.open(settings.state.path) as state:
         lease = state.get_lease(SYNC_LEASE)
         if args.lease_command == "show":

@@ -9,10 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from connectors.base import Connector
-from connectors.registry import UnknownConnector, build
+from connectors.registry import UnknownConnector, build, connector_class
 from syncd.common import logs
-from syncd.config import ConfigError, Settings, is_secret_key, load_config
+from syncd.config import (
+    ConfigError,
+    Settings,
+    empty_secrets,
+    is_secret_key,
+    load_config,
+    tracker_error,
+)
 from syncd.sync.state import StateStore
 
 
@@ -48,18 +57,44 @@ def secrets_of(settings: Settings) -> list[str]:
     return found
 
 
+def build_connectors(settings: Settings) -> dict[str, Connector]:
+    """One connector per `[trackers.NAME]`; every section's problems in one ConfigError,
+    each a dotted key with what to do, never an input value."""
+    connectors: dict[str, Connector] = {}
+    problems: list[str] = []
+    for name, section in settings.trackers.items():
+        if empty := empty_secrets(name, section):
+            problems.extend(empty)
+            continue
+        try:
+            connectors[name] = build(name, dict(section))
+        except UnknownConnector as exc:
+            problems.append(f"trackers.{name}.kind: {exc}")
+        except ValidationError as exc:  # the connector's own model rejected its section
+            model = getattr(_connector_class(section, name), "Config", None)
+            problems.extend(tracker_error(name, exc, model))
+    if problems:
+        for connector in connectors.values():
+            connector.close()
+        source = f" in {settings.source}" if settings.source else ""
+        raise ConfigError(
+            f"invalid tracker configuration{source}:", problems, secrets=secrets_of(settings)
+        )
+    return connectors
+
+
+def _connector_class(section: Any, name: str) -> Any:
+    try:
+        return connector_class(str(section.get("kind", name)))
+    except UnknownConnector:
+        return None
+
+
 @contextlib.contextmanager
 def open_context(config: str | Path | None) -> Iterator[Context]:
     settings = load_config(config)
     redactor = logs.configure(settings.log.format, settings.log.level, secrets_of(settings))
-    connectors: dict[str, Connector] = {}
-    try:
-        for name, section in settings.trackers.items():
-            connectors[name] = build(name, dict(section))
-    except UnknownConnector as exc:
-        raise ConfigError(str(exc)) from None
-    except ValueError as exc:  # the connector's own pydantic model rejected its section
-        raise ConfigError(f"trackers: {exc}") from None
+    connectors = build_connectors(settings)
     state = StateStore.open(settings.state.path)
     try:
         yield Context(settings, state, connectors, redactor)
