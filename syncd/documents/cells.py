@@ -172,6 +172,9 @@ _FIELD = re.compile(
 )
 
 
+_ENTITY_END = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});$")
+
+
 @dataclass(frozen=True)
 class InlineField:
     name: str  # canonical field
@@ -192,6 +195,8 @@ def inline_fields(text: str) -> list[InlineField]:
         value = raw.rstrip()
         # trailing separators belong to the prose, not the value
         while value and value[-1] in ".,;|)*_、，。；）" and not value.endswith("..."):
+            if value[-1] == ";" and _ENTITY_END.search(value):
+                break  # "&gt;" is an escaped character, not a separator
             if value[-1] == "." and re.search(r"\b[A-Z]\.$", value):
                 break  # "J. Park." keeps nothing, but "J." initial inside a name stays
             value = value[:-1].rstrip()

@@ -16,6 +16,7 @@ that breaks the YAML) is refused instead of committed:
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -183,7 +184,12 @@ def _same_except_owned(a: ActionItem, b: ActionItem) -> bool:
 
 def _ticket_reads_as(value: str | None, intended: str) -> bool:
     one_line = " ".join(intended.split())  # the patcher writes values on one line
-    return value is not None and value in (intended, one_line, parse_ticket(one_line))
+    wanted = (intended, one_line, parse_ticket(one_line))
+    # the patcher writes `<` as `&lt;` (no raw HTML from a tracker): it reads back escaped
+    if value is None:
+        return False
+    read = html.unescape(value)
+    return value in wanted or read in wanted or " ".join(read.split()) in wanted
 
 
 def _status_ok(old: ActionItem, new: ActionItem, intended: Status) -> bool:
