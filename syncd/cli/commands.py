@@ -15,8 +15,9 @@ from syncd.common import logs
 from syncd.common.exits import EXIT_CONFIG, EXIT_OK, EXIT_RETRY
 from syncd.config import load_config, require_config
 from syncd.sync.context import Context, open_context, secrets_of
-from syncd.sync.engine import Engine, RunResult
+from syncd.sync.engine import Engine
 from syncd.sync.lease import with_sync_lease
+from syncd.sync.run import RunResult
 from syncd.sync.state import StateError, StateStore
 
 log = structlog.get_logger(__name__)

@@ -33,8 +33,9 @@ from syncd.service.cron import Cron
 from syncd.service.debounce import Debouncer
 from syncd.service.metrics import Metrics
 from syncd.service.server import App, HttpServer, Readiness, WebhookParser, webhook_parsers
-from syncd.sync.engine import Engine, RunResult
+from syncd.sync.engine import Engine
 from syncd.sync.lease import LeaseKeeper, describe
+from syncd.sync.run import RunResult
 from syncd.sync.state import StateStore
 
 log = structlog.get_logger(__name__)

@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from syncd import __version__
-from syncd.sync.engine import RunResult
+from syncd.sync.run import RunResult
 from syncd.sync.state import StateStore
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

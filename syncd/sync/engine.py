@@ -17,18 +17,12 @@ or state deleted) the full listing of managed tickets is the marker index.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import json
-import os
 import re
-import socket
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -37,18 +31,14 @@ from connectors.base import Connector, Ticket, TicketDraft, TrackerError
 from syncd.config import Settings
 from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import discover
-from syncd.documents.parser import parse_file, parse_text
+from syncd.documents.parser import parse_file
 from syncd.documents.patch import (
     Edit,
-    PatchError,
-    apply_edits,
     remove_stale_temp_files,
-    write_atomic,
 )
 from syncd.documents.sections import rules_from_settings, set_default_section_rules
-from syncd.model import MARKER_PREFIX, ActionItem, Postmortem, Status
-from syncd.sync import gitops
-from syncd.sync.lease import holder_is_dead
+from syncd.model import Status
+from syncd.sync.identity import SIMILAR, SIMILAR_MOVED, marker_for, similarity
 from syncd.sync.planner import (
     Create,
     DocSide,
@@ -63,75 +53,13 @@ from syncd.sync.planner import (
     plan_item,
     ticket_snapshot,
 )
+from syncd.sync.run import DocItem, LoadedDoc, RunResult
 from syncd.sync.state import ItemRecord, StateStore
+from syncd.sync.writeback import WriteBack
 
 log = structlog.get_logger(__name__)
 
-GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
-UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc paths
 CREATE_CHUNK = 10  # trackers without bulk create: keys are stored after every 10 creates
-
-
-def marker_for(rel_path: str, action: str, occurrence: int) -> str:
-    """Stable id of an action item that has no ticket yet (see README "Identity")."""
-    norm = re.sub(r"\s+", " ", action.strip().lower())
-    digest = hashlib.sha256(f"{rel_path}\0{norm}\0{occurrence}".encode()).hexdigest()
-    return f"{MARKER_PREFIX}{digest[:16]}"
-
-
-@dataclass
-class LoadedDoc:
-    rel: str
-    path: Path
-    text: str
-    prefix: str  # a BOM to restore on write
-    doc: Postmortem
-    tracker: str | None
-
-
-@dataclass
-class DocItem:
-    item_id: str
-    tracker: str
-    loaded: LoadedDoc
-    item: ActionItem
-    key: str | None  # ticket key named in the doc, resolved by the connector
-
-
-@dataclass
-class RunResult:
-    docs: int = 0
-    items: int = 0
-    created: int = 0
-    updated: int = 0
-    status_pushed: int = 0
-    doc_edits: int = 0
-    docs_written: int = 0
-    conflicts: int = 0
-    errors: int = 0
-    notes: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    requests: dict[str, dict[str, int]] = field(default_factory=dict)
-    plans: list[dict[str, Any]] = field(default_factory=list)
-    commit: str | None = None
-    duration_s: float = 0.0
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "docs": self.docs,
-            "items": self.items,
-            "created": self.created,
-            "updated": self.updated,
-            "status_pushed": self.status_pushed,
-            "doc_edits": self.doc_edits,
-            "docs_written": self.docs_written,
-            "conflicts": self.conflicts,
-            "errors": self.errors,
-            "problems": len(self.problems),
-            "requests": self.requests,
-            "commit": self.commit,
-            "duration_s": round(self.duration_s, 3),
-        }
 
 
 class Engine:
@@ -153,6 +81,7 @@ class Engine:
         self.connectors = dict(connectors)
         self.now = now
         self.root = settings.docs.root
+        self.writeback = WriteBack(settings, state)
         set_default_date_order(settings.docs.date_order)  # before any document is parsed
 
     # -- reading ---------------------------------------------------------------------
@@ -429,14 +358,12 @@ class Engine:
         """One reconcile. `only` ({tracker: {keys}}) limits it to the items whose tickets
         a webhook named: those tickets are fetched by key and the cursor is not moved."""
         started = time.monotonic()
-        self.dry_run = dry_run
+        self.dry_run = self.writeback.dry_run = dry_run
         result = RunResult()
         # connectors outlive a run in the daemon: report this run's requests only
         counts_before = {name: _counts(c) for name, c in self.connectors.items()}
         if not dry_run:
-            self._commit_leftovers(result)
-        if not dry_run and only is None:
-            self._pull(result)
+            self.writeback.prepare(result, pull=only is None)
         docs = self.load_docs(result)
         items = self.doc_items(docs, result)
         by_tracker: dict[str, list[DocItem]] = defaultdict(list)
@@ -468,16 +395,7 @@ class Engine:
             if only is None:
                 cursors[tracker] = fetched.listed_at
         if not dry_run:
-            self._note_uncommitted(doc_edits)
-            written = self._write_docs(docs, doc_edits, pending_records, result)
-            committed = self._commit(list(written), result)
-            if committed == "dropped":
-                # the remote won: our edits are gone from the docs, so their items keep
-                # the old snapshot and the next run plans the same writes again
-                for item_id in set().union(*written.values()):
-                    pending_records.pop(item_id, None)
-            if doc_edits and committed != "failed":
-                self.state.meta_set(UNCOMMITTED, "[]")
+            self.writeback.land(docs, doc_edits, pending_records, result)
             self.state.put_items(pending_records.values())
             for tracker, at in cursors.items():
                 self.state.set_cursor(tracker, at)
@@ -693,199 +611,6 @@ class Engine:
             edit = Edit(edit.item, ticket=edit.ticket, status=action.status)
         edits[item.item_id] = edit
 
-    # -- doc write-back ------------------------------------------------------------------
-    def _write_docs(
-        self,
-        docs: list[LoadedDoc],
-        doc_edits: dict[str, dict[str, Edit]],
-        records: dict[str, ItemRecord],
-        result: RunResult,
-    ) -> dict[Path, set[str]]:
-        """Write each doc's cell edits. An edit that does not land keeps the item's old
-        snapshot (its record is dropped from this run's batch), so the next run plans it
-        again instead of believing the doc was updated."""
-        by_rel = {d.rel: d for d in docs}
-        written: dict[Path, set[str]] = {}
-        for rel, edits in doc_edits.items():
-            loaded = by_rel[rel]
-            try:
-                path, applied = self._write_doc(loaded, edits, records, result)
-            except (OSError, PatchError) as exc:
-                result.errors += 1
-                result.notes.append({"path": rel, "kind": "write-failed", "message": str(exc)})
-                path, applied = None, set()
-            for item_id in set(edits) - applied:
-                records.pop(item_id, None)
-            if path is not None:
-                written[path] = applied
-        return written
-
-    def _write_doc(
-        self,
-        loaded: LoadedDoc,
-        edits: dict[str, Edit],
-        records: dict[str, ItemRecord],
-        result: RunResult,
-    ) -> tuple[Path | None, set[str]]:
-        current_doc, text = parse_file(loaded.path)
-        if text is None:
-            raise OSError(f"{loaded.rel} became unreadable")
-        text = text[len(loaded.prefix) :]
-        current = LoadedDoc(
-            loaded.rel, loaded.path, text, loaded.prefix, current_doc, loaded.tracker
-        )
-        # A human may have edited the doc since we read it: edits are re-targeted by
-        # item identity at what is there now, so nothing they wrote is overwritten.
-        remapped = self._rematch(loaded, current, edits)
-        if not remapped:
-            return None, set()
-        new_text = apply_edits(text, current_doc, [edit for _id, edit in remapped.values()])
-        if new_text == text:
-            return None, {item_id for item_id, _edit in remapped.values()}
-        if parse_file(loaded.path)[1] != loaded.prefix + text:
-            raise OSError(f"{loaded.rel} changed while being written; retried next run")
-        write_atomic(loaded.path, new_text, prefix=loaded.prefix)
-        result.docs_written += 1
-        result.doc_edits += len(remapped)
-        # record the doc side as the file now reads it (a checkbox cannot say "in progress")
-        after = LoadedDoc(
-            loaded.rel,
-            loaded.path,
-            new_text,
-            loaded.prefix,
-            parse_text(new_text, loaded.path),
-            loaded.tracker,
-        )
-        for item in after.doc.action_items:
-            hit = remapped.get(self._identity(after, item))
-            if hit is None or hit[0] not in records:
-                continue
-            record, snapshot = records[hit[0]], DocSide.of(item).snapshot()
-            if hit[1].status is None:  # only a key was written: the status base stands
-                snapshot["status"] = record.doc.get("status", snapshot["status"])
-            records[hit[0]] = _with_doc(record, snapshot)
-        return loaded.path, {item_id for item_id, _edit in remapped.values()}
-
-    def _rematch(
-        self, loaded: LoadedDoc, current: LoadedDoc, edits: dict[str, Edit]
-    ) -> dict[tuple[str, int], tuple[str, Edit]]:
-        """Edits planned against the text we read, re-targeted at the text there now,
-        keyed by item identity (action text + occurrence), with the item id they serve."""
-        planned = {self._identity(loaded, e.item): (item_id, e) for item_id, e in edits.items()}
-        out = {}
-        unmatched = []
-        for item in current.doc.action_items:
-            identity = self._identity(current, item)
-            if identity in planned:
-                item_id, edit = planned.pop(identity)
-                out[identity] = (item_id, Edit(item, ticket=edit.ticket, status=edit.status))
-            elif item.ticket is None:
-                unmatched.append((identity, item))
-        # a row reworded meanwhile still gets its ticket key, if it is recognisably the same
-        for item_id, edit in planned.values():
-            scored = [
-                (similarity(edit.item.action, item.action), identity, item)
-                for identity, item in unmatched
-            ]
-            best = max(scored, default=None, key=lambda t: t[0])
-            if best is not None and best[0] >= SIMILAR:
-                unmatched = [(i, it) for i, it in unmatched if i != best[1]]
-                out[best[1]] = (item_id, Edit(best[2], ticket=edit.ticket, status=edit.status))
-        return out
-
-    def _identity(self, loaded: LoadedDoc, item: ActionItem) -> tuple[str, int]:
-        norm = re.sub(r"\s+", " ", item.action.strip().lower())
-        same = [
-            i
-            for i in loaded.doc.action_items
-            if re.sub(r"\s+", " ", i.action.strip().lower()) == norm
-        ]
-        occurrence = next((n for n, i in enumerate(same) if i.line == item.line), 0)
-        return norm, occurrence
-
-    def _note_uncommitted(self, doc_edits: dict[str, dict[str, Edit]]) -> None:
-        """Before writing docs, remember which ones may end up written but uncommitted
-        (a kill between write and commit); the next run commits them first."""
-        if doc_edits:
-            pending = set(json.loads(self.state.meta_get(UNCOMMITTED) or "[]")) | set(doc_edits)
-            self.state.meta_set(UNCOMMITTED, json.dumps(sorted(pending)))
-
-    def _commit_leftovers(self, result: RunResult) -> None:
-        leftovers = json.loads(self.state.meta_get(UNCOMMITTED) or "[]")
-        if leftovers:
-            paths = [self.root / rel for rel in leftovers if (self.root / rel).is_file()]
-            if self._commit(paths, result) is None:
-                self.state.meta_set(UNCOMMITTED, "[]")
-
-    def _pull(self, result: RunResult) -> None:
-        git = self.settings.docs.git
-        top = gitops.work_tree(self.root) if git.pull is not False else None
-        if top is None or (git.pull is None and gitops.upstream(top) is None):
-            return
-        self._clear_stale_git_lock(top, result)
-        self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
-        error = gitops.pull(top, git.remote)
-        self.state.meta_set(GIT_HOLDER, "")
-        if error is not None:
-            result.errors += 1
-            result.notes.append({"kind": "git", "message": error})
-
-    def _commit(self, written: list[Path], result: RunResult) -> str | None:
-        """Commit (and push) the written docs; returns "dropped" when a conflicting
-        remote change made us drop our commit, "failed" when git failed."""
-        git = self.settings.docs.git
-        if not written or not git.commit:
-            return None
-        top = gitops.work_tree(self.root)
-        if top is None:
-            return None
-        names = sorted(p.relative_to(self.root).as_posix() for p in written)
-        message = (
-            f"{git.message_prefix}sync {len(written)} postmortem(s)\n\n"
-            + "\n".join(f"- {n}" for n in names)
-            + f"\n\n{result.created} ticket(s) created, {result.doc_edits} cell(s) updated."
-        )
-        self._clear_stale_git_lock(top, result)
-        try:
-            self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
-            sha = gitops.commit(top, written, message, git.author_name, git.author_email)
-            result.commit = sha
-            should_push = git.push if git.push is not None else gitops.upstream(top) is not None
-            if sha and should_push:
-                pushed = gitops.push(top, git.remote, sha)
-                if not pushed.pushed:
-                    result.errors += 1
-                    result.notes.append({"kind": "push", "message": pushed.message})
-                    if pushed.dropped:
-                        result.commit = None
-                        return "dropped"
-        except gitops.GitError as exc:
-            result.errors += 1
-            result.notes.append({"kind": "git", "message": str(exc)})
-            return "failed"
-        finally:
-            self.state.meta_set(GIT_HOLDER, "")
-        return None
-
-    def _clear_stale_git_lock(self, top: Path, result: RunResult) -> None:
-        """A run killed inside `git commit`/`pull` leaves .git/index.lock behind, and git
-        refuses to work until it is gone. Remove it when the state says our own git
-        operation was in flight and that process is dead (we hold the sync lease, so
-        no other run of ours can be using it)."""
-        holder = self.state.meta_get(GIT_HOLDER) or ""
-        lock = top / ".git" / "index.lock"
-        if holder and holder.split(":")[1:2] != [str(os.getpid())] and holder_is_dead(holder):
-            if lock.exists():
-                lock.unlink(missing_ok=True)
-                result.notes.append(
-                    {
-                        "kind": "git",
-                        "message": "removed .git/index.lock left "
-                        "by a run that was killed during a git operation",
-                    }
-                )
-            self.state.meta_set(GIT_HOLDER, "")
-
 
 @dataclass(frozen=True)
 class Fetched:
@@ -895,17 +620,6 @@ class Fetched:
     listed_at: datetime  # the next cursor, once this run has applied what it saw
     records: dict[str, ItemRecord]
     fresh: frozenset[str] = frozenset()  # markers of creates whose outcome we just learned
-
-
-SIMILAR = 0.6  # how alike a reworded row must be to keep its ticket
-SIMILAR_MOVED = 0.9  # … and a row whose document was renamed meanwhile
-
-
-def similarity(a: str, b: str) -> float:
-    def norm(text: str) -> str:
-        return re.sub(r"\s+", " ", text.strip().lower())
-
-    return difflib.SequenceMatcher(None, norm(a), norm(b)).ratio()
 
 
 def _record_text(record: ItemRecord, tickets: Mapping[str, Ticket]) -> str:
@@ -941,20 +655,6 @@ def _counts(connector: Connector) -> dict[str, int]:
 
 def _is_p(priority: str | None) -> bool:
     return bool(priority and re.fullmatch(r"P[0-4]", priority))
-
-
-def _with_doc(record: ItemRecord, snapshot: dict[str, Any]) -> ItemRecord:
-    return ItemRecord(
-        record.item_id,
-        record.tracker,
-        record.doc_path,
-        record.ticket_key,
-        snapshot,
-        record.ticket,
-        record.synced_at,
-        record.error,
-        record.attempts,
-    )
 
 
 def _ticket_from_snapshot(key: str, record: ItemRecord) -> Ticket:

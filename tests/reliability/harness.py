@@ -38,7 +38,7 @@ from connectors.testing.jira import JiraEmulator
 from syncd.cli.demo import OWNERS, toml_value
 from syncd.documents.parser import parse_file, parse_text
 from syncd.model import Status
-from syncd.sync.engine import marker_for
+from syncd.sync.identity import marker_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNCD = Path(sys.executable).with_name("syncd")  # the running interpreter's script

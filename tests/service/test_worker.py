@@ -29,8 +29,8 @@ from syncd.service.cron import Cron, CronError
 from syncd.service.daemon import DigestClock, Worker
 from syncd.service.debounce import Debouncer
 from syncd.service.worker import stop_on_signals
-from syncd.sync.engine import RunResult
 from syncd.sync.lease import LeaseKeeper
+from syncd.sync.run import RunResult
 from syncd.sync.state import StateStore
 
 SECRET = "worker-test-secret"

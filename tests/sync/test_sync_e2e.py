@@ -20,6 +20,7 @@ import pytest
 
 import syncd.sync.context
 import syncd.sync.engine
+import syncd.sync.writeback
 from connectors.registry import build as real_build
 from connectors.testing.emulation import Fault
 from syncd.model import Status
@@ -396,7 +397,7 @@ def test_state_lost_after_write_back_failed_readopts_by_marker(
     def read_only(*_args: Any, **_kwargs: Any) -> None:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(syncd.sync.engine, "write_atomic", read_only)
+    monkeypatch.setattr(syncd.sync.writeback, "write_atomic", read_only)
     code, out, _err = world.sync()
     monkeypatch.undo()
 

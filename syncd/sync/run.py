@@ -1,0 +1,64 @@
+"""What one run works on and what it reports: the docs as read, their items, the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncd.model import ActionItem, Postmortem
+
+
+@dataclass
+class LoadedDoc:
+    rel: str
+    path: Path
+    text: str
+    prefix: str  # a BOM to restore on write
+    doc: Postmortem
+    tracker: str | None
+
+
+@dataclass
+class DocItem:
+    item_id: str
+    tracker: str
+    loaded: LoadedDoc
+    item: ActionItem
+    key: str | None  # ticket key named in the doc, resolved by the connector
+
+
+@dataclass
+class RunResult:
+    docs: int = 0
+    items: int = 0
+    created: int = 0
+    updated: int = 0
+    status_pushed: int = 0
+    doc_edits: int = 0
+    docs_written: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    commit: str | None = None
+    duration_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "docs": self.docs,
+            "items": self.items,
+            "created": self.created,
+            "updated": self.updated,
+            "status_pushed": self.status_pushed,
+            "doc_edits": self.doc_edits,
+            "docs_written": self.docs_written,
+            "conflicts": self.conflicts,
+            "errors": self.errors,
+            "problems": len(self.problems),
+            "requests": self.requests,
+            "commit": self.commit,
+            "duration_s": round(self.duration_s, 3),
+        }

@@ -1,0 +1,257 @@
+"""Doc write-back: patch the cells the tool owns, commit, push.
+
+An edit counts as landed only when its doc was written and its commit kept; `land`
+drops from the run's batch the records of items whose edit did not land, so they keep
+their old snapshot and the next run plans the same writes again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from syncd.config import Settings
+from syncd.documents.parser import parse_file, parse_text
+from syncd.documents.patch import Edit, PatchError, apply_edits, write_atomic
+from syncd.sync import gitops
+from syncd.sync.identity import SIMILAR, identity, similarity
+from syncd.sync.lease import holder_is_dead
+from syncd.sync.planner import DocSide
+from syncd.sync.run import LoadedDoc, RunResult
+from syncd.sync.state import ItemRecord, StateStore
+
+GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
+UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc paths
+
+
+class WriteBack:
+    def __init__(self, settings: Settings, state: StateStore) -> None:
+        self.settings = settings
+        self.state = state
+        self.root = settings.docs.root
+        self.dry_run = False
+
+    def prepare(self, result: RunResult, *, pull: bool) -> None:
+        """Before reading the docs: commit what a killed run wrote, then pull."""
+        self._commit_leftovers(result)
+        if pull:
+            self._pull(result)
+
+    def land(
+        self,
+        docs: list[LoadedDoc],
+        doc_edits: dict[str, dict[str, Edit]],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> None:
+        """Write and commit the docs' cell edits; `records` keeps only the items whose
+        doc edit landed (or that had none)."""
+        self._note_uncommitted(doc_edits)
+        written = self._write_docs(docs, doc_edits, records, result)
+        committed = self._commit(list(written), result)
+        if committed == "dropped":
+            # the remote won: our edits are gone from the docs, so their items keep
+            # the old snapshot and the next run plans the same writes again
+            for item_id in set().union(*written.values()):
+                records.pop(item_id, None)
+        if doc_edits and committed != "failed":
+            self.state.meta_set(UNCOMMITTED, "[]")
+
+    def _write_docs(
+        self,
+        docs: list[LoadedDoc],
+        doc_edits: dict[str, dict[str, Edit]],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> dict[Path, set[str]]:
+        """Write each doc's cell edits. An edit that does not land keeps the item's old
+        snapshot (its record is dropped from this run's batch), so the next run plans it
+        again instead of believing the doc was updated."""
+        by_rel = {d.rel: d for d in docs}
+        written: dict[Path, set[str]] = {}
+        for rel, edits in doc_edits.items():
+            loaded = by_rel[rel]
+            try:
+                path, applied = self._write_doc(loaded, edits, records, result)
+            except (OSError, PatchError) as exc:
+                result.errors += 1
+                result.notes.append({"path": rel, "kind": "write-failed", "message": str(exc)})
+                path, applied = None, set()
+            for item_id in set(edits) - applied:
+                records.pop(item_id, None)
+            if path is not None:
+                written[path] = applied
+        return written
+
+    def _write_doc(
+        self,
+        loaded: LoadedDoc,
+        edits: dict[str, Edit],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> tuple[Path | None, set[str]]:
+        current_doc, text = parse_file(loaded.path)
+        if text is None:
+            raise OSError(f"{loaded.rel} became unreadable")
+        text = text[len(loaded.prefix) :]
+        current = LoadedDoc(
+            loaded.rel, loaded.path, text, loaded.prefix, current_doc, loaded.tracker
+        )
+        # A human may have edited the doc since we read it: edits are re-targeted by
+        # item identity at what is there now, so nothing they wrote is overwritten.
+        remapped = self._rematch(loaded, current, edits)
+        if not remapped:
+            return None, set()
+        new_text = apply_edits(text, current_doc, [edit for _id, edit in remapped.values()])
+        if new_text == text:
+            return None, {item_id for item_id, _edit in remapped.values()}
+        if parse_file(loaded.path)[1] != loaded.prefix + text:
+            raise OSError(f"{loaded.rel} changed while being written; retried next run")
+        write_atomic(loaded.path, new_text, prefix=loaded.prefix)
+        result.docs_written += 1
+        result.doc_edits += len(remapped)
+        # record the doc side as the file now reads it (a checkbox cannot say "in progress")
+        after = LoadedDoc(
+            loaded.rel,
+            loaded.path,
+            new_text,
+            loaded.prefix,
+            parse_text(new_text, loaded.path),
+            loaded.tracker,
+        )
+        for item in after.doc.action_items:
+            hit = remapped.get(identity(after.doc, item))
+            if hit is None or hit[0] not in records:
+                continue
+            record, snapshot = records[hit[0]], DocSide.of(item).snapshot()
+            if hit[1].status is None:  # only a key was written: the status base stands
+                snapshot["status"] = record.doc.get("status", snapshot["status"])
+            records[hit[0]] = _with_doc(record, snapshot)
+        return loaded.path, {item_id for item_id, _edit in remapped.values()}
+
+    def _rematch(
+        self, loaded: LoadedDoc, current: LoadedDoc, edits: dict[str, Edit]
+    ) -> dict[tuple[str, int], tuple[str, Edit]]:
+        """Edits planned against the text we read, re-targeted at the text there now,
+        keyed by item identity (action text + occurrence), with the item id they serve."""
+        planned = {identity(loaded.doc, e.item): (item_id, e) for item_id, e in edits.items()}
+        out = {}
+        unmatched = []
+        for item in current.doc.action_items:
+            here = identity(current.doc, item)
+            if here in planned:
+                item_id, edit = planned.pop(here)
+                out[here] = (item_id, Edit(item, ticket=edit.ticket, status=edit.status))
+            elif item.ticket is None:
+                unmatched.append((here, item))
+        # a row reworded meanwhile still gets its ticket key, if it is recognisably the same
+        for item_id, edit in planned.values():
+            scored = [
+                (similarity(edit.item.action, item.action), identity, item)
+                for identity, item in unmatched
+            ]
+            best = max(scored, default=None, key=lambda t: t[0])
+            if best is not None and best[0] >= SIMILAR:
+                unmatched = [(i, it) for i, it in unmatched if i != best[1]]
+                out[best[1]] = (item_id, Edit(best[2], ticket=edit.ticket, status=edit.status))
+        return out
+
+    def _note_uncommitted(self, doc_edits: dict[str, dict[str, Edit]]) -> None:
+        """Before writing docs, remember which ones may end up written but uncommitted
+        (a kill between write and commit); the next run commits them first."""
+        if doc_edits:
+            pending = set(json.loads(self.state.meta_get(UNCOMMITTED) or "[]")) | set(doc_edits)
+            self.state.meta_set(UNCOMMITTED, json.dumps(sorted(pending)))
+
+    def _commit_leftovers(self, result: RunResult) -> None:
+        leftovers = json.loads(self.state.meta_get(UNCOMMITTED) or "[]")
+        if leftovers:
+            paths = [self.root / rel for rel in leftovers if (self.root / rel).is_file()]
+            if self._commit(paths, result) is None:
+                self.state.meta_set(UNCOMMITTED, "[]")
+
+    def _pull(self, result: RunResult) -> None:
+        git = self.settings.docs.git
+        top = gitops.work_tree(self.root) if git.pull is not False else None
+        if top is None or (git.pull is None and gitops.upstream(top) is None):
+            return
+        self._clear_stale_git_lock(top, result)
+        self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
+        error = gitops.pull(top, git.remote)
+        self.state.meta_set(GIT_HOLDER, "")
+        if error is not None:
+            result.errors += 1
+            result.notes.append({"kind": "git", "message": error})
+
+    def _commit(self, written: list[Path], result: RunResult) -> str | None:
+        """Commit (and push) the written docs; returns "dropped" when a conflicting
+        remote change made us drop our commit, "failed" when git failed."""
+        git = self.settings.docs.git
+        if not written or not git.commit:
+            return None
+        top = gitops.work_tree(self.root)
+        if top is None:
+            return None
+        names = sorted(p.relative_to(self.root).as_posix() for p in written)
+        message = (
+            f"{git.message_prefix}sync {len(written)} postmortem(s)\n\n"
+            + "\n".join(f"- {n}" for n in names)
+            + f"\n\n{result.created} ticket(s) created, {result.doc_edits} cell(s) updated."
+        )
+        self._clear_stale_git_lock(top, result)
+        try:
+            self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
+            sha = gitops.commit(top, written, message, git.author_name, git.author_email)
+            result.commit = sha
+            should_push = git.push if git.push is not None else gitops.upstream(top) is not None
+            if sha and should_push:
+                pushed = gitops.push(top, git.remote, sha)
+                if not pushed.pushed:
+                    result.errors += 1
+                    result.notes.append({"kind": "push", "message": pushed.message})
+                    if pushed.dropped:
+                        result.commit = None
+                        return "dropped"
+        except gitops.GitError as exc:
+            result.errors += 1
+            result.notes.append({"kind": "git", "message": str(exc)})
+            return "failed"
+        finally:
+            self.state.meta_set(GIT_HOLDER, "")
+        return None
+
+    def _clear_stale_git_lock(self, top: Path, result: RunResult) -> None:
+        """A run killed inside `git commit`/`pull` leaves .git/index.lock behind, and git
+        refuses to work until it is gone. Remove it when the state says our own git
+        operation was in flight and that process is dead (we hold the sync lease, so
+        no other run of ours can be using it)."""
+        holder = self.state.meta_get(GIT_HOLDER) or ""
+        lock = top / ".git" / "index.lock"
+        if holder and holder.split(":")[1:2] != [str(os.getpid())] and holder_is_dead(holder):
+            if lock.exists():
+                lock.unlink(missing_ok=True)
+                result.notes.append(
+                    {
+                        "kind": "git",
+                        "message": "removed .git/index.lock left "
+                        "by a run that was killed during a git operation",
+                    }
+                )
+            self.state.meta_set(GIT_HOLDER, "")
+
+
+def _with_doc(record: ItemRecord, snapshot: dict[str, Any]) -> ItemRecord:
+    return ItemRecord(
+        record.item_id,
+        record.tracker,
+        record.doc_path,
+        record.ticket_key,
+        snapshot,
+        record.ticket,
+        record.synced_at,
+        record.error,
+        record.attempts,
+    )
