@@ -31,10 +31,15 @@ def shell_blocks(markdown: str) -> list[str]:
 
 
 def readme_tutorial() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("\n## Five minutes on your own postmortems")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
+    """The README's tutorial section: up to the next heading outside a code block."""
+    lines = (ROOT / "README.md").read_text().splitlines(keepends=True)
+    start = lines.index("## Five minutes on your own postmortems\n")
+    fenced = False
+    for end in range(start + 1, len(lines)):
+        fenced ^= lines[end].startswith("```")
+        if not fenced and lines[end].startswith("## "):
+            break
+    return "".join(lines[start:end])
 
 
 PAGES = {
