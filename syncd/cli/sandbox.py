@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import shutil
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -33,14 +33,20 @@ class SandboxError(Exception):
     """A user error before anything started (no such folder, no documents, busy workdir)."""
 
 
-def markdown_files(source: Path) -> Iterator[Path]:
-    """Every regular *.md file under `source`, sorted; symlinks are not followed (the
-    tool itself never reads through them, see syncd.documents.discover)."""
+def markdown_files(source: Path, skip: Path | None = None) -> list[Path]:
+    """Every regular *.md file under `source`, sorted, listed before anything is copied
+    and without `skip` (a work directory inside `source` would otherwise copy its own
+    copies); symlinks are not followed (the tool itself never reads through them)."""
+    found = []
     for path in sorted(source.rglob("*.md")):
-        if path.is_file() and not path.is_symlink():
-            rel = path.relative_to(source)
-            if not any((source / part).is_symlink() for part in _parents(rel)):
-                yield path
+        if not path.is_file() or path.is_symlink():
+            continue
+        if skip is not None and path.resolve().is_relative_to(skip):
+            continue
+        rel = path.relative_to(source)
+        if not any((source / part).is_symlink() for part in _parents(rel)):
+            found.append(path)
+    return found
 
 
 def _parents(rel: Path) -> list[Path]:
@@ -50,7 +56,7 @@ def _parents(rel: Path) -> list[Path]:
 def copy_docs(source: Path, target: Path) -> int:
     """Copy the documents byte for byte (only reading `source`); the count copied."""
     count = 0
-    for path in markdown_files(source):
+    for path in markdown_files(source, skip=target.resolve().parent):
         dest = target / path.relative_to(source)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
@@ -107,6 +113,8 @@ def instructions(
     workdir: Path, source: Path, count: int, emulators: dict[str, Any], default: str
 ) -> str:
     config = workdir / "syncd.toml"
+    cfg, work = shlex.quote(str(config)), shlex.quote(str(workdir))  # copy-pasteable
+    preview = shlex.quote(str(workdir / "digest.html"))
     urls = "\n".join(f"  {kind:7} {emulator.url}" for kind, emulator in emulators.items())
     return f"""\
 syncd sandbox: {count} postmortems copied from {source} into {workdir / "postmortems"}
@@ -117,24 +125,36 @@ emulators on loopback (tickets go to {default} unless a document's front matter 
 config: {config}
 
 Next, in another terminal:
-  syncd plan --config {config}
-  syncd sync --once --config {config}
-  syncd status --config {config}
-  syncd digest --preview {workdir / "digest.html"} --config {config}
-  git -C {workdir} log -p -1        # the ticket keys written into your copies
+  syncd plan --config {cfg}
+  syncd sync --once --config {cfg}
+  syncd status --config {cfg}
+  syncd digest --preview {preview} --config {cfg}
+  git -C {work} log -p -1        # the ticket keys written into your copies
 
 {READY}; Ctrl-C stops the emulators (the work directory is kept)"""
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
+def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
+    """SIGINT (Ctrl-C) and SIGTERM set `stop`; the handlers they replace, to restore."""
+
     def handler(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 def run_sandbox(source: Path, workdir: Path | None, default: str) -> int:
+    stop = threading.Event()
+    # from the start: a Ctrl-C while copying or starting still ends in a clean stop
+    previous = _stop_on_signals(stop)
+    try:
+        return _run(source, workdir, default, stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(source: Path, workdir: Path | None, default: str, stop: threading.Event) -> int:
     # start-up: the emulators (HTTP servers) load only for `syncd sandbox`
     from syncd.cli.demo import start_emulators, stop_emulators, tracker_sections, write_config
 
@@ -143,8 +163,6 @@ def run_sandbox(source: Path, workdir: Path | None, default: str) -> int:
     except SandboxError as exc:
         print(f"syncd sandbox: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    stop = threading.Event()
-    _stop_on_signals(stop)  # before the servers start: a Ctrl-C then still stops them
     owners = sandbox_owners(workdir / "postmortems")
     emulators = start_emulators(owners)
     try:
@@ -164,7 +182,7 @@ def run_sandbox(source: Path, workdir: Path | None, default: str) -> int:
     print(
         f"\nsyncd sandbox: stopped; the emulators are closed. The work directory is kept:"
         f" {workdir}\n  (its syncd.toml now points at closed ports; remove it with"
-        f" rm -rf {workdir})",
+        f" rm -rf {shlex.quote(str(workdir))})",
         flush=True,
     )
     return EXIT_OK

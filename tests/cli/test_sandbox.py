@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from syncd.cli.main import main
+from syncd.cli.sandbox import prepare_workdir
 from tests.cli.sandbox_process import Sandbox, clean_env, jira_issues, tree_bytes
 from tests.conftest import ROOT, SYNCD
 
@@ -99,3 +101,17 @@ def test_demo_help_names_all_three_trackers(capsys: pytest.CaptureFixture[str]) 
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("Jira", "GitHub", "Linear")), out
+
+
+def test_a_workdir_inside_the_docs_folder_does_not_copy_its_own_copies(tmp_path: Path) -> None:
+    source = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, source)
+    workdir, count = prepare_workdir(source, source / "sandbox")
+    assert count == len(list(EXAMPLES.rglob("*.md")))
+    assert not (workdir / "postmortems" / "sandbox").exists()
+
+
+def test_the_callers_signal_handlers_are_restored(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert main(["sandbox", str(tmp_path / "missing")]) == 1
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
