@@ -196,7 +196,9 @@ starting point; `syncd sandbox` writes a working one for the loopback emulators.
 - **Durations** are `"30s"`, `"5m"`, `"1h30m"` or a number of seconds.
 
 Commands that need only the documents (`parse`, `lint`, `digest --preview`) read only the
-sections they use and never need tracker or SMTP secrets.
+sections they use and never need tracker or SMTP secrets. A document's front matter may
+name its tracker (`tracker: github`); an owner missing from `[owners]` leaves the ticket
+unassigned and is reported on every run.
 """
 
 TRACKERS_INTRO = """\
