@@ -198,7 +198,7 @@ starting point; `syncd sandbox` writes a working one for the loopback emulators.
 Commands that need only the documents (`parse`, `lint`, `digest --preview`) read only the
 sections they use and never need tracker or SMTP secrets. A document's front matter may
 name its tracker (`tracker: github`); an owner missing from `[owners]` leaves the ticket
-unassigned and is reported on every run.
+unassigned and is reported (a note of `plan` and `sync`).
 """
 
 TRACKERS_INTRO = """\
