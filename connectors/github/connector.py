@@ -112,21 +112,40 @@ HOUR = 3600.0
 class GitHubConfig(ConnectorConfig):
     """`[trackers.<name>]` with `kind = "github"`."""
 
-    kind: Literal["github"] = "github"
-    url: str = "https://api.github.com"
-    repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
-    token: SecretStr
-    priority_labels: dict[str, str] = Field(
-        default_factory=lambda: {p: f"priority: {p}" for p in PRIORITIES}
+    kind: Literal["github"] = Field("github", description="`github`.")
+    url: str = Field(
+        "https://api.github.com",
+        description="The API; GitHub Enterprise Server: `https://HOST/api/v3`.",
     )
-    in_progress_label: str = "in progress"
-    due: Literal["body", "milestone"] = "body"
+    repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="`owner/name`.")
+    token: SecretStr = Field(
+        description="A personal access token (classic or fine-grained) or an app installation"
+        " token."
+    )
+    priority_labels: dict[str, str] = Field(
+        default_factory=lambda: {p: f"priority: {p}" for p in PRIORITIES},
+        description="Label per level P0..P4; two on one issue: the more urgent wins.",
+    )
+    in_progress_label: str = Field(
+        "in progress", description="An open issue with this label is in progress."
+    )
+    due: Literal["body", "milestone"] = Field(
+        "body",
+        description="`body`: a `**Due:** 2026-07-01` line in the issue body; `milestone`: a"
+        " milestone with that due date, created on first use.",
+    )
     # GitHub allows 80 content-creating requests a minute and asks for serial writes;
     # 76 keeps a 5% margin (measured on the emulator: 75.9 creates/min, 0 limit hits).
-    writes_per_minute: float = Field(default=76.0, gt=0)
+    writes_per_minute: float = Field(
+        default=76.0, gt=0, description="Spacing of writes (GitHub allows 80 a minute)."
+    )
     # ... and 500 an hour: content-creating requests allowed in any sliding hour.
-    creates_per_hour: int = Field(default=480, gt=0)
-    page_size: int = Field(default=100, ge=1, le=100)
+    creates_per_hour: int = Field(
+        default=480,
+        gt=0,
+        description="Content-creating requests in any sliding hour (GitHub allows 500).",
+    )
+    page_size: int = Field(default=100, ge=1, le=100, description="Issues per listing page.")
 
     @field_validator("priority_labels")
     @classmethod

@@ -204,19 +204,31 @@ UPDATE_MUTATION = f"""mutation UpdateIssue($id: String!, $input: IssueUpdateInpu
 class LinearConfig(ConnectorConfig):
     """`[trackers.<name>]` with `kind = "linear"`."""
 
-    kind: Literal["linear"] = "linear"
-    url: str = DEFAULT_URL  # the GraphQL endpoint
-    team: str  # team key, e.g. "ENG" (issue identifiers are ENG-12)
-    token: SecretStr  # personal API key, or an OAuth access token with auth = "oauth"
-    auth: Literal["api_key", "oauth"] = "api_key"
-    priorities: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
-    # Workflow state names to move issues into, per canonical status ("open",
-    # "in_progress", "done", "wont_do"); unset statuses use the first state (by position)
-    # of the matching type. A state named here also reads back as that status.
-    states: dict[Status, str] = Field(default_factory=dict)
-    page_size: int = Field(default=100, ge=1, le=250)
-    batch_size: int = Field(default=20, ge=1, le=50)  # issueCreate aliases per request
-    writes_per_second: float = Field(default=5.0, gt=0)
+    kind: Literal["linear"] = Field("linear", description="`linear`.")
+    url: str = Field(DEFAULT_URL, description="The GraphQL endpoint.")
+    team: str = Field(description="Team key (`ENG`: issues are `ENG-12`).")
+    token: SecretStr = Field(
+        description='A personal API key, or an OAuth access token with `auth = "oauth"`.'
+    )
+    auth: Literal["api_key", "oauth"] = Field(
+        "api_key",
+        description="`api_key` sends `Authorization: <key>`; `oauth` sends a Bearer token.",
+    )
+    priorities: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITIES),
+        description="Linear priority number (0 none, 1 urgent .. 4 low) per level P0..P4.",
+    )
+    states: dict[Status, str] = Field(
+        default_factory=dict,
+        description="Workflow state to move issues into per status (`open`, `in_progress`,"
+        " `done`, `wont_do`); unset: the first state of the matching type. A state named"
+        " here also reads back as that status.",
+    )
+    page_size: int = Field(default=100, ge=1, le=250, description="Issues per listing page.")
+    batch_size: int = Field(
+        default=20, ge=1, le=50, description="`issueCreate` calls per create request."
+    )
+    writes_per_second: float = Field(default=5.0, gt=0, description="Spacing of write requests.")
 
     @field_validator("url")
     @classmethod

@@ -1,4 +1,4 @@
-"""`syncd` command line: parse, lint, plan, sync, status, state, demo, run, digest.
+"""`syncd` command line: parse, lint, plan, sync, status, state, demo, sandbox, run, digest.
 
 Exit codes: 0 ok; 1 findings (lint) or configuration error; 2 some items failed and
 will be retried (sync).
@@ -272,9 +272,10 @@ def build_parser(
 def _register_sync_commands(sub: Any) -> None:
     """Commands that need configuration and trackers live in `syncd.cli.commands`."""
     # start-up: `parse`/`lint` skip the sync stack (connectors, SQLite), a third of their time
-    from syncd.cli import commands
+    from syncd.cli import commands, sandbox
 
     commands.register(sub)
+    sandbox.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
