@@ -283,6 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # parse and lint (pre-commit hooks, CI) need neither trackers nor logging: skip
     # importing the sync stack, a third of their start-up time
     first = argv[0] if argv else ""
+    if first in ARCHIVE_COMMANDS:
+        # start-up: similar/search have their own small parser (no parse/lint, no sync stack)
+        from syncd.cli import archive
+
+        return archive.main(argv)
     parser = build_parser(
         sync_commands=first not in ("parse", "lint", "digest", *ARCHIVE_COMMANDS),
         digest_command=first == "digest",
