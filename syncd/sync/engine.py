@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -70,6 +70,24 @@ log = structlog.get_logger(__name__)
 GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
 UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc paths
 CREATE_CHUNK = 10  # trackers without bulk create: keys are stored after every 10 creates
+
+
+class RunObserver(Protocol):
+    """What a run tells its caller as it goes (the CLI's progress display)."""
+
+    def phase(self, name: str, done: int, total: int, tracker: str | None = None) -> None:
+        """`done` of `total` in phase `name`: parse, list, create, write back."""
+
+    def tracker_failed(self, tracker: str, error: TrackerError) -> None:
+        """A tracker could not be listed; its items are skipped this run."""
+
+
+class SilentObserver:
+    def phase(self, name: str, done: int, total: int, tracker: str | None = None) -> None:
+        pass
+
+    def tracker_failed(self, tracker: str, error: TrackerError) -> None:
+        pass
 
 
 def marker_for(rel_path: str, action: str, occurrence: int) -> str:
@@ -143,8 +161,10 @@ class Engine:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         should_stop: Callable[[], bool] = lambda: False,
+        observer: RunObserver | None = None,
     ) -> None:
         self.should_stop = should_stop
+        self.observer: RunObserver = observer or SilentObserver()
         self.dry_run = False
         self._records: dict[str, ItemRecord] = {}
         self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
@@ -163,9 +183,9 @@ class Engine:
             raise FileNotFoundError(f"docs root {self.root} is not a directory")
         if not self.dry_run:
             remove_stale_temp_files(self.root)
-        for path, _root in discover(
-            [self.root], self.settings.docs.include, self.settings.docs.exclude
-        ):
+        found = list(discover([self.root], self.settings.docs.include, self.settings.docs.exclude))
+        for done, (path, _root) in enumerate(found):
+            self.observer.phase("parse", done, len(found))
             rel = path.relative_to(self.root).as_posix()
             doc, text = parse_file(path)
             for problem in doc.problems:
@@ -178,6 +198,7 @@ class Engine:
             tracker = self.settings.route(rel, doc.tracker)
             loaded.append(LoadedDoc(rel, path, text[len(prefix) :], prefix, doc, tracker))
         result.docs = len(loaded)
+        self.observer.phase("parse", len(found), len(found))
         return loaded
 
     def doc_items(self, docs: Iterable[LoadedDoc], result: RunResult) -> list[DocItem]:
@@ -263,6 +284,7 @@ class Engine:
         except TrackerError as exc:
             result.errors += 1
             result.notes.append({"tracker": tracker, "kind": "listing-failed", "message": str(exc)})
+            self.observer.tracker_failed(tracker, exc)
             return None
         if not self.dry_run:
             self.state.resolve_intents(
@@ -445,7 +467,8 @@ class Engine:
         doc_edits: dict[str, dict[str, Edit]] = defaultdict(dict)
         pending_records: dict[str, ItemRecord] = {}
         cursors: dict[str, datetime] = {}
-        for tracker, tracker_items in by_tracker.items():
+        for listed, (tracker, tracker_items) in enumerate(by_tracker.items()):
+            self.observer.phase("list", listed, len(by_tracker), tracker)
             if only is not None:
                 keys = only.get(tracker, set())
                 tracker_items = [i for i in tracker_items if self._ticket_key(i) in keys]
@@ -467,6 +490,7 @@ class Engine:
             self._apply_tracker(tracker, plans, fetched, doc_edits, pending_records, result)
             if only is None:
                 cursors[tracker] = fetched.listed_at
+        self.observer.phase("list", len(by_tracker), len(by_tracker))
         if not dry_run:
             self._note_uncommitted(doc_edits)
             written = self._write_docs(docs, doc_edits, pending_records, result)
@@ -615,6 +639,7 @@ class Engine:
         )
         created: dict[str, Ticket] = {}
         for start in range(0, len(creates), chunk):
+            self.observer.phase("create", start, len(creates), tracker)
             if self.should_stop():
                 result.notes.append(
                     {
@@ -666,6 +691,7 @@ class Engine:
                     }
                 )
                 break
+        self.observer.phase("create", len(creates), len(creates), tracker)
         return created
 
     def _fail(self, item: DocItem, message: str, result: RunResult) -> None:
@@ -706,7 +732,8 @@ class Engine:
         again instead of believing the doc was updated."""
         by_rel = {d.rel: d for d in docs}
         written: dict[Path, set[str]] = {}
-        for rel, edits in doc_edits.items():
+        for done, (rel, edits) in enumerate(doc_edits.items()):
+            self.observer.phase("write back", done, len(doc_edits))
             loaded = by_rel[rel]
             try:
                 path, applied = self._write_doc(loaded, edits, records, result)
@@ -718,6 +745,7 @@ class Engine:
                 records.pop(item_id, None)
             if path is not None:
                 written[path] = applied
+        self.observer.phase("write back", len(doc_edits), len(doc_edits))
         return written
 
     def _write_doc(
