@@ -257,3 +257,15 @@ class Connector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Unreachable(TrackerError):
+    """No connection was made (refused, no such host, connect timeout), so nothing was
+    sent: safe to report plainly, never ambiguous. `address` is host:port; `refused`
+    when the answer was a definite no (refused, unknown host), which a retry within the
+    same run cannot change."""
+
+    def __init__(self, message: str, *, address: str, refused: bool) -> None:
+        super().__init__(message, retryable=True)
+        self.address = address
+        self.refused = refused

@@ -81,6 +81,7 @@ from connectors.cursors import TrackerCursor
 from connectors.markers import marker_comment, marker_in_text, marker_start
 from connectors.pacing import CreationBudget, WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.transport import transport_error
 from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
@@ -175,7 +176,7 @@ class GitHubConnector:
         interval = 60.0 / config.writes_per_minute
         self.capabilities = Capabilities(bulk_create=False, max_bulk=1, wont_do=True)
         self._sleep = sleep
-        self._pacer = WritePacer(interval, clock, sleep)
+        self._pacer = WritePacer(interval, clock, sleep, "github")
         self._creations = CreationBudget(config.creates_per_hour, HOUR, clock)
         self._github = Github(
             auth=Auth.Token(config.token.get_secret_value()),
@@ -532,7 +533,7 @@ class GitHubConnector:
                 headers, data = send(verb, url, *args, **kwargs)
             except (GithubException, requests.RequestException, AssertionError) as exc:
                 self.stats.errors += 1
-                raise _classify(exc, verb, _endpoint(url)) from exc
+                raise _classify(exc, verb, _endpoint(url), self.config) from exc
             self._cursor.observe(headers)
             return headers, data
 
@@ -594,7 +595,7 @@ def _message(exc: GithubException) -> str:
     return str(message or exc.status)
 
 
-def _classify(exc: Exception, verb: str, endpoint: str) -> TrackerError:
+def _classify(exc: Exception, verb: str, endpoint: str, config: GitHubConfig) -> TrackerError:
     """One failed request → RateLimited / AmbiguousWrite / TrackerError (no secrets)."""
     where = f"GitHub {verb} {endpoint}"
     write = verb != "GET"
@@ -616,7 +617,7 @@ def _classify(exc: Exception, verb: str, endpoint: str) -> TrackerError:
         what = type(exc).__name__
         if write and not _never_sent(exc):
             return AmbiguousWrite(f"{where}: {what}; the write may have happened")
-        return TrackerError(f"{where}: {what}", retryable=True)
+        return transport_error(where, config.url, exc, config.timeout)
     return TrackerError(f"{where}: GitHub sent a URL outside the configured url", retryable=False)
 
 

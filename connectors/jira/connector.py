@@ -63,6 +63,7 @@ from connectors.base import (
 from connectors.batching import create_in_batches
 from connectors.markers import marker_from_labels
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.transport import transport_error
 from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
@@ -387,7 +388,7 @@ class JiraConnector:
                 message, retryable=status >= 500, status=status, messages=messages, body=body
             )
         self.stats.errors += 1  # no HTTP answer, so the response hook did not count it
-        return JiraRequestError(f"jira {action} failed: {type(exc).__name__}", retryable=True)
+        return transport_error(f"jira {action}", self.config.url, exc, self.config.timeout)
 
     # -- reading -------------------------------------------------------------------------------
     def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:

@@ -110,6 +110,7 @@ from connectors.cursors import TrackerCursor
 from connectors.markers import marker_comment, marker_in_text
 from connectors.pacing import WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.transport import transport_error
 from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
@@ -310,7 +311,7 @@ class LinearConnector:
         self._clock = clock
         self._creates_blocked_until = -math.inf  # on `clock`, after a rate-limited create
         self._wall = wall_clock  # webhook timestamps and rate-limit resets are epoch times
-        self._pacer = WritePacer(interval, clock, sleep)
+        self._pacer = WritePacer(interval, clock, sleep, "linear")
         self._http = httpx.Client(
             timeout=config.timeout,
             auth=_TokenAuth(config.token, config.auth),
@@ -830,7 +831,7 @@ class LinearConnector:
             )
         except httpx.HTTPError as exc:
             self.stats.errors += 1
-            raise _transport_error(exc, where, write) from exc
+            raise _transport_error(exc, where, write, self.config) from exc
         self._cursor.observe(response.headers)
         status = response.status_code
         body = _json_body(response)
@@ -920,12 +921,14 @@ def _seconds_until(value: str, now: float) -> float | None:
     return max(0.0, number - now)
 
 
-def _transport_error(exc: httpx.HTTPError, where: str, write: bool) -> TrackerError:
+def _transport_error(
+    exc: httpx.HTTPError, where: str, write: bool, config: LinearConfig
+) -> TrackerError:
     what = type(exc).__name__
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     if write and not never_sent:
         return AmbiguousWrite(f"{where}: {what}; the write may have happened", retryable=True)
-    return TrackerError(f"{where}: {what}", retryable=True)
+    return transport_error(where, config.url, exc, config.timeout)
 
 
 def _json_body(response: httpx.Response) -> dict[str, Any]:
