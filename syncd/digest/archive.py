@@ -18,7 +18,6 @@ Only documents are read: no tracker, no SMTP, no secrets.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -357,7 +356,10 @@ class Archive:
                     raw = Path(entry.path).read_bytes()
                 except OSError:
                     continue
-                sha = hashlib.sha256(raw).hexdigest()
+                # start-up: hashlib (OpenSSL) only when a document's stat changed
+                from hashlib import sha256
+
+                sha = sha256(raw).hexdigest()
                 if old is not None and old[3] == sha:
                     db.execute(
                         "UPDATE docs SET mtime_ns = ?, size = ? WHERE id = ?",

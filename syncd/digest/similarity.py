@@ -39,9 +39,9 @@ evidence prints; scikit-learn would be a heavy dependency for a cosine.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,7 +126,13 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"fail[ -]?over(?:s|ed)?", "failover"),
     (r"load[ -]balancers?", "lb"),
 )
-_PHRASE_RES = tuple((re.compile(rf"\b(?:{p})\b"), term) for p, term in PHRASES)
+
+
+@lru_cache(maxsize=1)
+def _phrase_res() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # compiled on first analysis: `syncd similar` answers from stored terms
+    return tuple((re.compile(rf"\b(?:{p})\b"), term) for p, term in PHRASES)
+
 
 # Canonical term -> the words that mean it here. Both sides are stemmed when the table
 # is built, so inflections ("backlogged", "certificates") need no entries.
@@ -208,18 +214,19 @@ def _tables() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
 
 
 # Changes whenever the vocabulary does, so an index of terms built by an older version
-# is rebuilt rather than compared with terms it would no longer produce.
-ANALYSER_VERSION = hashlib.sha256(
-    repr(
-        (
-            sorted(SYNONYMS.items()),
-            sorted(_STOPWORDS),
-            sorted(DOMAIN_STOPWORDS),
-            sorted(WEAK),
-            *PHRASES,
-        )
-    ).encode()
-).hexdigest()[:16]
+# is rebuilt rather than compared with terms it would no longer produce. A change
+# detector, not a signature: two checksums (zlib loads in well under a millisecond;
+# hashlib's OpenSSL start-up is a visible share of a `syncd similar` run).
+_VOCABULARY = repr(
+    (
+        sorted(SYNONYMS.items()),
+        sorted(_STOPWORDS),
+        sorted(DOMAIN_STOPWORDS),
+        sorted(WEAK),
+        *PHRASES,
+    )
+).encode()
+ANALYSER_VERSION = f"{zlib.crc32(_VOCABULARY):08x}{zlib.adler32(_VOCABULARY):08x}"
 _PHRASE_TERMS = frozenset(term for _p, term in PHRASES)
 
 
@@ -267,7 +274,7 @@ def analyse(text: str) -> Terms:
     """`terms` without the memo, for long texts seen once (a whole document)."""
     lowered = text.lower()
     surface: dict[str, list[str]] = {}
-    for pattern, term in _PHRASE_RES:
+    for pattern, term in _phrase_res():
         for found in pattern.finditer(lowered):
             surface.setdefault(term, []).append(found.group(0))
         lowered = pattern.sub(f" {term} ", lowered)

@@ -224,6 +224,7 @@ NOT_FOR_A_LOOKUP = (
     "syncd.documents.parser",
     "snowballstemmer",  # the index keeps the stems of the words it holds
     "shutil",  # argparse's width lookup; it loads bz2 and lzma
+    "hashlib",  # OpenSSL start-up; only a changed document is hashed
 )
 
 
