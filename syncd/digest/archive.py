@@ -25,10 +25,9 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from syncd.common.globs import glob_regex
 from syncd.digest import similarity
@@ -94,8 +93,7 @@ class ArchiveError(Exception):
     """The index cannot be opened or written (the message says what to do)."""
 
 
-@dataclass(frozen=True)
-class Refresh:
+class Refresh(NamedTuple):
     documents: int
     added: int
     changed: int
@@ -108,8 +106,7 @@ class Refresh:
         return f"index rebuilt ({self.rebuilt}): {what}" if self.rebuilt else f"index: {what}"
 
 
-@dataclass(frozen=True)
-class OpenItem:
+class OpenItem(NamedTuple):
     action: str
     owner: str | None
     due: str | None
@@ -128,8 +125,7 @@ class OpenItem:
         }
 
 
-@dataclass(frozen=True)
-class Similar:
+class Similar(NamedTuple):
     path: str
     title: str | None
     date: str | None
@@ -150,8 +146,7 @@ class Similar:
         }
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     path: str
     title: str | None
     date: str | None
@@ -170,8 +165,7 @@ class Hit:
         }
 
 
-@dataclass(frozen=True)
-class Subject:
+class Subject(NamedTuple):
     """The document `similar` looks from: parsed now, or taken from the index."""
 
     path: str | None  # relative to the root when it is in the archive

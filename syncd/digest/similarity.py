@@ -44,9 +44,9 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 THRESHOLD = 0.21  # the middle of the calibration split's best range: bench/similarity.py
 MIN_SHARED = 2  # shared specific terms: neither weak nor a component both name
@@ -230,8 +230,7 @@ ANALYSER_VERSION = f"{zlib.crc32(_VOCABULARY):08x}{zlib.adler32(_VOCABULARY):08x
 _PHRASE_TERMS = frozenset(term for _p, term in PHRASES)
 
 
-@dataclass(frozen=True)
-class Terms:
+class Terms(NamedTuple):
     """The terms of one sentence, and for each the words of the sentence it came from."""
 
     text: str
@@ -299,8 +298,7 @@ def analyse(text: str) -> Terms:
 # --------------------------------------------------------------------------- weights
 
 
-@dataclass(frozen=True)
-class Idf:
+class Idf(NamedTuple):
     """BM25 inverse document frequency over a collection of sentences (or documents)."""
 
     df: Mapping[str, int]
@@ -328,8 +326,7 @@ def weight(term: str, idf: Idf, weak: bool) -> float:
     return w * WEAK_WEIGHT if weak else w
 
 
-@dataclass(frozen=True)
-class SharedTerm:
+class SharedTerm(NamedTuple):
     term: str
     ours: tuple[str, ...]  # the words of the first sentence
     theirs: tuple[str, ...]  # the words of the second sentence
@@ -341,8 +338,7 @@ class SharedTerm:
         return shown if not self.weak else f"{shown} (weak)"
 
 
-@dataclass(frozen=True)
-class FactorMatch:
+class FactorMatch(NamedTuple):
     """Evidence that two factor sentences say the same thing."""
 
     sentence: str  # of the incident being examined (the later one)
@@ -432,8 +428,7 @@ def identifiers(sentence: str) -> set[str]:
     return {w for w in _WORD.findall(sentence.lower()) if _IDENTIFIER.match(w)}
 
 
-@dataclass(frozen=True)
-class ComponentMention:
+class ComponentMention(NamedTuple):
     name: str
     sentence: str  # the factor of the incident that names it
 
@@ -465,13 +460,12 @@ def split_sentences(text: str) -> list[str]:
 # --------------------------------------------------------------------------- incidents
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     """What similarity looks at in one incident: its factor sentences and components."""
 
     key: str  # a path
     factors: tuple[Terms, ...]
-    components: Mapping[str, str] = field(default_factory=dict)  # name -> naming sentence
+    components: Mapping[str, str] = MappingProxyType({})  # name -> naming sentence
     named: tuple[frozenset[str], ...] = ()  # the components each factor sentence names
 
     @property
@@ -508,8 +502,7 @@ def match_sentences(
     return score_pair(a, b, idf, component_terms)
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(NamedTuple):
     """How incident `a` relates to `b`: every matching factor pair (best first), and the
     components a factor of each names."""
 

@@ -225,6 +225,7 @@ NOT_FOR_A_LOOKUP = (
     "snowballstemmer",  # the index keeps the stems of the words it holds
     "shutil",  # argparse's width lookup; it loads bz2 and lzma
     "hashlib",  # OpenSSL start-up; only a changed document is hashed
+    "dataclasses",  # it imports inspect (ast, dis, tokenize): the lookup types are NamedTuples
 )
 
 
