@@ -45,7 +45,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import archive as archive_bench
 from bench import parser_accuracy
+from bench import similarity as similarity_bench
 from bench.corpus import OWNERS, Corpus, generate, owner_identities
 from connectors.registry import build
 from connectors.testing.github import GitHubEmulator
@@ -1091,7 +1093,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # parser accuracy on the labelled corpus: about a second, so every bench run shows it
     accuracy = parser_accuracy.score_corpus()
     print("\n" + parser_accuracy.render(accuracy))
-    return 1 if failed or not accuracy.meets_targets() else 0
+    # incident similarity on the labelled pairs (about a second) and `syncd similar` /
+    # `search` latency: 10,000 documents (about a minute, most of it the first index
+    # build); --quick times 1,000, which shows the figures but does not judge them
+    similar = similarity_bench.report()
+    print("\nIncident similarity (issue 16):\n" + similar.text)
+    lookups = archive_bench.measure(1_000 if opts.quick else archive_bench.TARGET_DOCS)
+    print("\nArchive lookups (issue 16):\n" + "\n".join(lookups.lines))
+    ok = accuracy.meets_targets() and similar.ok and lookups.ok
+    return 1 if failed or not ok else 0
 
 
 if __name__ == "__main__":

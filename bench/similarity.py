@@ -121,36 +121,48 @@ def _line(name: str, f: Figures) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__)
-    parser.add_argument("--calibrate", action="store_true", help="search the threshold too")
-    parser.add_argument("--pairs", type=Path, default=PAIRS)
-    args = parser.parse_args(argv)
-    pairs = load(args.pairs)
+@dataclass(frozen=True)
+class Report:
+    text: str
+    ok: bool  # both goals met on every split
+
+
+def report(path: Path = PAIRS, calibrate_too: bool = False) -> Report:
+    """The figures per split (calibrate, holdout, all) beside the goals, as printed."""
+    pairs = load(path)
     idf = corpus_idf(pairs)
     splits = {
         "calibrate": [p for p in pairs if p.split == "calibrate"],
         "holdout": [p for p in pairs if p.split == "holdout"],
         "all": pairs,
     }
-    shown = args.pairs.resolve()
+    shown = path.resolve()
     if shown.is_relative_to(PAIRS.parents[3]):
         shown = shown.relative_to(PAIRS.parents[3])
-    print(f"labelled pairs: {shown} (threshold {similarity.THRESHOLD})")
-    failed = False
+    lines = [f"labelled pairs: {shown} (threshold {similarity.THRESHOLD})"]
+    ok = True
     for name, subset in splits.items():
         f = evaluate(subset, idf)
-        print(_line(name, f))
-        for w in f.wrong:
-            print(f"           - {w}")
-        failed |= f.precision < PRECISION_GOAL or f.recall < RECALL_GOAL
-    if args.calibrate:
+        lines.append(_line(name, f))
+        lines.extend(f"           - {w}" for w in f.wrong)
+        ok &= f.precision >= PRECISION_GOAL and f.recall >= RECALL_GOAL
+    if calibrate_too:
         low, high, middle = calibrate(splits["calibrate"], idf)
-        print(
+        lines.append(
             f"calibration split: best F1 for thresholds {low}..{high}, middle {middle}"
             f" (module uses {similarity.THRESHOLD})"
         )
-    return 1 if failed else 0
+    return Report("\n".join(lines), ok)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__)
+    parser.add_argument("--calibrate", action="store_true", help="search the threshold too")
+    parser.add_argument("--pairs", type=Path, default=PAIRS)
+    args = parser.parse_args(argv)
+    result = report(args.pairs, args.calibrate)
+    print(result.text)
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from syncd.common.exits import EXIT_CONFIG, EXIT_OK
 from syncd.digest.archive import Archive, ArchiveError, Hit, Similar, Subject, subject_of
@@ -27,8 +26,7 @@ DEFAULT_INCLUDE = ("**/*.md",)
 DEFAULT_EXCLUDE = ("**/TEMPLATE*.md", "**/README.md", "**/_*.md")  # as [docs] exclude
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     root: Path
     db: Path
     include: tuple[str, ...]

@@ -18,7 +18,6 @@ Only documents are read: no tracker, no SMTP, no secrets.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -26,10 +25,9 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from syncd.common.globs import glob_regex
 from syncd.digest import similarity
@@ -77,7 +75,7 @@ CREATE INDEX IF NOT EXISTS doc_tags_name ON doc_tags (name, doc);
 CREATE INDEX IF NOT EXISTS doc_tags_doc ON doc_tags (doc);
 -- docs rows are large (factors, items): the freshness check and BM25's length norm
 -- read these narrow indexes instead of the table, ~1 MB instead of ~20 at 10k documents
-CREATE INDEX IF NOT EXISTS docs_stat ON docs (path, mtime_ns, size);
+CREATE INDEX IF NOT EXISTS docs_stat ON docs (path, mtime_ns, size, sha);
 CREATE INDEX IF NOT EXISTS docs_length ON docs (id, length);
 """
 
@@ -95,8 +93,7 @@ class ArchiveError(Exception):
     """The index cannot be opened or written (the message says what to do)."""
 
 
-@dataclass(frozen=True)
-class Refresh:
+class Refresh(NamedTuple):
     documents: int
     added: int
     changed: int
@@ -109,8 +106,7 @@ class Refresh:
         return f"index rebuilt ({self.rebuilt}): {what}" if self.rebuilt else f"index: {what}"
 
 
-@dataclass(frozen=True)
-class OpenItem:
+class OpenItem(NamedTuple):
     action: str
     owner: str | None
     due: str | None
@@ -129,8 +125,7 @@ class OpenItem:
         }
 
 
-@dataclass(frozen=True)
-class Similar:
+class Similar(NamedTuple):
     path: str
     title: str | None
     date: str | None
@@ -151,8 +146,7 @@ class Similar:
         }
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     path: str
     title: str | None
     date: str | None
@@ -171,8 +165,7 @@ class Hit:
         }
 
 
-@dataclass(frozen=True)
-class Subject:
+class Subject(NamedTuple):
     """The document `similar` looks from: parsed now, or taken from the index."""
 
     path: str | None  # relative to the root when it is in the archive
@@ -341,7 +334,7 @@ class Archive:
             stored = {
                 path: (doc_id, mtime, size, sha)
                 for doc_id, path, mtime, size, sha in db.execute(
-                    "SELECT id, path, mtime_ns, size, sha FROM docs"
+                    "SELECT id, path, mtime_ns, size, sha FROM docs INDEXED BY docs_stat"
                 )
             }
             added = changed = 0
@@ -357,7 +350,10 @@ class Archive:
                     raw = Path(entry.path).read_bytes()
                 except OSError:
                     continue
-                sha = hashlib.sha256(raw).hexdigest()
+                # start-up: hashlib (OpenSSL) only when a document's stat changed
+                from hashlib import sha256
+
+                sha = sha256(raw).hexdigest()
                 if old is not None and old[3] == sha:
                     db.execute(
                         "UPDATE docs SET mtime_ns = ?, size = ? WHERE id = ?",

@@ -39,14 +39,14 @@ evidence prints; scikit-learn would be a heavy dependency for a cosine.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 THRESHOLD = 0.21  # the middle of the calibration split's best range: bench/similarity.py
 MIN_SHARED = 2  # shared specific terms: neither weak nor a component both name
@@ -126,7 +126,13 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"fail[ -]?over(?:s|ed)?", "failover"),
     (r"load[ -]balancers?", "lb"),
 )
-_PHRASE_RES = tuple((re.compile(rf"\b(?:{p})\b"), term) for p, term in PHRASES)
+
+
+@lru_cache(maxsize=1)
+def _phrase_res() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # compiled on first analysis: `syncd similar` answers from stored terms
+    return tuple((re.compile(rf"\b(?:{p})\b"), term) for p, term in PHRASES)
+
 
 # Canonical term -> the words that mean it here. Both sides are stemmed when the table
 # is built, so inflections ("backlogged", "certificates") need no entries.
@@ -208,23 +214,23 @@ def _tables() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
 
 
 # Changes whenever the vocabulary does, so an index of terms built by an older version
-# is rebuilt rather than compared with terms it would no longer produce.
-ANALYSER_VERSION = hashlib.sha256(
-    repr(
-        (
-            sorted(SYNONYMS.items()),
-            sorted(_STOPWORDS),
-            sorted(DOMAIN_STOPWORDS),
-            sorted(WEAK),
-            *PHRASES,
-        )
-    ).encode()
-).hexdigest()[:16]
+# is rebuilt rather than compared with terms it would no longer produce. A change
+# detector, not a signature: two checksums (zlib loads in well under a millisecond;
+# hashlib's OpenSSL start-up is a visible share of a `syncd similar` run).
+_VOCABULARY = repr(
+    (
+        sorted(SYNONYMS.items()),
+        sorted(_STOPWORDS),
+        sorted(DOMAIN_STOPWORDS),
+        sorted(WEAK),
+        *PHRASES,
+    )
+).encode()
+ANALYSER_VERSION = f"{zlib.crc32(_VOCABULARY):08x}{zlib.adler32(_VOCABULARY):08x}"
 _PHRASE_TERMS = frozenset(term for _p, term in PHRASES)
 
 
-@dataclass(frozen=True)
-class Terms:
+class Terms(NamedTuple):
     """The terms of one sentence, and for each the words of the sentence it came from."""
 
     text: str
@@ -267,7 +273,7 @@ def analyse(text: str) -> Terms:
     """`terms` without the memo, for long texts seen once (a whole document)."""
     lowered = text.lower()
     surface: dict[str, list[str]] = {}
-    for pattern, term in _PHRASE_RES:
+    for pattern, term in _phrase_res():
         for found in pattern.finditer(lowered):
             surface.setdefault(term, []).append(found.group(0))
         lowered = pattern.sub(f" {term} ", lowered)
@@ -292,8 +298,7 @@ def analyse(text: str) -> Terms:
 # --------------------------------------------------------------------------- weights
 
 
-@dataclass(frozen=True)
-class Idf:
+class Idf(NamedTuple):
     """BM25 inverse document frequency over a collection of sentences (or documents)."""
 
     df: Mapping[str, int]
@@ -321,8 +326,7 @@ def weight(term: str, idf: Idf, weak: bool) -> float:
     return w * WEAK_WEIGHT if weak else w
 
 
-@dataclass(frozen=True)
-class SharedTerm:
+class SharedTerm(NamedTuple):
     term: str
     ours: tuple[str, ...]  # the words of the first sentence
     theirs: tuple[str, ...]  # the words of the second sentence
@@ -334,8 +338,7 @@ class SharedTerm:
         return shown if not self.weak else f"{shown} (weak)"
 
 
-@dataclass(frozen=True)
-class FactorMatch:
+class FactorMatch(NamedTuple):
     """Evidence that two factor sentences say the same thing."""
 
     sentence: str  # of the incident being examined (the later one)
@@ -425,8 +428,7 @@ def identifiers(sentence: str) -> set[str]:
     return {w for w in _WORD.findall(sentence.lower()) if _IDENTIFIER.match(w)}
 
 
-@dataclass(frozen=True)
-class ComponentMention:
+class ComponentMention(NamedTuple):
     name: str
     sentence: str  # the factor of the incident that names it
 
@@ -458,13 +460,12 @@ def split_sentences(text: str) -> list[str]:
 # --------------------------------------------------------------------------- incidents
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     """What similarity looks at in one incident: its factor sentences and components."""
 
     key: str  # a path
     factors: tuple[Terms, ...]
-    components: Mapping[str, str] = field(default_factory=dict)  # name -> naming sentence
+    components: Mapping[str, str] = MappingProxyType({})  # name -> naming sentence
     named: tuple[frozenset[str], ...] = ()  # the components each factor sentence names
 
     @property
@@ -501,8 +502,7 @@ def match_sentences(
     return score_pair(a, b, idf, component_terms)
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(NamedTuple):
     """How incident `a` relates to `b`: every matching factor pair (best first), and the
     components a factor of each names."""
 

@@ -202,7 +202,13 @@ def test_create_timeout_is_ambiguous_and_not_retried(jira_setup: Setup) -> None:
     (outcome,) = connector.create_many([draft(1)])
     assert outcome.ambiguous and outcome.ticket is None
     assert "s3cr3t" not in (outcome.error or "")
-    time.sleep(0.5)  # let the server finish what it was doing
+    # the server is still sleeping on the fault: wait until it has logged its answer
+    deadline = time.monotonic() + 10
+    while not any(r[0] == "POST" for r in emulator.request_log) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [(m, status) for m, _path, status in emulator.request_log if m == "POST"] == [
+        ("POST", 502)
+    ]
     assert len(emulator.requests_to("POST", "/issue/bulk")) == 1
     assert emulator.issue_count() == 1
     assert "pm-000000000001" in connector.find_by_markers(["pm-000000000001"])

@@ -321,7 +321,9 @@ def _yaml(text: str, data: Any) -> None:
         truth = SAFE.load(yaml_body(text))
     except Exception:  # the generator can write invalid YAML (e.g. `*d` without anchor)
         report.add("fuzz-yaml", invalid=1)
-        assert parse_text(text).action_items == () or True
+        # never silent: YAML a strict loader refuses is either still read or reported
+        doc = parse_text(text)
+        assert doc.action_items or doc.problems, "unreadable YAML dropped without a problem"
         return
     doc = parse_text(text)
     entries = truth["action_items"]

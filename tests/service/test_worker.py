@@ -318,8 +318,39 @@ def test_worker_runs_first_sync_then_stops_cleanly_and_releases_the_lease(tmp_pa
         assert r.state.get_lease("sync") is None
 
 
+class ManualClock:
+    """A monotonic clock that moves only when the test says so (read from the worker's
+    thread, advanced from the test's)."""
+
+    def __init__(self) -> None:
+        self._now = 1000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
 def test_webhook_triggers_one_debounced_targeted_run(tmp_path):
-    debouncer = Debouncer(quiet=0.2, max_delay=1.0)
+    # The debouncer's clock stands still while the three deliveries arrive, so they fall
+    # in one window however slowly the machine serves them; the window then closes when
+    # the test moves the clock, not when a wall-clock race says so.
+    clock = ManualClock()
+    debouncer = Debouncer(quiet=0.2, max_delay=1.0, clock=clock)
+    batches = []
+    real_take = debouncer.take
+
+    def take() -> Any:
+        batch = real_take()
+        if batch is not None and batch.keys:
+            batches.append(batch)
+        return batch
+
+    debouncer.take = take  # type: ignore[method-assign]
     with Running(tmp_path, debouncer=debouncer) as r:
         for n, delivery in ((1, "d1"), (2, "d2"), (1, "d3")):
             body, headers = github_delivery(n, delivery)
@@ -327,9 +358,16 @@ def test_webhook_triggers_one_debounced_targeted_run(tmp_path):
                 httpx.post(f"{r.url}/webhooks/github", content=body, headers=headers).status_code
                 == 202
             )
-        wait_for(lambda: r.engine.targeted, 3)
-        time.sleep(0.4)
+        # accepted and queued (the handler queues before it answers), not yet run
+        assert debouncer.pending_keys == 2 and r.engine.targeted == []
+        clock.advance(0.2)  # the quiet period has passed
+        debouncer.wake.set()
+        wait_for(lambda: r.engine.targeted, 5)
         assert r.engine.targeted == [{"github": {f"{REPO_NAME}#1", f"{REPO_NAME}#2"}}]
+        # the debouncer's own record: one batch coalesced all three deliveries, and
+        # nothing is left queued, so no second targeted run can follow
+        assert [(b.deliveries, b.size) for b in batches] == [(3, 2)]
+        assert debouncer.due_in() is None
 
 
 def test_scheduled_runs_repeat_with_the_interval(tmp_path):
@@ -364,6 +402,16 @@ def test_losing_the_lease_stops_writes_and_stands_by(tmp_path):
     settings = make_settings(tmp_path)
     state = StateStore.open(settings.state.path)
     keeper = LeaseKeeper(state, holder="me", renew_every=0.05)
+    refusals = []
+    real_try = keeper.try_acquire
+
+    def try_acquire() -> bool:
+        got = real_try()
+        if not got:
+            refusals.append(time.monotonic())
+        return got
+
+    keeper.try_acquire = try_acquire  # type: ignore[method-assign]
     connectors = {"github": build("github", dict(settings.trackers["github"]))}
     worker = Worker(settings, state, connectors, keeper=keeper)
     engine = FakeEngine()
@@ -380,7 +428,9 @@ def test_losing_the_lease_stops_writes_and_stands_by(tmp_path):
         wait_for(lambda: worker.standby_reason() is not None, 5)
         assert "usurper" in worker.readiness().reason
         calls = len(engine.calls)
-        time.sleep(0.3)
+        seen = len(refusals)
+        # the worker has come round its standby loop again (asked, refused) and ran nothing
+        wait_for(lambda: len(refusals) > seen, 5)
         assert len(engine.calls) == calls  # no runs without the lease
         state.release_lease("sync", "usurper")
         wait_for(lambda: len(engine.calls) > calls, 5)  # took it back and reconciled
@@ -487,7 +537,7 @@ def test_sigterm_sets_the_stop_flag_and_a_second_one_is_fatal():
     before = signal.getsignal(signal.SIGTERM)
     with stop_on_signals(reasons.append):
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.05)
+        wait_for(lambda: reasons, 5)  # the handler runs at the next bytecode boundary
         assert reasons == ["SIGTERM"]
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) == before  # restored on exit
@@ -498,7 +548,7 @@ def test_sigint_is_handled_like_sigterm():
     reasons = []
     with stop_on_signals(reasons.append):
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
+        wait_for(lambda: reasons, 5)
     assert reasons == ["SIGINT"]
 
 
@@ -535,14 +585,19 @@ def test_burst_of_1000_deliveries_each_distinct_once_and_coalesced(tmp_path):
         with client, ThreadPoolExecutor(8) as pool:
             statuses = Counter(pool.map(send, deliveries))
         burst = time.monotonic() - started
-        wait_for(lambda: debouncer.due_in() is None and r.engine.targeted, 10)
-        time.sleep(0.5)
+        expected = {f"{REPO_NAME}#{n}" for n in range(1, 41)}
+
+        def targeted_keys() -> set[str]:
+            return set().union(*(c["github"] for c in r.engine.targeted))
+
+        # every queued key reached a run and nothing is left queued (a run starts after
+        # its batch is taken, so wait for the keys, not only for the empty queue)
+        wait_for(lambda: debouncer.due_in() is None and targeted_keys() == expected, 10)
 
         assert statuses == {202: 250, 200: 750}
         assert r.state.delivery_count() == 250
         assert peak[0] <= 40  # keys, not bodies, and each key once
-        keys = set().union(*(c["github"] for c in r.engine.targeted))
-        assert keys == {f"{REPO_NAME}#{n}" for n in range(1, 41)}
+        assert targeted_keys() == expected
         # coalesced: one run per max_delay window of the burst, not one per delivery
         assert len(r.engine.targeted) <= burst / debouncer.max_delay + 2
         metrics = httpx.get(f"{r.url}/metrics").text

@@ -235,6 +235,25 @@ def wait_until(predicate: Any, timeout: float) -> float:
     raise AssertionError("condition not met in time")
 
 
+def metrics(world: dict[str, Any]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample /metrics serves, keyed by (name, sorted labels)."""
+    response = httpx.get(f"{world['url']}/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def rejected(samples: dict[Any, float], tracker: str) -> float:
+    key = ("syncd_webhook_deliveries_total", (("outcome", "unauthorized"), ("tracker", tracker)))
+    return samples.get(key, 0.0)
+
+
+QUEUED = ("syncd_webhook_queued_keys", ())
+
+
 def line_of(doc: Path, needle: str) -> str:
     return next(line for line in doc.read_text().splitlines() if needle in line)
 
@@ -293,6 +312,7 @@ def test_forged_and_unsigned_webhooks_get_401_and_change_nothing(world):
     world["github"].human_set_status(key, Status.DONE)  # a real change, not yet synced
     before = doc.read_bytes()
     runs = world["proc"].count("run finished")
+    counted = metrics(world)
     forged_body, forged = github_delivery(world, key, "closed", secret="not-the-secret")
     unsigned_body, unsigned = github_delivery(world, key, "closed")
     del unsigned["X-Hub-Signature-256"]
@@ -308,7 +328,13 @@ def test_forged_and_unsigned_webhooks_get_401_and_change_nothing(world):
     jira_body, jira_headers = jira_delivery(world["jira"].keys()[1], secret="forged")
     response = httpx.post(f"{world['url']}/webhooks/jira", content=jira_body, headers=jira_headers)
     assert response.status_code == 401
-    time.sleep(2.0)  # longer than the debounce: a run would have happened by now
+    # The worker has handled all four (each is counted as unauthorized) and queued none
+    # of their keys: the handler queues before it answers, and a run needs queued keys
+    # (the interval is an hour), so nothing can follow from them.
+    after = metrics(world)
+    assert rejected(after, "github") == rejected(counted, "github") + 3
+    assert rejected(after, "jira") == rejected(counted, "jira") + 1
+    assert after[QUEUED] == 0
     assert doc.read_bytes() == before
     assert world["proc"].count("run finished") == runs
     with StateStore.open(world["work"] / ".syncd" / "state.db") as state:
@@ -327,7 +353,9 @@ def test_replayed_delivery_is_ignored(world):
     assert replay.status_code == 200
     assert replay.json()["status"] == "duplicate"
     world["proc"].wait_for("run finished", kind="webhook", targeted=key)
-    time.sleep(1.5)
+    # the replay was answered from the delivery log before anything was queued: after
+    # the one run, no key waits, so no second run can follow
+    assert metrics(world)[QUEUED] == 0
     assert world["proc"].count("run finished", kind="webhook") == runs + 1
 
 

@@ -171,7 +171,10 @@ def test_keeper_renews_in_the_background_and_releases(store):
     assert keeper.try_acquire()
     first = store.get_lease("sync").expires_at
     with keeper.renewing():
-        time.sleep(0.3)
+        # a renewal has happened: the expiry moved (waited for, not slept on)
+        deadline = time.monotonic() + 5
+        while store.get_lease("sync").expires_at <= first and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert store.get_lease("sync").expires_at > first
     assert store.get_lease("sync") is None and not keeper.held
 
