@@ -270,8 +270,9 @@ def register(sub: Any) -> None:
             "--progress",
             choices=["auto", "always", "log", "never"],
             default="auto",
-            help="auto: a live display on a terminal, a progress log line every 10 s"
-            " elsewhere; always: the live display even off a terminal",
+            help="auto: a live display on a terminal, a progress log line at most every"
+            " 10 s elsewhere; always: the live display even off a terminal; log: the log"
+            " lines; never: neither",
         )
 
     p = sub.add_parser("plan", help="dry run: what a sync would create, update and write")
