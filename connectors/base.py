@@ -14,8 +14,9 @@ label. `find_by_markers` must use a listing that is consistent right after a cre
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -269,3 +270,25 @@ class Unreachable(TrackerError):
         super().__init__(message, retryable=True)
         self.address = address
         self.refused = refused
+
+
+# (what is waited for, seconds, "pacing" | "retry"): told before every pacing or retry
+# sleep, so a caller can show why a run is quiet. Connectors stay free of any display
+# library.
+WaitListener = Callable[[str, float, str], None]
+_listeners: list[WaitListener] = []
+
+
+@contextlib.contextmanager
+def listening_for_waits(listener: WaitListener) -> Iterator[None]:
+    """Call `listener` before every pacing or retry wait while the block runs."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def announce_wait(reason: str, seconds: float, kind: str = "pacing") -> None:
+    for listener in list(_listeners):
+        listener(reason, seconds, kind)

@@ -3,31 +3,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-# (what is waited for, seconds): told before every pacing or retry sleep, so a caller
-# can show why a run is quiet. Connectors stay free of any display library.
-WaitListener = Callable[[str, float], None]
-_listeners: list[WaitListener] = []
-
-
-@contextlib.contextmanager
-def listening_for_waits(listener: WaitListener) -> Iterator[None]:
-    """Call `listener` before every pacing or retry wait while the block runs."""
-    _listeners.append(listener)
-    try:
-        yield
-    finally:
-        _listeners.remove(listener)
-
-
-def announce_wait(reason: str, seconds: float) -> None:
-    for listener in list(_listeners):
-        listener(reason, seconds)
+from connectors.base import announce_wait
 
 
 class WritePacer:

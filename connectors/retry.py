@@ -24,8 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from connectors.base import RateLimited, RequestStats, TrackerError, Unreachable
-from connectors.pacing import announce_wait
+from connectors.base import RateLimited, RequestStats, TrackerError, Unreachable, announce_wait
 
 T = TypeVar("T")
 
@@ -100,7 +99,7 @@ def call_idempotent(
             stats.rate_limit_waits += 1
         seconds = state.next_action.sleep if state.next_action else 0.0
         waited[0] += seconds
-        announce_wait(f"{exc}; retry {state.attempt_number + 1} of {attempts}", seconds)
+        announce_wait(f"{exc}; retry {state.attempt_number + 1} of {attempts}", seconds, "retry")
 
     retrying = Retrying(
         retry=retry_if_exception(_retryable),

@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from connectors.base import listening_for_waits
+from syncd.cli.failures import TrackerFailure
+from syncd.cli.progress import RunReporter, choose_display
+from syncd.cli.render import render_plan, render_status, render_sync
 from syncd.common import logs
 from syncd.common.exits import EXIT_CONFIG, EXIT_OK, EXIT_RETRY
-from syncd.config import load_config, require_config
-from syncd.sync.context import Context, open_context, secrets_of
+from syncd.config import Settings, load_config, require_config
+from syncd.sync.context import open_context, secrets_of
 from syncd.sync.engine import Engine
 from syncd.sync.lease import with_sync_lease
 from syncd.sync.run import RunResult
@@ -27,80 +32,75 @@ def _print_json(data: Any, redactor: logs.Redactor) -> None:
     print(redactor.scrub(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
 
-def _run(args: argparse.Namespace, *, dry_run: bool) -> tuple[RunResult, Context] | int:
+LAST_NOTES = "cli_last_sync_notes"  # state meta: the last sync's notes, for `status`
+
+
+@dataclass
+class Outcome:
+    result: RunResult
+    settings: Settings
+    redactor: logs.Redactor
+    failures: list[TrackerFailure]
+
+    def exit_code(self) -> int:
+        """1 when a human must fix a tracker's configuration or token, 2 when something
+        is left for a later run, 0 when nothing is left undone."""
+        if any(f.exit_code == EXIT_CONFIG for f in self.failures):
+            return EXIT_CONFIG
+        return EXIT_RETRY if self.result.errors else EXIT_OK
+
+
+def _run(args: argparse.Namespace, *, dry_run: bool) -> Outcome | int:
     # ConfigError and StateError reach `main`, which prints them the one way
     require_config(getattr(args, "config", None))
     try:
         with open_context(getattr(args, "config", None)) as ctx:
-            engine = Engine(ctx.settings, ctx.state, ctx.connectors)
-            result = engine.run(dry_run=dry_run)
-            return result, ctx
+            reporter = RunReporter(ctx.settings, choose_display(getattr(args, "progress", "auto")))
+            with reporter.display, listening_for_waits(reporter.display.wait):
+                engine = Engine(ctx.settings, ctx.state, ctx.connectors, observer=reporter)
+                result = engine.run(dry_run=dry_run)
+            if not dry_run:
+                ctx.state.meta_set(LAST_NOTES, json.dumps(_lasting_notes(result, reporter)))
+            return Outcome(result, ctx.settings, ctx.redactor, reporter.failures)
     except FileNotFoundError as exc:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+def _lasting_notes(result: RunResult, reporter: RunReporter) -> list[dict[str, Any]]:
+    """What `status` repeats until the next sync: notes, problems, tracker failures with
+    what to do (a failed listing's raw note is replaced by its explanation)."""
+    failed = {f.tracker for f in reporter.failures}
+    notes = [
+        n
+        for n in result.notes
+        if not (n.get("kind") == "listing-failed" and n.get("tracker") in failed)
+    ]
+    notes += [{**p, "kind": "problem"} for p in result.problems]
+    notes += [
+        {
+            "tracker": f.tracker,
+            "kind": "listing-failed",
+            "message": f"{f.what}: {f.detail}; {f.todo}",
+        }
+        for f in reporter.failures
+    ]
+    return notes
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     outcome = _run(args, dry_run=True)
     if isinstance(outcome, int):
         return outcome
-    result, ctx = outcome
+    result = outcome.result
     if args.format == "json":
         _print_json(
-            {"plan": result.plans, "problems": result.problems, "notes": result.notes}, ctx.redactor
+            {"plan": result.plans, "problems": result.problems, "notes": result.notes},
+            outcome.redactor,
         )
-        return EXIT_OK
-    print(render_plan(result))
-    return EXIT_OK
-
-
-def render_plan(result: RunResult) -> str:
-    lines = []
-    for entry in result.plans:
-        for action in entry["actions"]:
-            lines.append(f"{entry['path']}:{entry['line']}  {describe(action, entry)}")
-    for problem in result.problems:
-        lines.append(f"{problem['path']}:{problem['line']}  problem: {problem['message']}")
-    counts = _count_actions(result)
-    lines.append(
-        f"plan: {counts.get('Create', 0)} to create, {counts.get('UpdateFields', 0)} to update, "
-        f"{counts.get('SetStatus', 0)} status pushes, "
-        f"{counts.get('WriteTicket', 0) + counts.get('WriteStatus', 0)} doc cells to write, "
-        f"{counts.get('RecordConflict', 0)} conflicts ({result.items} items in {result.docs} docs)"
-    )
-    return "\n".join(lines)
-
-
-def _count_actions(result: RunResult) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for entry in result.plans:
-        for action in entry["actions"]:
-            counts[action["action"]] = counts.get(action["action"], 0) + 1
-    return counts
-
-
-def describe(action: dict[str, Any], entry: dict[str, Any]) -> str:
-    kind = action["action"]
-    if kind == "Create":
-        draft = action["draft"]
-        return (
-            f"create {entry['tracker']} ticket: {draft['title']!r}"
-            f" (assignee {draft['assignee'] or '-'}, due {draft['due'] or '-'})"
-        )
-    if kind == "UpdateFields":
-        return f"update {action['key']}: {action['changes']}"
-    if kind == "SetStatus":
-        return f"set {action['key']} status to {action['status']}"
-    if kind == "WriteTicket":
-        return f"write ticket {action['key']} into the doc"
-    if kind == "WriteStatus":
-        return f"write status {action['status']} into the doc"
-    if kind == "RecordConflict":
-        return (
-            f"conflict on {action['field']}: doc {action['doc_value']!r} vs tracker "
-            f"{action['ticket_value']!r} ({action['winner']} wins)"
-        )
-    return f"{action.get('kind', kind)}: {action.get('message', '')}"
+    else:
+        print(outcome.redactor.scrub(render_plan(result, outcome.settings, outcome.failures)))
+    return outcome.exit_code()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -114,7 +114,7 @@ def _leased_sync(args: argparse.Namespace) -> int:
     outcome = _run(args, dry_run=False)
     if isinstance(outcome, int):
         return outcome
-    result, ctx = outcome
+    result = outcome.result
     summary = result.summary()
     for note in result.notes:
         if note.get("kind") in (
@@ -133,9 +133,12 @@ def _leased_sync(args: argparse.Namespace) -> int:
     log.info("sync finished", **summary)
     if args.format == "json":
         _print_json(
-            {"summary": summary, "notes": result.notes, "problems": result.problems}, ctx.redactor
+            {"summary": summary, "notes": result.notes, "problems": result.problems},
+            outcome.redactor,
         )
-    return EXIT_RETRY if result.errors else EXIT_OK
+    else:
+        print(outcome.redactor.scrub(render_sync(result, outcome.settings, outcome.failures)))
+    return outcome.exit_code()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -147,6 +150,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no sync has run yet: no state file at {path} (run `syncd sync`)")
         return EXIT_OK
     with StateStore.open(settings.state.path) as state:
+        records = state.items()
+        last_notes = json.loads(state.meta_get(LAST_NOTES) or "[]")
         items = [
             {
                 "item": r.item_id,
@@ -159,7 +164,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "error": r.error,
                 "attempts": r.attempts,
             }
-            for r in state.items()
+            for r in records
         ]
         runs = state.last_runs(1)
         data = {
@@ -189,16 +194,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json(data, redactor)
         return EXIT_OK
-    for item in items:
-        print(
-            f"{item['path']}  {item['ticket'] or '(no ticket)'}  doc={item['doc_status']} "
-            f"tracker={item['ticket_status']}"
-            + (f"  error: {item['error']}" if item["error"] else "")
-        )
-    pending, conflicts = data["pending_intents"], data["conflicts"]
-    assert isinstance(pending, list) and isinstance(conflicts, list)
-    print(f"{len(items)} items, {len(pending)} pending creates, {len(conflicts)} conflicts")
-    return EXIT_OK
+    text, failing = render_status(
+        records,
+        settings,
+        last_notes,
+        len(data["pending_intents"]),  # type: ignore[arg-type]  # built as a list above
+        len(data["conflicts"]),  # type: ignore[arg-type]  # built as a list above
+        _last_run_text(runs),
+    )
+    print(redactor.scrub(text))
+    return EXIT_RETRY if failing or data["pending_intents"] else EXIT_OK
+
+
+def _last_run_text(runs: list[Any]) -> str:
+    if not runs:
+        return "never"
+    run = runs[0]
+    errors = (run.summary or {}).get("errors", 0)
+    return f"{run.started:%Y-%m-%d %H:%M} UTC, {'ok' if run.ok else f'{errors} failed'}"
 
 
 def cmd_state_reset(args: argparse.Namespace) -> int:
@@ -252,14 +265,26 @@ def register(sub: Any) -> None:
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", help="TOML config (default: $SYNCD_CONFIG)")
 
+    def with_progress(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--progress",
+            choices=["auto", "always", "log", "never"],
+            default="auto",
+            help="auto: a live display on a terminal, a progress log line at most every"
+            " 10 s elsewhere; always: the live display even off a terminal; log: the log"
+            " lines; never: neither",
+        )
+
     p = sub.add_parser("plan", help="dry run: what a sync would create, update and write")
     with_config(p)
+    with_progress(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("sync", help="reconcile docs and trackers")
     with_config(p)
     p.add_argument("--once", action="store_true", help="one run, then exit (the default)")
+    with_progress(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_sync)
 
