@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from syncd.model import Status
+from syncd.sync.gitops import GitConfigError
+from syncd.sync.pullrequest import PullRequests
 from tests.helpers_sync import (
     AUTHOR_NAME,
+    GITHUB_TOKEN,
     HUMAN,
     LIST_REL,
     TABLE_REL,
@@ -224,3 +227,40 @@ def test_conflict_drops_only_the_conflicting_doc_and_pushes_the_others(
 
     assert code == 0, out["notes"]
     assert f"| P1 | Done | {slo} |" in git(bare, "show", f"main:postmortems/{TABLE_REL}")
+
+
+# ---------------------------------------------------------------------------- pull requests
+BRANCH = "postmortem-syncd/updates"
+
+
+def test_pulls_api_of_the_emulator_through_pygithub(world: World, tmp_path: Path) -> None:
+    bare = with_upstream(world, tmp_path)
+    world.github.git_remote = bare
+    git(world.repo, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+    client = PullRequests(world.github.url, GITHUB_TOKEN, world.github.repo)
+    try:
+        assert client.find_open(BRANCH, "main") is None
+        pull = client.create(BRANCH, "main", "title", "body")
+        assert pull.open and not pull.merged and pull.url.endswith(f"/pull/{pull.number}")
+        assert client.find_open(BRANCH, "main") == pull
+        assert client.find_open(BRANCH, "other-base") is None
+        client.update(pull.number, "new title", "new body")
+        assert (client.get(pull.number).title, client.get(pull.number).body) == (
+            "new title",
+            "new body",
+        )
+        world.github.human_close_pull(pull.number)
+        closed = client.get(pull.number)
+        assert not closed.open and not closed.merged
+        assert client.find_open(BRANCH, "main") is None
+        again = client.create(BRANCH, "main", "again", "body")
+        sha = world.github.human_merge_pull(again.number)
+        assert client.get(again.number).merged
+        assert git(bare, "rev-parse", "main").strip() == sha
+        assert world.github.issue_count() == 0  # pull requests are not issues
+    finally:
+        client.close()
+    wrong = PullRequests(world.github.url, GITHUB_TOKEN, "acme/elsewhere")
+    with pytest.raises(GitConfigError, match="404"):
+        wrong.find_open(BRANCH, "main")
+    assert GITHUB_TOKEN not in "\n".join(world.outputs)
