@@ -259,6 +259,40 @@ class _Section(BaseModel):
 # --------------------------------------------------------------------------- sections
 
 
+class PullRequestSettings(_Section):
+    """Where `[docs.git] mode = "pull-request"` opens its pull request (GitHub)."""
+
+    tracker: str | None = Field(
+        default=None,
+        description="a configured GitHub tracker whose url and token (and, unless `repo` is"
+        " set, repository) are reused; or give url/token here",
+    )
+    repo: str | None = Field(
+        default=None, description='the docs repository on GitHub, "owner/name"'
+    )
+    url: str | None = Field(
+        default=None,
+        description="GitHub API URL (default https://api.github.com, or the tracker's)",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="token allowed to open pull requests (contents and pull requests:"
+        " write); token_file or SYNCD_DOCS__GIT__PULL_REQUEST__TOKEN work too",
+    )
+    branch: str = Field(
+        default="postmortem-syncd/updates",
+        description="the tool's own branch, rebuilt on the base branch each run",
+    )
+    base: str | None = Field(
+        default=None,
+        description="the branch the pull request merges into (default: the checked-out one)",
+    )
+    title: str = Field(
+        default="postmortem-syncd: ticket keys and statuses",
+        description="title of the pull request",
+    )
+
+
 class GitSettings(_Section):
     commit: bool = True  # commit doc edits when docs.root is inside a git work tree
     push: bool | None = None  # None: push when the branch has an upstream
@@ -267,6 +301,16 @@ class GitSettings(_Section):
     author_name: str = "postmortem-syncd"
     author_email: str = "postmortem-syncd@users.noreply.localhost"
     message_prefix: str = "postmortem-syncd: "
+    mode: Literal["push", "pull-request"] = Field(
+        default="push",
+        description='"push": commit to the checked-out branch and push it; "pull-request":'
+        " commit to pull_request.branch and open or update one pull request; a doc edit"
+        " counts as landed when it is merged",
+    )
+    pull_request: PullRequestSettings = Field(
+        default_factory=PullRequestSettings,
+        description='[docs.git.pull_request]: used when mode = "pull-request"',
+    )
 
 
 class DocsSettings(_Section):
@@ -518,6 +562,39 @@ class Settings(BaseSettings):
             # other "key: message" lines of ConfigError.
             raise ValueError("\n  ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _pull_request_target(self) -> Settings:
+        if self.docs.git.mode == "pull-request":
+            self.pull_request_target()  # raises ValueError naming the key to set
+        return self
+
+    def pull_request_target(self) -> tuple[str, str, str]:
+        """(API url, token, "owner/name") for pull-request mode: `[docs.git.pull_request]`
+        first, then the GitHub tracker it names."""
+        pr = self.docs.git.pull_request
+        where = "docs.git.pull_request"
+        section: Mapping[str, Any] = {}
+        if pr.tracker is not None:
+            section = self.trackers.get(pr.tracker) or {}
+            if section.get("kind") != "github":
+                raise ValueError(
+                    f"{where}.tracker: {pr.tracker!r} is not a configured GitHub tracker"
+                    f" (configured: {', '.join(sorted(self.trackers)) or 'none'})"
+                )
+        token = pr.token.get_secret_value() if pr.token is not None else section.get("token")
+        if isinstance(token, SecretStr):
+            token = token.get_secret_value()
+        repo = pr.repo or section.get("repo")
+        if not token:
+            raise ValueError(
+                f"{where}.token: required in pull-request mode; {secret_hint(where + '.token')}"
+                f", or name a GitHub tracker in {where}.tracker to reuse its token"
+            )
+        if not repo:
+            raise ValueError(f'{where}.repo: required in pull-request mode ("owner/name")')
+        url = pr.url or section.get("url") or "https://api.github.com"
+        return str(url), str(token), str(repo)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Every field, but tracker sections go through redaction (SecretStr fields

@@ -278,3 +278,68 @@ def push(root: Path, remote: str, me: Identity, attempts: int = 3) -> PushResult
             return result
     result.message = f"push to {remote} still rejected after {attempts} tries"
     return result
+
+
+# ---------------------------------------------------------------------------- branch builds
+# Pull-request mode commits on a branch that is never checked out: the tree is built in
+# a private index file, so the work tree (and a human's uncommitted work in it) is never
+# touched.
+def rev(root: Path, ref: str) -> str | None:
+    proc = _git(root, "rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def tree_of(root: Path, ref: str) -> str:
+    return _git(root, "rev-parse", f"{ref}^{{tree}}").stdout.strip()
+
+
+def tree_with(root: Path, base: str, files: dict[str, bytes], index: Path) -> str:
+    """The tree of `base` with `files` (top-relative path -> bytes) replaced."""
+    env = {"GIT_INDEX_FILE": str(index)}
+    _run(root, env, "read-tree", base)
+    for rel, data in sorted(files.items()):
+        blob = _run(root, env, "hash-object", "-w", f"--path={rel}", "--stdin", data=data)
+        listed = _run(root, env, "ls-files", "-s", "--", rel)
+        mode = listed.split(" ", 1)[0] if listed else "100644"
+        _run(root, env, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{rel}")
+    return _run(root, env, "write-tree")
+
+
+def commit_tree(root: Path, tree: str, parent: str, message: str, me: Identity) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": me.name,
+        "GIT_AUTHOR_EMAIL": me.email,
+        "GIT_COMMITTER_NAME": me.name,
+        "GIT_COMMITTER_EMAIL": me.email,
+    }
+    return _run(root, env, "commit-tree", tree, "-p", parent, "-m", message)
+
+
+def authors(root: Path, base: str, tip: str) -> set[str]:
+    """Author emails of the commits on `tip` that are not on `base`."""
+    out = _git(root, "log", "--format=%ae", f"{base}..{tip}").stdout
+    return {line for line in out.splitlines() if line}
+
+
+def push_branch(root: Path, remote: str, sha: str, branch: str, expected: str | None) -> str | None:
+    """Point `remote`'s `branch` at `sha`, only if it is still at `expected` (None: absent);
+    returns git's reason when refused. The branch is the tool's own: rewriting it is how it
+    follows the base branch, and the lease keeps anything pushed meanwhile."""
+    lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+    proc = _git(root, "push", "--quiet", lease, remote, f"{sha}:refs/heads/{branch}", check=False)
+    return None if proc.returncode == 0 else f"git push of {branch} refused: {clean_stderr(proc)}"
+
+
+def _run(root: Path, env: dict[str, str], *args: str, data: bytes | None = None) -> str:
+    proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        ["git", "-C", str(root), *args],  # noqa: S607 - git from PATH is the point
+        input=data,
+        capture_output=True,
+        check=False,
+        env={**os.environ, **_QUIET_ENV, **env},
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode("utf-8", "replace").strip()
+        raise GitError(f"git {args[0]} failed: {str(redact(stderr))[:300]}")
+    return proc.stdout.decode("utf-8", "replace").strip()

@@ -22,6 +22,7 @@ from syncd.sync import gitops
 from syncd.sync.identity import SIMILAR, identity, similarity
 from syncd.sync.lease import holder_is_dead
 from syncd.sync.planner import DocSide
+from syncd.sync.prmode import PullRequestMode
 from syncd.sync.run import LoadedDoc, RunResult
 from syncd.sync.state import ItemRecord, StateStore
 
@@ -35,6 +36,9 @@ class WriteBack:
         self.state = state
         self.root = settings.docs.root
         self.dry_run = False
+        self.by_pr = settings.docs.git.mode == "pull-request"
+        self.pr = PullRequestMode(settings, state)
+        self._texts: dict[Path, bytes] | None = None  # pull-request mode: docs not written
 
     def prepare(self, result: RunResult, *, pull: bool) -> None:
         """Before reading the docs: refuse a work tree the tool must not commit in,
@@ -42,11 +46,14 @@ class WriteBack:
         top = self._top()
         if top is None:
             return
-        gitops.check_branch(top, push=self.settings.docs.git.push)
+        gitops.check_branch(top, push=None if self.by_pr else self.settings.docs.git.push)
         self._commit_leftovers(result)
         if pull:
             self._pull(top, result)
-        self._push_unpushed(top, result)
+        if self.by_pr:
+            self.pr.prepare(top, result)
+        else:
+            self._push_unpushed(top, result)
 
     def land(
         self,
@@ -60,6 +67,14 @@ class WriteBack:
         top = self._top()
         if top is not None:
             doc_edits = self._skip_dirty(top, docs, doc_edits, records, result)
+        if self.by_pr and top is not None:
+            self._texts = {}  # the work tree stays as it is: the edits go to a branch
+            try:
+                written = self._write_docs(docs, doc_edits, records, result)
+                self.pr.land(top, self._texts, written, records, result)
+            finally:
+                self._texts = None
+            return
         self._note_uncommitted(doc_edits)
         written = self._write_docs(docs, doc_edits, records, result)
         not_landed, failed = self._commit(top, list(written), result)
@@ -73,7 +88,13 @@ class WriteBack:
 
     def _top(self) -> Path | None:
         """The git work tree the tool commits in, or None when it does not commit."""
-        return gitops.work_tree(self.root) if self.settings.docs.git.commit else None
+        top = gitops.work_tree(self.root) if self.settings.docs.git.commit else None
+        if top is None and self.by_pr:
+            raise gitops.GitConfigError(
+                f'docs.git.mode = "pull-request" needs docs.root ({self.root}) in a git work'
+                " tree with docs.git.commit = true"
+            )
+        return top
 
     def _should_push(self, top: Path) -> bool:
         push = self.settings.docs.git.push
@@ -159,7 +180,10 @@ class WriteBack:
             return None, {item_id for item_id, _edit in remapped.values()}
         if parse_file(loaded.path)[1] != loaded.prefix + text:
             raise OSError(f"{loaded.rel} changed while being written; retried next run")
-        write_atomic(loaded.path, new_text, prefix=loaded.prefix)
+        if self._texts is not None:
+            self._texts[loaded.path] = (loaded.prefix + new_text).encode("utf-8")
+        else:
+            write_atomic(loaded.path, new_text, prefix=loaded.prefix)
         result.docs_written += 1
         result.doc_edits += len(remapped)
         # record the doc side as the file now reads it (a checkbox cannot say "in progress")

@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 
+from syncd.config import ConfigError, load_config
 from syncd.model import Status
+from syncd.sync.context import secrets_of
 from syncd.sync.gitops import GitConfigError
 from syncd.sync.pullrequest import PullRequests
 from tests.helpers_sync import (
     AUTHOR_NAME,
+    GITHUB_ITEMS,
     GITHUB_TOKEN,
     HUMAN,
+    JIRA_ITEMS,
     LIST_REL,
     TABLE_REL,
     YAML_REL,
@@ -231,6 +235,122 @@ def test_conflict_drops_only_the_conflicting_doc_and_pushes_the_others(
 
 # ---------------------------------------------------------------------------- pull requests
 BRANCH = "postmortem-syncd/updates"
+ONLY_BRANCHES = """#!/bin/sh
+# main is protected: only pull requests change it
+while read old new ref; do
+  if [ "$ref" = "refs/heads/main" ]; then echo "GH006: main is protected" >&2; exit 1; fi
+done
+"""
+
+
+def pull_request_world(world: World, tmp: Path) -> Path:
+    bare = with_upstream(world, tmp)
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(ONLY_BRANCHES)
+    hook.chmod(0o755)
+    world.github.git_remote = bare
+    world.configure(git_section={"mode": "pull-request", "pull_request.tracker": "github"})
+    return bare
+
+
+def open_pulls(world: World) -> list[dict[str, Any]]:
+    return [p for p in world.github.pulls() if p["state"] == "open"]
+
+
+def waiting(out: dict[str, Any]) -> list[str]:
+    return [n["message"] for n in notes(out, "push") if "wait in pull request" in n["message"]]
+
+
+def test_pull_request_edits_land_when_merged_and_are_never_written_twice(
+    world: World, tmp_path: Path
+) -> None:
+    bare = pull_request_world(world, tmp_path)
+    before, main_before = world.doc_bytes(), git(bare, "rev-parse", "main").strip()
+
+    code, out, _err = world.sync()
+
+    assert code == 2  # edits wait for a merge: not done yet
+    [pull] = open_pulls(world)
+    assert waiting(out) and f"#{pull['number']}" in waiting(out)[0]
+    assert pull["head"]["ref"] == BRANCH and pull["base"]["ref"] == "main"
+    assert world.doc_bytes() == before and git(world.repo, "status", "--porcelain") == ""
+    assert git(bare, "rev-parse", "main").strip() == main_before
+    tip = git(bare, "rev-parse", BRANCH).strip()
+    assert git(bare, "log", "-1", "--format=%an", BRANCH).strip() == AUTHOR_NAME
+    assert git(bare, "rev-parse", f"{BRANCH}~1").strip() == main_before
+    assert "| OPS-" in git(bare, "show", f"{BRANCH}:postmortems/{TABLE_REL}")
+    tickets = (world.jira.issue_count(), world.github.issue_count())
+    assert tickets == (JIRA_ITEMS, GITHUB_ITEMS)
+
+    for _ in range(2):  # still due, still the same edits: no new commit, no new PR
+        code, out, _err = world.sync()
+        assert code == 2 and waiting(out)
+        assert git(bare, "rev-parse", BRANCH).strip() == tip
+        assert [p["number"] for p in open_pulls(world)] == [pull["number"]]
+        assert (world.jira.issue_count(), world.github.issue_count()) == tickets
+
+    world.github.human_merge_pull(pull["number"])
+    code, out, _err = world.sync()
+
+    assert code == 0, out["notes"]
+    assert world.github.pulls()[0]["merged"] is True and open_pulls(world) == []
+    assert "| OPS-" in world.doc(TABLE_REL)  # pulled with the merge
+    assert git(world.repo, "rev-parse", "HEAD").strip() == git(bare, "rev-parse", "main").strip()
+    assert git(bare, "rev-parse", BRANCH).strip() == tip
+    assert (world.jira.issue_count(), world.github.issue_count()) == tickets
+    world.reset_logs()
+    code, out, _err = world.sync()
+    assert code == 0 and world.writes() == {"jira": 0, "github": 0}, world.counts()
+    assert GITHUB_TOKEN not in "\n".join(world.outputs)
+
+    # a later edit goes on a branch rebuilt on the new main, in a new pull request
+    slo = key_of(world, TABLE_REL, "Add a page-severity")
+    world.jira.human_set_status(slo, Status.DONE)
+    code, out, _err = world.sync()
+    assert code == 2
+    [second] = open_pulls(world)
+    assert second["number"] != pull["number"]
+    assert git(bare, "rev-parse", f"{BRANCH}~1").strip() == git(bare, "rev-parse", "main").strip()
+    assert f"| Done | {slo} |" in git(bare, "show", f"{BRANCH}:postmortems/{TABLE_REL}")
+
+
+def test_pull_request_closed_without_merging_is_reported_and_replaced(
+    world: World, tmp_path: Path
+) -> None:
+    bare = pull_request_world(world, tmp_path)
+    assert world.sync()[0] == 2
+    [first] = open_pulls(world)
+    world.github.human_close_pull(first["number"])
+
+    code, out, _err = world.sync()
+
+    assert code == 2
+    assert any(
+        f"#{first['number']}" in n["message"] and "closed without merging" in n["message"]
+        for n in notes(out, "push")
+    ), out["notes"]
+    assert open_pulls(world) == []  # the reviewer's close is respected for this run
+
+    code, out, _err = world.sync()
+
+    assert code == 2
+    [fresh] = open_pulls(world)
+    assert fresh["number"] != first["number"] and waiting(out)
+    assert "| OPS-" in git(bare, "show", f"{BRANCH}:postmortems/{TABLE_REL}")
+
+    world.github.human_merge_pull(fresh["number"])
+    code, out, _err = world.sync()
+    assert code == 0, out["notes"]
+    assert "| OPS-" in world.doc(TABLE_REL)
+
+
+def test_pull_request_mode_without_a_token_is_a_configuration_error(world: World) -> None:
+    world.configure(git_section={"mode": "pull-request"})
+
+    code, _out, err = world.cli("sync", "--once", "--config", str(world.config))
+
+    assert code == 1
+    assert "docs.git.pull_request.token" in err and "token_file" in err
 
 
 def test_pulls_api_of_the_emulator_through_pygithub(world: World, tmp_path: Path) -> None:
@@ -264,3 +384,55 @@ def test_pulls_api_of_the_emulator_through_pygithub(world: World, tmp_path: Path
     with pytest.raises(GitConfigError, match="404"):
         wrong.find_open(BRANCH, "main")
     assert GITHUB_TOKEN not in "\n".join(world.outputs)
+
+
+def test_pull_request_repo_github_does_not_know_stops_before_any_write(
+    world: World, tmp_path: Path
+) -> None:
+    pull_request_world(world, tmp_path)
+    world.configure(
+        git_section={
+            "mode": "pull-request",
+            "pull_request.tracker": "github",
+            "pull_request.repo": "acme/elsewhere",
+        }
+    )
+
+    code, _out, err = world.cli("sync", "--once", "--config", str(world.config))
+
+    assert code == 1
+    assert "docs.git.pull_request" in err and "404" in err and "acme/elsewhere" in err
+    assert world.jira.issue_count() == 0 and world.github.issue_count() == 0
+    assert GITHUB_TOKEN not in "\n".join(world.outputs)
+
+
+def test_pull_request_settings_reuse_a_github_tracker_or_take_their_own_token_file(
+    tmp_path: Path,
+) -> None:
+    secret = "ghp_prTokenFromAFile4c1d"  # a made-up credential to look for
+    (tmp_path / "pr-token").write_text(secret + "\n")
+    base = '[trackers.jira]\nkind = "jira"\nurl = "http://127.0.0.1:1"\ntoken = "j-0000"\n'
+    own = tmp_path / "own.toml"
+    own.write_text(
+        base + '[docs.git]\nmode = "pull-request"\n[docs.git.pull_request]\n'
+        'repo = "acme/docs"\ntoken_file = "pr-token"\n'
+    )
+    assert load_config(own, env={}).pull_request_target() == (
+        "https://api.github.com",
+        secret,
+        "acme/docs",
+    )
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(
+        base + '[docs.git]\nmode = "pull-request"\n[docs.git.pull_request]\ntracker = "jira"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(wrong, env={})
+    assert "docs.git.pull_request.tracker: 'jira' is not a configured GitHub tracker" in str(
+        caught.value
+    )
+    missing = tmp_path / "missing.toml"
+    missing.write_text(base + '[docs.git]\nmode = "pull-request"\n')
+    with pytest.raises(ConfigError, match=r"pull_request\.token: required"):
+        load_config(missing, env={})
+    assert secret in secrets_of(load_config(own, env={}))  # so every output redacts it
