@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint venv clean bench
+.PHONY: test demo lint venv clean bench docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/syncd demo
+
+# docs/cli.md and docs/configuration.md are generated from the parser and the config models.
+docs: $(STAMP)
+	$(BIN)/python -m syncd.cli.reference
 
 clean:
 	rm -rf $(VENV) build *.egg-info

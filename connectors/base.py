@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from syncd.model import Status
 
@@ -167,10 +167,15 @@ class ConnectorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str
-    label: str = "postmortem-action"  # shared label on every ticket the tool manages
-    webhook_secret: SecretStr | None = None
-    timeout: float = 30.0
+    kind: str = Field(description="The connector: `jira`, `github`, `linear` or an installed one.")
+    label: str = Field(
+        "postmortem-action",
+        description="The shared label on every ticket the tool manages; listings filter on it.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Verifies webhook deliveries (see the tracker's webhook notes)."
+    )
+    timeout: float = Field(30.0, description="Seconds per HTTP request.")
 
 
 @dataclass
@@ -252,3 +257,15 @@ class Connector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Unreachable(TrackerError):
+    """No connection was made (refused, no such host, connect timeout), so nothing was
+    sent: safe to report plainly, never ambiguous. `address` is host:port; `refused`
+    when the answer was a definite no (refused, unknown host), which a retry within the
+    same run cannot change."""
+
+    def __init__(self, message: str, *, address: str, refused: bool) -> None:
+        super().__init__(message, retryable=True)
+        self.address = address
+        self.refused = refused

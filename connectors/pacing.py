@@ -3,18 +3,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+# (what is waited for, seconds): told before every pacing or retry sleep, so a caller
+# can show why a run is quiet. Connectors stay free of any display library.
+WaitListener = Callable[[str, float], None]
+_listeners: list[WaitListener] = []
+
+
+@contextlib.contextmanager
+def listening_for_waits(listener: WaitListener) -> Iterator[None]:
+    """Call `listener` before every pacing or retry wait while the block runs."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def announce_wait(reason: str, seconds: float) -> None:
+    for listener in list(_listeners):
+        listener(reason, seconds)
 
 
 class WritePacer:
     """Spaces writes at least `interval` seconds apart, across threads."""
 
     def __init__(
-        self, interval: float, clock: Callable[[], float], sleep: Callable[[float], None]
+        self,
+        interval: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        name: str = "tracker",
     ) -> None:
+        self.name = name
         self.interval = interval
         self._clock = clock
         self._sleep = sleep
@@ -25,6 +51,7 @@ class WritePacer:
         with self._lock:  # held while sleeping on purpose: writers queue up serially
             now = self._clock()
             if now < self._next:
+                announce_wait(f"{self.name} write pacing", self._next - now)
                 self._sleep(self._next - now)
                 now = self._next
             self._next = now + self.interval

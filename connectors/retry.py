@@ -24,7 +24,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from connectors.base import RateLimited, RequestStats, TrackerError
+from connectors.base import RateLimited, RequestStats, TrackerError, Unreachable
+from connectors.pacing import announce_wait
 
 T = TypeVar("T")
 
@@ -60,6 +61,10 @@ def retry_after_seconds(headers: dict[str, str] | None, now: float | None = None
 
 
 def _retryable(exc: BaseException) -> bool:
+    # a refused connection is a definite answer: fail fast instead of backing off for
+    # seconds in silence (the next run, or the next interval of the daemon, retries)
+    if isinstance(exc, Unreachable) and exc.refused:
+        return False
     return isinstance(exc, TrackerError) and exc.retryable
 
 
@@ -87,9 +92,15 @@ def call_idempotent(
     call gives up after `budget` seconds so a run never hangs on one tracker.
     """
 
+    waited = [0.0]
+
     def before_sleep(state: RetryCallState) -> None:
-        if state.outcome and isinstance(state.outcome.exception(), RateLimited):
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited):
             stats.rate_limit_waits += 1
+        seconds = state.next_action.sleep if state.next_action else 0.0
+        waited[0] += seconds
+        announce_wait(f"{exc}; retry {state.attempt_number + 1} of {attempts}", seconds)
 
     retrying = Retrying(
         retry=retry_if_exception(_retryable),
@@ -99,4 +110,9 @@ def call_idempotent(
         sleep=sleep,
         reraise=True,
     )
-    return retrying(fn)
+    try:
+        return retrying(fn)
+    except TrackerError as exc:
+        if waited[0] > 0:  # say how long was spent, so a slow failure is not a mystery
+            exc.args = (f"{exc} (gave up after retrying for {waited[0]:.1f} s)", *exc.args[1:])
+        raise

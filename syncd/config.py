@@ -264,68 +264,103 @@ class PullRequestSettings(_Section):
 
     tracker: str | None = Field(
         default=None,
-        description="a configured GitHub tracker whose url and token (and, unless `repo` is"
-        " set, repository) are reused; or give url/token here",
+        description="A configured GitHub tracker whose `url` and `token` (and, unless `repo` is"
+        " set, repository) are reused; or give `url` and `token` here.",
     )
     repo: str | None = Field(
-        default=None, description='the docs repository on GitHub, "owner/name"'
+        default=None, description='The docs repository on GitHub, "owner/name".'
     )
     url: str | None = Field(
         default=None,
-        description="GitHub API URL (default https://api.github.com, or the tracker's)",
+        description="GitHub API URL (default: the tracker's, else https://api.github.com).",
     )
     token: SecretStr | None = Field(
         default=None,
-        description="token allowed to open pull requests (contents and pull requests:"
-        " write); token_file or SYNCD_DOCS__GIT__PULL_REQUEST__TOKEN work too",
+        description="Token allowed to open pull requests (pull requests: write); the branch"
+        " itself is pushed with the work tree's git credentials. Never printed.",
     )
     branch: str = Field(
         default="postmortem-syncd/updates",
-        description="the tool's own branch, rebuilt on the base branch each run",
+        description="The tool's own branch, rebuilt on the base branch each run.",
     )
     base: str | None = Field(
         default=None,
-        description="the branch the pull request merges into (default: the checked-out one)",
+        description="The branch the pull request merges into (default: the checked-out one).",
     )
     title: str = Field(
         default="postmortem-syncd: ticket keys and statuses",
-        description="title of the pull request",
+        description="Title of the pull request.",
     )
 
 
 class GitSettings(_Section):
-    commit: bool = True  # commit doc edits when docs.root is inside a git work tree
-    push: bool | None = None  # None: push when the branch has an upstream
-    pull: bool | None = None  # None: pull --rebase before each run when there is an upstream
-    remote: str = "origin"
-    author_name: str = "postmortem-syncd"
-    author_email: str = "postmortem-syncd@users.noreply.localhost"
-    message_prefix: str = "postmortem-syncd: "
+    commit: bool = Field(
+        True, description="Commit the tool's edits when `docs.root` is inside a git work tree."
+    )
+    push: bool | None = Field(
+        None, description="Push after committing. Unset: push when the branch has an upstream."
+    )
+    pull: bool | None = Field(
+        None,
+        description="`git pull --rebase` before each run. Unset: when the branch has an upstream.",
+    )
+    remote: str = Field("origin", description="The remote pushed to and pulled from.")
+    author_name: str = Field("postmortem-syncd", description="Author name of the tool's commits.")
+    author_email: str = Field(
+        "postmortem-syncd@users.noreply.localhost",
+        description="Author email of the tool's commits.",
+    )
+    message_prefix: str = Field(
+        "postmortem-syncd: ", description="Prefix of the tool's commit messages."
+    )
     mode: Literal["push", "pull-request"] = Field(
         default="push",
-        description='"push": commit to the checked-out branch and push it; "pull-request":'
-        " commit to pull_request.branch and open or update one pull request; a doc edit"
-        " counts as landed when it is merged",
+        description='`"push"`: commit to the checked-out branch and push it. `"pull-request"`:'
+        " commit to `pull_request.branch` and open or update one GitHub pull request; a doc"
+        " edit counts as landed once it is merged (docs/sync.md).",
     )
     pull_request: PullRequestSettings = Field(
         default_factory=PullRequestSettings,
-        description='[docs.git.pull_request]: used when mode = "pull-request"',
+        description='Where `mode = "pull-request"` opens its pull request.',
     )
 
 
 class DocsSettings(_Section):
-    root: Path = Path("postmortems")
-    include: StrList = Field(default_factory=lambda: ["**/*.md"])
-    exclude: StrList = Field(
-        default_factory=lambda: ["**/TEMPLATE*.md", "**/README.md", "**/_*.md"]
+    root: Path = Field(
+        Path("postmortems"),
+        description="Directory holding the postmortem Markdown documents (a folder or a git"
+        " work tree).",
     )
-    doc_url: UrlTemplate = None
-    git: GitSettings = Field(default_factory=GitSettings)
-    # numeric day/month order of due dates (`03/04/2026`); ambiguous ones are reported
-    date_order: Literal["mdy", "dmy"] = "mdy"
-    # regexes over heading text: sections always / never read for action items
-    action_sections: StrList = Field(default_factory=list)
-    ignore_sections: StrList = Field(default_factory=list)
+    include: StrList = Field(
+        default_factory=lambda: ["**/*.md"],
+        description="Globs relative to `root` of the documents to manage. `*` stays within a"
+        " directory, `**` crosses directories (`**/` also matches none).",
+    )
+    exclude: StrList = Field(
+        default_factory=lambda: ["**/TEMPLATE*.md", "**/README.md", "**/_*.md"],
+        description="Globs relative to `root` of documents never read, even when included.",
+    )
+    doc_url: UrlTemplate = Field(
+        None,
+        description="Link to a document in ticket descriptions; `{path}` is its path relative"
+        " to `root`. Unset: no links.",
+    )
+    git: GitSettings = Field(
+        default_factory=GitSettings, description="How the tool's document edits reach git."
+    )
+    date_order: Literal["mdy", "dmy"] = Field(
+        "mdy",
+        description="Day/month order of numeric due dates such as `03/04/2026`; ambiguous"
+        " ones are reported.",
+    )
+    action_sections: StrList = Field(
+        default_factory=list,
+        description="Regexes over heading text: sections always read for action items.",
+    )
+    ignore_sections: StrList = Field(
+        default_factory=list,
+        description="Regexes over heading text: sections never read for action items.",
+    )
 
     @field_validator("action_sections", "ignore_sections")
     @classmethod
@@ -348,27 +383,59 @@ class DocsSettings(_Section):
 
 
 class StateSettings(_Section):
-    path: Path = Path(".syncd/state.db")
+    path: Path = Field(
+        Path(".syncd/state.db"),
+        description="SQLite file with the last-synced snapshot, pending creates and listing"
+        " cursors. Losing it is safe (tickets are re-adopted by marker) but costs a full"
+        " listing.",
+    )
 
 
 class RoutingRule(_Section):
-    match: str
-    tracker: str
-    project: str | None = None
+    match: str = Field(description="Glob relative to `docs.root`; the first matching rule wins.")
+    tracker: str = Field(description="The `[trackers.NAME]` the matching documents go to.")
+    project: str | None = Field(
+        None, description="A different Jira project (or repository) for this rule."
+    )
 
 
 class RoutingSettings(_Section):
-    default: str | None = None
-    rules: list[RoutingRule] = Field(default_factory=list)
+    default: str | None = Field(
+        None,
+        description="Tracker for documents no rule matches; may be omitted with one tracker."
+        " A document's front matter `tracker: NAME` overrides everything.",
+    )
+    rules: list[RoutingRule] = Field(
+        default_factory=list, description="`[[routing.rules]]` tables, tried in order."
+    )
 
 
 class SyncSettings(_Section):
-    interval: Duration = timedelta(minutes=5)
-    jitter: float = Field(0.1, ge=0, lt=1)  # fraction of interval, spreads replicas' calls
-    conflict_winner: Literal["tracker", "doc"] = "tracker"
-    overlap: Duration = timedelta(minutes=2)  # re-list this far before the cursor
-    max_creates_per_run: int | None = Field(None, ge=0)
-    write_status: bool = True
+    interval: Duration = Field(
+        timedelta(minutes=5),
+        description="Time between runs of `syncd run`: `30s`, `5m`, `1h30m` or seconds.",
+    )
+    jitter: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Random spread added to each wait, as a fraction of `interval`.",
+    )
+    conflict_winner: Literal["tracker", "doc"] = Field(
+        "tracker", description="Who wins when a field changed on both sides since the last sync."
+    )
+    overlap: Duration = Field(
+        timedelta(minutes=2),
+        description="Incremental listings re-read this far before the last cursor (clock skew,"
+        " eventually consistent searches).",
+    )
+    max_creates_per_run: int | None = Field(
+        None,
+        ge=0,
+        description="Refuse to create more tickets than this in one run (a guard against a"
+        " mis-parsed document). Unset: no limit.",
+    )
+    write_status: bool = Field(True, description="Write ticket status back into the documents.")
 
     @field_validator("interval")
     @classmethod
@@ -379,14 +446,18 @@ class SyncSettings(_Section):
 
 
 class ServerSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8089, ge=0, le=65535)
-    max_body_bytes: int = Field(1_000_000, gt=0)
+    host: str = Field(
+        "127.0.0.1", description="Address of the webhook receiver and health endpoints."
+    )
+    port: int = Field(8089, ge=0, le=65535, description="Their port (0: any free port).")
+    max_body_bytes: int = Field(
+        1_000_000, gt=0, description="Largest webhook body accepted, in bytes."
+    )
 
 
 class CompletionTarget(_Section):
-    percent: float = Field(ge=0, le=100)
-    within_days: int = Field(gt=0)
+    percent: float = Field(ge=0, le=100, description="Share of items to close in time.")
+    within_days: int = Field(gt=0, description="Days after the clock start (`target_clock`).")
 
 
 def _default_targets() -> dict[str, CompletionTarget]:
@@ -400,38 +471,78 @@ def _default_targets() -> dict[str, CompletionTarget]:
 class ReminderSettings(_Section):
     """`[digest.reminders]`: one email a week to each owner with overdue or due-soon items."""
 
-    enabled: bool = False
-    due_soon_days: int = Field(7, ge=0)
+    enabled: bool = Field(False, description="Send the weekly owner reminders.")
+    due_soon_days: int = Field(
+        7, ge=0, description="Items due within this many days count as due soon."
+    )
 
 
 class DigestSettings(_Section):
-    to: StrList = Field(default_factory=list)
-    cc: StrList = Field(default_factory=list)
-    from_: str = Field("postmortem-syncd@localhost", alias="from")
-    schedule: str = "0 9 * * MON"  # cron: minute hour day-of-month month day-of-week
-    timezone: str = "UTC"
-    doc_url: UrlTemplate = None
-    lookback_days: int = Field(180, gt=0)
-    # Recurrence rate (percent of incidents sharing a contributing factor with an earlier
-    # one) the team wants to stay under; the digest flags it when at or over.
-    recurrence_target: float = Field(15, ge=0, le=100)
-    # Replaces the defaults as a whole: a team that states its targets states all of them.
-    targets: dict[str, CompletionTarget] = Field(default_factory=_default_targets)
-    teams: dict[str, list[str]] = Field(default_factory=dict)
-    # Where a priority's completion target starts: "incident" (the incident date) or
-    # "set" (the first commit of the docs' git history containing the item, else the
-    # incident date).
-    target_clock: Literal["incident", "set"] = "incident"
-    top_rows: int = Field(25, gt=0)  # rows per email section; the rest: "and K more"
-    report_path: Path | None = None  # full HTML report, written on every digest run
-    report_url: str | None = None  # where readers open `report_path` (linked in the email)
-    attach_report: bool = False  # also attach the full report to the email
-    # SEV1/SEV2 postmortems completed within N business days of the incident.
-    postmortem_severities: StrList = Field(default_factory=lambda: ["SEV1", "SEV2"])
-    postmortem_within_business_days: int = Field(5, gt=0)
-    postmortem_target_percent: float = Field(90.0, ge=0, le=100)
-    slack_webhook_url: SecretStr | None = None  # summary also posted here (incoming webhook)
-    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    to: StrList = Field(default_factory=list, description="Recipients of the weekly digest.")
+    cc: StrList = Field(default_factory=list, description="Copy recipients.")
+    from_: str = Field("postmortem-syncd@localhost", alias="from", description="Sender address.")
+    schedule: str = Field(
+        "0 9 * * MON",
+        description="Cron expression (minute hour day-of-month month day-of-week) in `timezone`.",
+    )
+    timezone: str = Field("UTC", description="IANA time zone of `schedule` and of dates.")
+    doc_url: UrlTemplate = Field(
+        None, description="Link template for documents in the email; `{path}` is relative."
+    )
+    lookback_days: int = Field(
+        180,
+        gt=0,
+        description="Recurrence window: an incident recurs when an earlier one within this many"
+        " days shares a contributing factor or component, and themes are factors shared by"
+        " incidents within it. Every postmortem is still read.",
+    )
+    recurrence_target: float = Field(
+        15,
+        ge=0,
+        le=100,
+        description="Recurrence rate (percent of incidents sharing a factor with an earlier"
+        " one) to stay under; the digest flags it when at or over.",
+    )
+    targets: dict[str, CompletionTarget] = Field(
+        default_factory=_default_targets,
+        description="Completion targets per priority (`P0 = { percent = 90, within_days = 7 }`)."
+        " Setting the table replaces all the defaults.",
+    )
+    teams: dict[str, list[str]] = Field(
+        default_factory=dict, description="Team name -> owners, for per-team sections."
+    )
+    target_clock: Literal["incident", "set"] = Field(
+        "incident",
+        description="Where a completion target starts: `incident` (the incident date) or `set`"
+        " (the first commit holding the item, else the incident date).",
+    )
+    top_rows: int = Field(
+        25, gt=0, description='Rows per email section; the rest are "and K more".'
+    )
+    report_path: Path | None = Field(
+        None, description="Where the full HTML report is written on every digest run."
+    )
+    report_url: str | None = Field(
+        None, description="Where readers open `report_path` (linked in the email)."
+    )
+    attach_report: bool = Field(False, description="Also attach the full report to the email.")
+    postmortem_severities: StrList = Field(
+        default_factory=lambda: ["SEV1", "SEV2"],
+        description="Severities whose postmortems should be completed quickly.",
+    )
+    postmortem_within_business_days: int = Field(
+        5, gt=0, description="Business days after the incident to complete those postmortems."
+    )
+    postmortem_target_percent: float = Field(
+        90.0, ge=0, le=100, description="Share of them to complete in time."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        None, description="A Slack incoming webhook the summary is also posted to (a secret)."
+    )
+    reminders: ReminderSettings = Field(
+        default_factory=ReminderSettings,
+        description="One email a week to each owner with overdue or due-soon items.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -455,13 +566,15 @@ class DigestSettings(_Section):
 
 
 class SmtpSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(25, ge=1, le=65535)
-    starttls: bool = False
-    ssl: bool = False
-    username: str | None = None
-    password: SecretStr | None = None
-    timeout: float = Field(30.0, gt=0)
+    host: str = Field("127.0.0.1", description="SMTP server for the digest.")
+    port: int = Field(25, ge=1, le=65535, description="Its port (587 with STARTTLS, 465 SSL).")
+    starttls: bool = Field(False, description="STARTTLS on a plain connection.")
+    ssl: bool = Field(False, description="Implicit TLS (usually port 465); not with starttls.")
+    username: str | None = Field(None, description="Login name; unset: no login.")
+    password: SecretStr | None = Field(
+        None, description="Login password (a secret: prefer `password_file`)."
+    )
+    timeout: float = Field(30.0, gt=0, description="Seconds per SMTP operation.")
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> SmtpSettings:
@@ -471,19 +584,28 @@ class SmtpSettings(_Section):
 
 
 class LintSettings(_Section):
-    disable: StrList = Field(default_factory=list)
-    ignore: dict[str, list[str]] = Field(default_factory=dict)  # glob -> rule ids
-    # The date the `overdue` rule compares due dates against: YYYY-MM-DD, or "today" for
-    # the current date (then findings change with the calendar). Unset: rule off.
-    today: date | Literal["today"] | None = None
+    disable: StrList = Field(default_factory=list, description="Rule ids to switch off everywhere.")
+    ignore: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Glob (relative to `docs.root`) -> rule ids to ignore in matching documents.",
+    )
+    today: date | Literal["today"] | None = Field(
+        None,
+        description="The date the `overdue` rule compares due dates against: YYYY-MM-DD, or"
+        ' "today" (findings then change with the calendar). Unset: the rule is off.',
+    )
 
     def today_date(self) -> date | None:
         return date.today() if self.today == "today" else self.today
 
 
 class LogSettings(_Section):
-    format: Literal["auto", "json", "console"] = "auto"
-    level: str = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        "auto",
+        description="`json` for log collectors, `console` for people, `auto`: by whether"
+        " stderr is a terminal.",
+    )
+    level: str = Field("info", description="debug, info, warning, error or critical.")
 
     @field_validator("level")
     @classmethod
@@ -507,17 +629,33 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    docs: DocsSettings = Field(default_factory=DocsSettings)
-    state: StateSettings = Field(default_factory=StateSettings)
-    trackers: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
-    owners: dict[str, dict[str, str]] = Field(default_factory=dict)
-    sync: SyncSettings = Field(default_factory=SyncSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
-    digest: DigestSettings = Field(default_factory=DigestSettings)
-    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
-    lint: LintSettings = Field(default_factory=LintSettings)
-    log: LogSettings = Field(default_factory=LogSettings)
+    docs: DocsSettings = Field(
+        default_factory=DocsSettings, description="Where the postmortems are."
+    )
+    state: StateSettings = Field(default_factory=StateSettings, description="Local state.")
+    trackers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="One `[trackers.NAME]` table per tracker; `kind` picks the connector,"
+        " which validates the rest (see below).",
+    )
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings, description="Which tracker a document's items go to."
+    )
+    owners: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='Owners as written in documents (`[owners."@sri"]`) -> identity per'
+        " tracker name or kind, and `email` for the digest.",
+    )
+    sync: SyncSettings = Field(default_factory=SyncSettings, description="The reconcile.")
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="Webhooks, health and metrics (`syncd run`)."
+    )
+    digest: DigestSettings = Field(
+        default_factory=DigestSettings, description="The weekly leadership digest."
+    )
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Email delivery.")
+    lint: LintSettings = Field(default_factory=LintSettings, description="`syncd lint`.")
+    log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
 
     _source: Path | None = PrivateAttr(default=None)
 

@@ -81,6 +81,7 @@ from connectors.cursors import TrackerCursor
 from connectors.markers import marker_comment, marker_in_text, marker_start
 from connectors.pacing import CreationBudget, WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.transport import transport_error
 from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
@@ -112,21 +113,40 @@ HOUR = 3600.0
 class GitHubConfig(ConnectorConfig):
     """`[trackers.<name>]` with `kind = "github"`."""
 
-    kind: Literal["github"] = "github"
-    url: str = "https://api.github.com"
-    repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
-    token: SecretStr
-    priority_labels: dict[str, str] = Field(
-        default_factory=lambda: {p: f"priority: {p}" for p in PRIORITIES}
+    kind: Literal["github"] = Field("github", description="`github`.")
+    url: str = Field(
+        "https://api.github.com",
+        description="The API; GitHub Enterprise Server: `https://HOST/api/v3`.",
     )
-    in_progress_label: str = "in progress"
-    due: Literal["body", "milestone"] = "body"
+    repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="`owner/name`.")
+    token: SecretStr = Field(
+        description="A personal access token (classic or fine-grained) or an app installation"
+        " token."
+    )
+    priority_labels: dict[str, str] = Field(
+        default_factory=lambda: {p: f"priority: {p}" for p in PRIORITIES},
+        description="Label per level P0..P4; two on one issue: the more urgent wins.",
+    )
+    in_progress_label: str = Field(
+        "in progress", description="An open issue with this label is in progress."
+    )
+    due: Literal["body", "milestone"] = Field(
+        "body",
+        description="`body`: a `**Due:** 2026-07-01` line in the issue body; `milestone`: a"
+        " milestone with that due date, created on first use.",
+    )
     # GitHub allows 80 content-creating requests a minute and asks for serial writes;
     # 76 keeps a 5% margin (measured on the emulator: 75.9 creates/min, 0 limit hits).
-    writes_per_minute: float = Field(default=76.0, gt=0)
+    writes_per_minute: float = Field(
+        default=76.0, gt=0, description="Spacing of writes (GitHub allows 80 a minute)."
+    )
     # ... and 500 an hour: content-creating requests allowed in any sliding hour.
-    creates_per_hour: int = Field(default=480, gt=0)
-    page_size: int = Field(default=100, ge=1, le=100)
+    creates_per_hour: int = Field(
+        default=480,
+        gt=0,
+        description="Content-creating requests in any sliding hour (GitHub allows 500).",
+    )
+    page_size: int = Field(default=100, ge=1, le=100, description="Issues per listing page.")
 
     @field_validator("priority_labels")
     @classmethod
@@ -156,7 +176,7 @@ class GitHubConnector:
         interval = 60.0 / config.writes_per_minute
         self.capabilities = Capabilities(bulk_create=False, max_bulk=1, wont_do=True)
         self._sleep = sleep
-        self._pacer = WritePacer(interval, clock, sleep)
+        self._pacer = WritePacer(interval, clock, sleep, "github")
         self._creations = CreationBudget(config.creates_per_hour, HOUR, clock)
         self._github = Github(
             auth=Auth.Token(config.token.get_secret_value()),
@@ -513,7 +533,7 @@ class GitHubConnector:
                 headers, data = send(verb, url, *args, **kwargs)
             except (GithubException, requests.RequestException, AssertionError) as exc:
                 self.stats.errors += 1
-                raise _classify(exc, verb, _endpoint(url)) from exc
+                raise _classify(exc, verb, _endpoint(url), self.config) from exc
             self._cursor.observe(headers)
             return headers, data
 
@@ -575,7 +595,7 @@ def _message(exc: GithubException) -> str:
     return str(message or exc.status)
 
 
-def _classify(exc: Exception, verb: str, endpoint: str) -> TrackerError:
+def _classify(exc: Exception, verb: str, endpoint: str, config: GitHubConfig) -> TrackerError:
     """One failed request → RateLimited / AmbiguousWrite / TrackerError (no secrets)."""
     where = f"GitHub {verb} {endpoint}"
     write = verb != "GET"
@@ -597,7 +617,7 @@ def _classify(exc: Exception, verb: str, endpoint: str) -> TrackerError:
         what = type(exc).__name__
         if write and not _never_sent(exc):
             return AmbiguousWrite(f"{where}: {what}; the write may have happened")
-        return TrackerError(f"{where}: {what}", retryable=True)
+        return transport_error(where, config.url, exc, config.timeout)
     return TrackerError(f"{where}: GitHub sent a URL outside the configured url", retryable=False)
 
 

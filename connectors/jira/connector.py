@@ -63,6 +63,7 @@ from connectors.base import (
 from connectors.batching import create_in_batches
 from connectors.markers import marker_from_labels
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.transport import transport_error
 from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
@@ -129,20 +130,47 @@ _MD_LINK = re.compile(r"^\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)\)$")
 class JiraConfig(ConnectorConfig):
     """`[trackers.<name>]` with `kind = "jira"`."""
 
-    kind: Literal["jira"] = "jira"
-    url: str  # https://example.atlassian.net or the Data Center base URL
-    project: str  # project key, e.g. "OPS"
-    email: str | None = None  # Cloud: the API token's account (basic auth)
-    token: SecretStr  # Cloud API token or Data Center personal access token
-    auth: Literal["basic", "bearer"] | None = None  # default: basic with email, else bearer
-    deployment: Literal["auto", "cloud", "server"] = "auto"  # auto = serverInfo
-    issue_type: str = "Task"
-    priorities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
-    wont_do_transition: str = "Won't Do"
-    wont_do_resolution: str | None = "Won't Do"
-    done_transition: str | None = None
-    page_size: int = Field(100, ge=1, le=1000)
-    browse_url: str | None = None  # where humans browse, if not `url`
+    kind: Literal["jira"] = Field("jira", description="`jira`.")
+    url: str = Field(
+        description="The site (`https://example.atlassian.net`) or the Data Center base URL."
+    )
+    project: str = Field(description="Project key (`OPS`); only this project's keys are read.")
+    email: str | None = Field(None, description="Cloud: the API token's account (basic auth).")
+    token: SecretStr = Field(
+        description="Cloud: an API token of `email`'s account. Data Center: a personal access"
+        " token."
+    )
+    auth: Literal["basic", "bearer"] | None = Field(
+        None,
+        description="`basic` (email + API token, Cloud) or `bearer` (personal access token,"
+        " Data Center). Unset: basic with `email`, else bearer.",
+    )
+    deployment: Literal["auto", "cloud", "server"] = Field(
+        "auto",
+        description="`auto`: Cloud on *.atlassian.net, else asks serverInfo once per process;"
+        " set it to save that request.",
+    )
+    issue_type: str = Field("Task", description="Issue type of created tickets.")
+    priorities: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITIES),
+        description="Jira priority name per level; keys P0..P4.",
+    )
+    wont_do_transition: str = Field(
+        "Won't Do",
+        description="Transition taken for won't do; if absent, any transition to a done"
+        " status whose screen takes a won't-do resolution.",
+    )
+    wont_do_resolution: str | None = Field(
+        "Won't Do",
+        description="Resolution sent for won't do (unset: none) and recognised on read.",
+    )
+    done_transition: str | None = Field(
+        None, description="Transition taken for done, when the workflow offers several."
+    )
+    page_size: int = Field(100, ge=1, le=1000, description="Issues per search page.")
+    browse_url: str | None = Field(
+        None, description="Where people browse (`<browse_url>/browse/OPS-12`), if not `url`."
+    )
 
     @field_validator("url", "browse_url")
     @classmethod
@@ -360,7 +388,7 @@ class JiraConnector:
                 message, retryable=status >= 500, status=status, messages=messages, body=body
             )
         self.stats.errors += 1  # no HTTP answer, so the response hook did not count it
-        return JiraRequestError(f"jira {action} failed: {type(exc).__name__}", retryable=True)
+        return transport_error(f"jira {action}", self.config.url, exc, self.config.timeout)
 
     # -- reading -------------------------------------------------------------------------------
     def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:

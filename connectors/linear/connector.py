@@ -110,6 +110,7 @@ from connectors.cursors import TrackerCursor
 from connectors.markers import marker_comment, marker_in_text
 from connectors.pacing import WritePacer
 from connectors.retry import call_idempotent, retry_after_seconds
+from connectors.transport import transport_error
 from connectors.webhooks import verify_hmac_sha256
 from syncd.model import Status
 
@@ -204,19 +205,31 @@ UPDATE_MUTATION = f"""mutation UpdateIssue($id: String!, $input: IssueUpdateInpu
 class LinearConfig(ConnectorConfig):
     """`[trackers.<name>]` with `kind = "linear"`."""
 
-    kind: Literal["linear"] = "linear"
-    url: str = DEFAULT_URL  # the GraphQL endpoint
-    team: str  # team key, e.g. "ENG" (issue identifiers are ENG-12)
-    token: SecretStr  # personal API key, or an OAuth access token with auth = "oauth"
-    auth: Literal["api_key", "oauth"] = "api_key"
-    priorities: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
-    # Workflow state names to move issues into, per canonical status ("open",
-    # "in_progress", "done", "wont_do"); unset statuses use the first state (by position)
-    # of the matching type. A state named here also reads back as that status.
-    states: dict[Status, str] = Field(default_factory=dict)
-    page_size: int = Field(default=100, ge=1, le=250)
-    batch_size: int = Field(default=20, ge=1, le=50)  # issueCreate aliases per request
-    writes_per_second: float = Field(default=5.0, gt=0)
+    kind: Literal["linear"] = Field("linear", description="`linear`.")
+    url: str = Field(DEFAULT_URL, description="The GraphQL endpoint.")
+    team: str = Field(description="Team key (`ENG`: issues are `ENG-12`).")
+    token: SecretStr = Field(
+        description='A personal API key, or an OAuth access token with `auth = "oauth"`.'
+    )
+    auth: Literal["api_key", "oauth"] = Field(
+        "api_key",
+        description="`api_key` sends `Authorization: <key>`; `oauth` sends a Bearer token.",
+    )
+    priorities: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITIES),
+        description="Linear priority number (0 none, 1 urgent .. 4 low) per level P0..P4.",
+    )
+    states: dict[Status, str] = Field(
+        default_factory=dict,
+        description="Workflow state to move issues into per status (`open`, `in_progress`,"
+        " `done`, `wont_do`); unset: the first state of the matching type. A state named"
+        " here also reads back as that status.",
+    )
+    page_size: int = Field(default=100, ge=1, le=250, description="Issues per listing page.")
+    batch_size: int = Field(
+        default=20, ge=1, le=50, description="`issueCreate` calls per create request."
+    )
+    writes_per_second: float = Field(default=5.0, gt=0, description="Spacing of write requests.")
 
     @field_validator("url")
     @classmethod
@@ -298,7 +311,7 @@ class LinearConnector:
         self._clock = clock
         self._creates_blocked_until = -math.inf  # on `clock`, after a rate-limited create
         self._wall = wall_clock  # webhook timestamps and rate-limit resets are epoch times
-        self._pacer = WritePacer(interval, clock, sleep)
+        self._pacer = WritePacer(interval, clock, sleep, "linear")
         self._http = httpx.Client(
             timeout=config.timeout,
             auth=_TokenAuth(config.token, config.auth),
@@ -818,7 +831,7 @@ class LinearConnector:
             )
         except httpx.HTTPError as exc:
             self.stats.errors += 1
-            raise _transport_error(exc, where, write) from exc
+            raise _transport_error(exc, where, write, self.config) from exc
         self._cursor.observe(response.headers)
         status = response.status_code
         body = _json_body(response)
@@ -908,12 +921,14 @@ def _seconds_until(value: str, now: float) -> float | None:
     return max(0.0, number - now)
 
 
-def _transport_error(exc: httpx.HTTPError, where: str, write: bool) -> TrackerError:
+def _transport_error(
+    exc: httpx.HTTPError, where: str, write: bool, config: LinearConfig
+) -> TrackerError:
     what = type(exc).__name__
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     if write and not never_sent:
         return AmbiguousWrite(f"{where}: {what}; the write may have happened", retryable=True)
-    return TrackerError(f"{where}: {what}", retryable=True)
+    return transport_error(where, config.url, exc, config.timeout)
 
 
 def _json_body(response: httpx.Response) -> dict[str, Any]:

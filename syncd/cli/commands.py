@@ -275,7 +275,13 @@ def register(sub: Any) -> None:
     p.add_argument("--yes", action="store_true")
     p.set_defaults(func=cmd_state_reset)
 
-    p = sub.add_parser("demo", help="the whole loop against loopback Jira and GitHub emulators")
+    p = sub.add_parser(
+        "demo",
+        help="the whole loop against loopback Jira, GitHub and Linear emulators",
+        description="The whole loop on the example postmortems against loopback Jira, GitHub"
+        " and Linear emulators: plan, sync, an owner closes a ticket, sync, a no-change sync,"
+        " status. The emulators stop when it ends; `syncd sandbox` keeps them up.",
+    )
     p.add_argument("--workdir", help="keep the demo repo here (default: a temp dir)")
     p.set_defaults(func=cmd_demo)
 

@@ -59,6 +59,32 @@ def start_emulator(kind: str) -> Any:
     return emulator
 
 
+def start_emulators(owners: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """One emulator per kind in TRACKERS, on 127.0.0.1, knowing every owner's identity."""
+    emulators: dict[str, Any] = {}
+    try:
+        for kind in TRACKERS:
+            emulators[kind] = start_emulator(kind)
+    except BaseException:
+        stop_emulators(emulators)
+        raise
+    for kind, emulator in emulators.items():
+        if hasattr(emulator, "add_user"):  # trackers that check assignees exist
+            for owner, ids in owners.items():
+                emulator.add_user(ids[kind], owner.lstrip("@").title())
+    return emulators
+
+
+def stop_emulators(emulators: dict[str, Any]) -> None:
+    for emulator in emulators.values():
+        emulator.stop()
+
+
+def tracker_sections(emulators: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`[trackers.KIND]` sections pointing at the running emulators."""
+    return {k: e.connector_section(**OVERRIDES.get(k, {})) for k, e in emulators.items()}
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -74,8 +100,11 @@ def write_config(
     sections: dict[str, dict[str, Any]],
     routing_rules: list[tuple[str, str]],
     default: str,
+    owners: dict[str, dict[str, str]] = OWNERS,
+    header: str = "",
 ) -> None:
-    lines = [
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += [
         "[docs]",
         'root = "postmortems"',
         "",
@@ -94,8 +123,8 @@ def write_config(
     lines += ["[routing]", f'default = "{default}"']
     for match, tracker in routing_rules:
         lines += ["", "[[routing.rules]]", f'match = "{match}"', f'tracker = "{tracker}"']
-    for owner, ids in OWNERS.items():
-        lines += ["", f'[owners."{owner}"]']
+    for owner, ids in owners.items():
+        lines += ["", f"[owners.{toml_value(owner)}]"]
         lines.extend(f"{k} = {toml_value(v)}" for k, v in ids.items())
     path.write_text("\n".join(lines) + "\n")
 
@@ -103,6 +132,15 @@ def write_config(
 def git(repo: Path, *args: str) -> str:
     argv = ["git", "-C", str(repo), *args]
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # noqa: S603
+
+
+def commit_docs(workdir: Path, message: str) -> None:
+    """Make `workdir` a git repository whose first commit holds postmortems/, so the
+    tool's write-back commits show exactly what it changed."""
+    author = ["-c", "user.name=demo", "-c", "user.email=demo@localhost"]
+    git(workdir, "init", "-q", "-b", "main")
+    git(workdir, *author, "add", "postmortems")
+    git(workdir, *author, "commit", "-q", "-m", message)
 
 
 def run_demo(workdir: Path | None = None) -> int:
@@ -118,29 +156,13 @@ def run_demo(workdir: Path | None = None) -> int:
     if docs.exists():
         shutil.rmtree(docs)
     shutil.copytree(examples_dir(), docs)
-    git(workdir, "init", "-q", "-b", "main")
-    git(workdir, "-c", "user.name=demo", "-c", "user.email=demo@localhost", "add", "postmortems")
-    git(
-        workdir,
-        "-c",
-        "user.name=demo",
-        "-c",
-        "user.email=demo@localhost",
-        "commit",
-        "-q",
-        "-m",
-        "Import example postmortems",
-    )
-    emulators = {kind: start_emulator(kind) for kind in TRACKERS}
-    for kind, emulator in emulators.items():
-        if hasattr(emulator, "add_user"):  # trackers that check assignees exist
-            for owner, ids in OWNERS.items():
-                emulator.add_user(ids[kind], owner.lstrip("@").title())
+    commit_docs(workdir, "Import example postmortems")
+    emulators = start_emulators(OWNERS)
     config = workdir / "syncd.toml"
     try:
         write_config(
             config,
-            {k: e.connector_section(**OVERRIDES.get(k, {})) for k, e in emulators.items()},
+            tracker_sections(emulators),
             [(glob, kind) for kind, glob in TRACKERS.items() if glob],
             next(kind for kind, glob in TRACKERS.items() if glob is None),
         )
@@ -176,10 +198,15 @@ def run_demo(workdir: Path | None = None) -> int:
         step("syncd status")
         main(["status", "--config", str(config)])
         print(f"\nDemo repo: {workdir}" + (" (temporary, removed now)" if tmp else ""))
+        if not tmp:
+            print(
+                f"Its {config.name} points at the demo's emulators, which stop now, so its"
+                " ports will be closed. To run plan/sync/status yourself against live"
+                f" emulators: syncd sandbox {docs}"
+            )
         return 0
     finally:
-        for emulator in emulators.values():
-            emulator.stop()
+        stop_emulators(emulators)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-"""`syncd` command line: parse, lint, plan, sync, status, state, demo, run, digest.
+"""`syncd` command line: parse, lint, plan, sync, status, state, demo, sandbox, run, digest.
 
 Exit codes: 0 ok; 1 findings (lint) or configuration error; 2 some items failed and
 will be retried (sync).
@@ -272,9 +272,10 @@ def build_parser(
 def _register_sync_commands(sub: Any) -> None:
     """Commands that need configuration and trackers live in `syncd.cli.commands`."""
     # start-up: `parse`/`lint` skip the sync stack (connectors, SQLite), a third of their time
-    from syncd.cli import commands
+    from syncd.cli import commands, sandbox
 
     commands.register(sub)
+    sandbox.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,6 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # parse and lint (pre-commit hooks, CI) need neither trackers nor logging: skip
     # importing the sync stack, a third of their start-up time
     first = argv[0] if argv else ""
+    if first in ARCHIVE_COMMANDS:
+        # start-up: similar/search have their own small parser (no parse/lint, no sync stack)
+        from syncd.cli import archive
+
+        return archive.main(argv)
     parser = build_parser(
         sync_commands=first not in ("parse", "lint", "digest", *ARCHIVE_COMMANDS),
         digest_command=first == "digest",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -29,17 +29,25 @@ class Redactor:
         self, _logger: Any, _name: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
-            if _SECRET_KEY.search(key) and value is not None:
-                event[key] = "***"
-            elif isinstance(value, str):
-                event[key] = self.scrub(value)
-            elif isinstance(value, BaseException | dict | list | tuple):
-                event[key] = self.scrub(
-                    repr(value)
-                    if not isinstance(value, BaseException)
-                    else f"{type(value).__name__}: {value}"
-                )
+            event[key] = self.clean(key, value)
         return event
+
+    def clean(self, key: str, value: Any) -> Any:
+        """`value` as a JSON value with secrets removed: structure kept (a dict stays an
+        object, so a log line parses into real values, not a Python repr in a string)."""
+        if _SECRET_KEY.search(key) and value is not None:
+            return "***"
+        if isinstance(value, str):
+            return self.scrub(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, BaseException):
+            return self.scrub(f"{type(value).__name__}: {value}")
+        if isinstance(value, Mapping):
+            return {str(k): self.clean(str(k), v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.clean(key, v) for v in value]
+        return self.scrub(str(value))  # dates, paths, enums: their readable form
 
 
 class _Stderr:

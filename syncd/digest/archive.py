@@ -37,7 +37,7 @@ from syncd.digest import similarity
 if TYPE_CHECKING:
     from syncd.model import Postmortem
 
-SCHEMA = 3
+SCHEMA = 4
 CANDIDATES = 60  # documents compared in full for `similar`, best upper bounds first
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -75,6 +75,10 @@ CREATE INDEX IF NOT EXISTS dterms_term ON dterms (term, doc, tf);
 CREATE INDEX IF NOT EXISTS dterms_doc ON dterms (doc);
 CREATE INDEX IF NOT EXISTS doc_tags_name ON doc_tags (name, doc);
 CREATE INDEX IF NOT EXISTS doc_tags_doc ON doc_tags (doc);
+-- docs rows are large (factors, items): the freshness check and BM25's length norm
+-- read these narrow indexes instead of the table, ~1 MB instead of ~20 at 10k documents
+CREATE INDEX IF NOT EXISTS docs_stat ON docs (path, mtime_ns, size);
+CREATE INDEX IF NOT EXISTS docs_length ON docs (id, length);
 """
 
 
@@ -248,6 +252,7 @@ class Archive:
         self._db = conn
         self.root = root
         self._rebuilt = rebuilt
+        self._stems_learnt = False
 
     @classmethod
     def open(cls, root: Path, db_path: Path) -> Archive:
@@ -275,11 +280,13 @@ class Archive:
             "root": root_key,
         }
         if meta and {k: meta.get(k) for k in wanted} != wanted:
-            rebuilt = rebuilt or (
-                "it was built for another docs root"
-                if meta.get("root") != root_key
-                else "the vocabulary changed"
-            )
+            if meta.get("root") != root_key:
+                why = "it was built for another docs root"
+            elif meta.get("schema") != wanted["schema"]:
+                why = "it was built by another version of syncd"
+            else:
+                why = "the vocabulary changed"
+            rebuilt = rebuilt or why
             conn.close()
             cls._remove(db_path)
             conn = cls._connect(db_path)
@@ -357,6 +364,7 @@ class Archive:
                         (st.st_mtime_ns, st.st_size, old[0]),
                     )
                     continue
+                self.learn_stems()  # before the first parse: most words are known
                 if old is not None:
                     self._delete(old[0])
                     changed += 1
@@ -371,10 +379,11 @@ class Archive:
             totals = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(nf), 0), COALESCE(SUM(length), 0) FROM docs"
             ).fetchone()
-            db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [("globs", globs), ("totals", json.dumps(totals))],
-            )
+            meta = [("globs", globs), ("totals", json.dumps(totals))]
+            if added or changed:
+                stems = json.dumps(similarity.known_stems(), separators=(",", ":"))
+                meta.append(("stems", stems))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -389,21 +398,33 @@ class Archive:
         row = db.execute("SELECT value FROM meta WHERE key = 'globs'").fetchone()
         if row is None or row[0] != globs:
             return False
-        root = str(self.root)
-        for rel, mtime in db.execute("SELECT path, mtime_ns FROM dirs"):
-            try:
-                if os.stat(os.path.join(root, rel)).st_mtime_ns != mtime:
+        # The loop below is the whole cost of a lookup's freshness check at 10,000
+        # documents: one stat each, with no per-path join or attribute lookups.
+        root = os.path.join(str(self.root), "")
+        stat = os.stat
+        try:
+            for rel, mtime in db.execute("SELECT path, mtime_ns FROM dirs"):
+                if stat(root + rel).st_mtime_ns != mtime:
                     return False
-            except OSError:
-                return False
-        for rel, mtime, size in db.execute("SELECT path, mtime_ns, size FROM docs"):
-            try:
-                st = os.stat(os.path.join(root, rel))
-            except OSError:
-                return False
-            if (st.st_mtime_ns, st.st_size) != (mtime, size):
-                return False
+            for rel, mtime, size in db.execute(
+                "SELECT path, mtime_ns, size FROM docs INDEXED BY docs_stat"
+            ):
+                st = stat(root + rel)
+                if st.st_mtime_ns != mtime or st.st_size != size:
+                    return False
+        except OSError:
+            return False
         return True
+
+    def learn_stems(self) -> None:
+        """Hand `similarity` the stems this index was built with: analysing a query or a
+        draft then loads the stemmer only for a word the archive does not contain."""
+        if self._stems_learnt:
+            return
+        self._stems_learnt = True
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'stems'").fetchone()
+        if row is not None:
+            similarity.learn_stems(json.loads(row[0]))
 
     def _totals(self) -> tuple[int, int, int]:
         """(documents, factor sentences, text terms), kept by `refresh`."""
@@ -573,6 +594,7 @@ class Archive:
 
     def search(self, query: str, top: int = 10) -> list[Hit]:
         """BM25 over the documents' text; each hit with the line that matches best."""
+        self.learn_stems()
         analysed = similarity.analyse(query)
         wanted = sorted(analysed.set)
         if not wanted:
@@ -593,7 +615,8 @@ class Archive:
         best = self._db.execute(
             f"WITH q(term, w) AS (VALUES {values})"  # noqa: S608  # nosec B608 - only "(?, ?)"
             " SELECT t.doc, SUM(q.w * t.tf * (? + 1) / (t.tf + ? * (1 - ? + ? * d.length / ?)))"
-            " AS s FROM dterms t JOIN q ON q.term = t.term JOIN docs d ON d.id = t.doc"
+            " AS s FROM dterms t JOIN q ON q.term = t.term"
+            " JOIN docs d INDEXED BY docs_length ON d.id = t.doc"
             " GROUP BY t.doc ORDER BY s DESC, t.doc LIMIT ?",
             [*params, BM25_K1, BM25_K1, BM25_B, BM25_B, avg, top],
         ).fetchall()

@@ -161,15 +161,37 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
 @lru_cache(maxsize=1)
 def _stemmer() -> Any:
     # start-up: snowballstemmer imports all its 30 languages (~30 ms); `syncd similar`
-    # answers from stored terms and never needs it
+    # answers from stored terms and `syncd search` from stems the archive keeps
     import snowballstemmer
 
     return snowballstemmer.stemmer("english")
 
 
-@lru_cache(maxsize=65536)
+# word -> stem, from the stemmer or from an earlier process (`learn_stems`): stemming the
+# ~370 words of the tables below costs more than a whole `syncd search` may take.
+_STEMS: dict[str, str] = {}
+MAX_STEMS = 262_144  # words; a long-running worker's memo stays bounded
+
+
 def stem(word: str) -> str:
-    return str(_stemmer().stemWord(word))
+    found = _STEMS.get(word)
+    if found is None:
+        if len(_STEMS) >= MAX_STEMS:
+            _STEMS.clear()
+        found = _STEMS[word] = str(_stemmer().stemWord(word))
+    return found
+
+
+def known_stems() -> dict[str, str]:
+    """Every stem computed (or learnt) in this process, for `learn_stems` in the next."""
+    return dict(_STEMS)
+
+
+def learn_stems(known: Mapping[str, str]) -> None:
+    """Stems an earlier process computed with the same stemmer (the archive index keeps
+    them), so the stemmer is loaded only for a word none of them saw."""
+    if len(_STEMS) + len(known) < MAX_STEMS:
+        _STEMS.update(known)
 
 
 @lru_cache(maxsize=1)

@@ -53,7 +53,7 @@ from syncd.sync.planner import (
     plan_item,
     ticket_snapshot,
 )
-from syncd.sync.run import DocItem, LoadedDoc, RunResult
+from syncd.sync.run import DocItem, LoadedDoc, RunObserver, RunResult, SilentObserver
 from syncd.sync.state import ItemRecord, StateStore
 from syncd.sync.writeback import WriteBack
 
@@ -71,8 +71,10 @@ class Engine:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         should_stop: Callable[[], bool] = lambda: False,
+        observer: RunObserver | None = None,
     ) -> None:
         self.should_stop = should_stop
+        self.observer: RunObserver = observer or SilentObserver()
         self.dry_run = False
         self._records: dict[str, ItemRecord] = {}
         self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
@@ -81,7 +83,7 @@ class Engine:
         self.connectors = dict(connectors)
         self.now = now
         self.root = settings.docs.root
-        self.writeback = WriteBack(settings, state)
+        self.writeback = WriteBack(settings, state, self.observer)
         set_default_date_order(settings.docs.date_order)  # before any document is parsed
 
     # -- reading ---------------------------------------------------------------------
@@ -92,9 +94,9 @@ class Engine:
             raise FileNotFoundError(f"docs root {self.root} is not a directory")
         if not self.dry_run:
             remove_stale_temp_files(self.root)
-        for path, _root in discover(
-            [self.root], self.settings.docs.include, self.settings.docs.exclude
-        ):
+        found = list(discover([self.root], self.settings.docs.include, self.settings.docs.exclude))
+        for done, (path, _root) in enumerate(found):
+            self.observer.phase("parse", done, len(found))
             rel = path.relative_to(self.root).as_posix()
             doc, text = parse_file(path)
             for problem in doc.problems:
@@ -107,6 +109,7 @@ class Engine:
             tracker = self.settings.route(rel, doc.tracker)
             loaded.append(LoadedDoc(rel, path, text[len(prefix) :], prefix, doc, tracker))
         result.docs = len(loaded)
+        self.observer.phase("parse", len(found), len(found))
         return loaded
 
     def doc_items(self, docs: Iterable[LoadedDoc], result: RunResult) -> list[DocItem]:
@@ -192,6 +195,7 @@ class Engine:
         except TrackerError as exc:
             result.errors += 1
             result.notes.append({"tracker": tracker, "kind": "listing-failed", "message": str(exc)})
+            self.observer.tracker_failed(tracker, exc)
             return None
         if not self.dry_run:
             self.state.resolve_intents(
@@ -372,7 +376,8 @@ class Engine:
         doc_edits: dict[str, dict[str, Edit]] = defaultdict(dict)
         pending_records: dict[str, ItemRecord] = {}
         cursors: dict[str, datetime] = {}
-        for tracker, tracker_items in by_tracker.items():
+        for listed, (tracker, tracker_items) in enumerate(by_tracker.items()):
+            self.observer.phase("list", listed, len(by_tracker), tracker)
             if only is not None:
                 keys = only.get(tracker, set())
                 tracker_items = [i for i in tracker_items if self._ticket_key(i) in keys]
@@ -394,6 +399,7 @@ class Engine:
             self._apply_tracker(tracker, plans, fetched, doc_edits, pending_records, result)
             if only is None:
                 cursors[tracker] = fetched.listed_at
+        self.observer.phase("list", len(by_tracker), len(by_tracker))
         if not dry_run:
             self.writeback.land(docs, doc_edits, pending_records, result)
             self.state.put_items(pending_records.values())
@@ -533,6 +539,7 @@ class Engine:
         )
         created: dict[str, Ticket] = {}
         for start in range(0, len(creates), chunk):
+            self.observer.phase("create", start, len(creates), tracker)
             if self.should_stop():
                 result.notes.append(
                     {
@@ -584,6 +591,7 @@ class Engine:
                     }
                 )
                 break
+        self.observer.phase("create", len(creates), len(creates), tracker)
         return created
 
     def _fail(self, item: DocItem, message: str, result: RunResult) -> None:

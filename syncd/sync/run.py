@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from connectors.base import TrackerError
 from syncd.model import ActionItem, Postmortem
 
 
@@ -62,3 +63,21 @@ class RunResult:
             "commit": self.commit,
             "duration_s": round(self.duration_s, 3),
         }
+
+
+class RunObserver(Protocol):
+    """What a run tells its caller as it goes (the CLI's progress display)."""
+
+    def phase(self, name: str, done: int, total: int, tracker: str | None = None) -> None:
+        """`done` of `total` in phase `name`: parse, list, create, write back."""
+
+    def tracker_failed(self, tracker: str, error: TrackerError) -> None:
+        """A tracker could not be listed; its items are skipped this run."""
+
+
+class SilentObserver:
+    def phase(self, name: str, done: int, total: int, tracker: str | None = None) -> None:
+        pass
+
+    def tracker_failed(self, tracker: str, error: TrackerError) -> None:
+        pass

@@ -23,7 +23,7 @@ from syncd.sync.identity import SIMILAR, identity, similarity
 from syncd.sync.lease import holder_is_dead
 from syncd.sync.planner import DocSide
 from syncd.sync.prmode import PullRequestMode
-from syncd.sync.run import LoadedDoc, RunResult
+from syncd.sync.run import LoadedDoc, RunObserver, RunResult, SilentObserver
 from syncd.sync.state import ItemRecord, StateStore
 
 GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
@@ -31,7 +31,10 @@ UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc p
 
 
 class WriteBack:
-    def __init__(self, settings: Settings, state: StateStore) -> None:
+    def __init__(
+        self, settings: Settings, state: StateStore, observer: RunObserver | None = None
+    ) -> None:
+        self.observer: RunObserver = observer or SilentObserver()
         self.settings = settings
         self.state = state
         self.root = settings.docs.root
@@ -142,7 +145,8 @@ class WriteBack:
         again instead of believing the doc was updated."""
         by_rel = {d.rel: d for d in docs}
         written: dict[Path, set[str]] = {}
-        for rel, edits in doc_edits.items():
+        for done, (rel, edits) in enumerate(doc_edits.items()):
+            self.observer.phase("write back", done, len(doc_edits))
             loaded = by_rel[rel]
             try:
                 path, applied = self._write_doc(loaded, edits, records, result)
@@ -154,6 +158,7 @@ class WriteBack:
                 records.pop(item_id, None)
             if path is not None:
                 written[path] = applied
+        self.observer.phase("write back", len(doc_edits), len(doc_edits))
         return written
 
     def _write_doc(

@@ -7,9 +7,11 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import snowballstemmer
 from ruamel.yaml import YAML
 
 from syncd.cli.main import main
@@ -206,3 +208,69 @@ def test_pre_commit_hook_runs_similar_on_the_changed_files() -> None:
     assert hook["entry"].startswith("syncd similar") and "--format markdown" in hook["entry"]
     assert hook["pass_filenames"] is True and hook["files"] == r"\.md$"
     assert hook.get("verbose") is True  # pre-commit shows a passing hook's output only so
+
+
+# Loaded by other commands, never needed by a lookup from an up-to-date index: each one
+# here cost `syncd similar`/`search` measurable start-up time (bench/archive.py).
+NOT_FOR_A_LOOKUP = (
+    "pydantic",
+    "structlog",
+    "markdown_it",
+    "jinja2",
+    "connectors",
+    "syncd.config",
+    "syncd.sync",
+    "syncd.cli.commands",
+    "syncd.documents.parser",
+    "snowballstemmer",  # the index keeps the stems of the words it holds
+    "shutil",  # argparse's width lookup; it loads bz2 and lzma
+)
+
+
+def _modules_after(argv: list[str]) -> set[str]:
+    """The modules a real `syncd ARGV...` process has loaded when it is done."""
+    probe = (
+        "import sys\n"
+        "from syncd.cli.main import main\n"
+        f"code = main({argv!r})\n"
+        "sys.stdout.flush()\n"
+        "print('MODULES', *sorted(sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(
+        m
+        for m in modules
+        if m.split(".")[0] in NOT_FOR_A_LOOKUP
+        or any(m == heavy or m.startswith(heavy + ".") for heavy in NOT_FOR_A_LOOKUP)
+    )
+
+
+def test_a_lookup_from_an_up_to_date_index_loads_only_what_it_uses(docs: Path) -> None:
+    where = ["--root", str(docs), "--state-dir", str(docs.parent / "state")]
+    subject = str(docs / "2026-04-10-events-backlog.md")
+    first = _modules_after(["similar", subject, *where])  # builds the index: parses
+    assert "syncd.documents.parser" in first  # so the probe can see a heavy import
+    assert _heavy(_modules_after(["similar", subject, *where])) == []
+    assert _heavy(_modules_after(["search", "consumer backlog", *where])) == []
+    # a word no document holds needs the stemmer: found, loaded, still answered
+    assert "snowballstemmer" in _modules_after(["search", "zzzunknownwords", *where])
+
+
+def test_the_stems_the_index_keeps_are_the_stemmers(docs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "state" / "archive.db"
+    with Archive.open(docs, db) as a:
+        a.refresh(INCLUDE)
+    (raw,) = sqlite3.connect(db).execute("SELECT value FROM meta WHERE key = 'stems'").fetchone()
+    kept = json.loads(raw)
+    assert {"backlog", "certificate", "consumer"} <= set(kept)
+    stemmer = snowballstemmer.stemmer("english")
+    assert {w: stemmer.stemWord(w) for w in kept} == kept

@@ -20,6 +20,9 @@ def test_demo_runs_the_full_loop_on_jira_github_and_linear(
     assert main(["demo", "--workdir", str(workdir)]) == 0
     out = capsys.readouterr().out
 
+    # the kept config's emulators are gone: say so, and where live ones come from
+    assert "ports will be closed" in out and f"syncd sandbox {workdir / 'postmortems'}" in out
+
     docs = workdir / "postmortems"
     keys = {}
     for path in sorted(docs.rglob("*.md")):
