@@ -259,6 +259,40 @@ class _Section(BaseModel):
 # --------------------------------------------------------------------------- sections
 
 
+class PullRequestSettings(_Section):
+    """Where `[docs.git] mode = "pull-request"` opens its pull request (GitHub)."""
+
+    tracker: str | None = Field(
+        default=None,
+        description="A configured GitHub tracker whose `url` and `token` (and, unless `repo` is"
+        " set, repository) are reused; or give `url` and `token` here.",
+    )
+    repo: str | None = Field(
+        default=None, description='The docs repository on GitHub, "owner/name".'
+    )
+    url: str | None = Field(
+        default=None,
+        description="GitHub API URL (default: the tracker's, else https://api.github.com).",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="Token allowed to open pull requests (pull requests: write); the branch"
+        " itself is pushed with the work tree's git credentials. Never printed.",
+    )
+    branch: str = Field(
+        default="postmortem-syncd/updates",
+        description="The tool's own branch, rebuilt on the base branch each run.",
+    )
+    base: str | None = Field(
+        default=None,
+        description="The branch the pull request merges into (default: the checked-out one).",
+    )
+    title: str = Field(
+        default="postmortem-syncd: ticket keys and statuses",
+        description="Title of the pull request.",
+    )
+
+
 class GitSettings(_Section):
     commit: bool = Field(
         True, description="Commit the tool's edits when `docs.root` is inside a git work tree."
@@ -278,6 +312,16 @@ class GitSettings(_Section):
     )
     message_prefix: str = Field(
         "postmortem-syncd: ", description="Prefix of the tool's commit messages."
+    )
+    mode: Literal["push", "pull-request"] = Field(
+        default="push",
+        description='`"push"`: commit to the checked-out branch and push it. `"pull-request"`:'
+        " commit to `pull_request.branch` and open or update one GitHub pull request; a doc"
+        " edit counts as landed once it is merged (docs/sync.md).",
+    )
+    pull_request: PullRequestSettings = Field(
+        default_factory=PullRequestSettings,
+        description='Where `mode = "pull-request"` opens its pull request.',
     )
 
 
@@ -656,6 +700,39 @@ class Settings(BaseSettings):
             # other "key: message" lines of ConfigError.
             raise ValueError("\n  ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _pull_request_target(self) -> Settings:
+        if self.docs.git.mode == "pull-request":
+            self.pull_request_target()  # raises ValueError naming the key to set
+        return self
+
+    def pull_request_target(self) -> tuple[str, str, str]:
+        """(API url, token, "owner/name") for pull-request mode: `[docs.git.pull_request]`
+        first, then the GitHub tracker it names."""
+        pr = self.docs.git.pull_request
+        where = "docs.git.pull_request"
+        section: Mapping[str, Any] = {}
+        if pr.tracker is not None:
+            section = self.trackers.get(pr.tracker) or {}
+            if section.get("kind") != "github":
+                raise ValueError(
+                    f"{where}.tracker: {pr.tracker!r} is not a configured GitHub tracker"
+                    f" (configured: {', '.join(sorted(self.trackers)) or 'none'})"
+                )
+        token = pr.token.get_secret_value() if pr.token is not None else section.get("token")
+        if isinstance(token, SecretStr):
+            token = token.get_secret_value()
+        repo = pr.repo or section.get("repo")
+        if not token:
+            raise ValueError(
+                f"{where}.token: required in pull-request mode; {secret_hint(where + '.token')}"
+                f", or name a GitHub tracker in {where}.tracker to reuse its token"
+            )
+        if not repo:
+            raise ValueError(f'{where}.repo: required in pull-request mode ("owner/name")')
+        url = pr.url or section.get("url") or "https://api.github.com"
+        return str(url), str(token), str(repo)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Every field, but tracker sections go through redaction (SecretStr fields

@@ -1,8 +1,9 @@
 """A loopback GitHub REST emulator, faithful enough for PyGithub 2.x.
 
-It serves one repository's issues (plus a few pull requests, which the issues list
-returns too), milestones, comments, search and `/rate_limit`, with GitHub's wire
-details where a client can trip on them (see API-NOTES.md §3–4, §8):
+It serves one repository's issues (plus pull requests, which the issues list returns
+too; the pulls API is in `github_pulls.py`), milestones, comments, search and
+`/rate_limit`, with GitHub's wire details where a client can trip on them (see
+API-NOTES.md §3–4, §8):
 
 - every `url` and `Link` target is built from the emulator's own
   `http://127.0.0.1:<port>`; PyGithub asserts host and port on each one;
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from connectors.testing.emulation import EmulatorServer, Request, Response
+from connectors.testing.github_pulls import PullsMixin, _Pull
 from syncd.model import Status
 
 DOCS = "https://docs.github.com/rest"
@@ -100,7 +102,7 @@ class _Milestone:
     state: str = "open"
 
 
-class GitHubEmulator(EmulatorServer):
+class GitHubEmulator(PullsMixin, EmulatorServer):
     """One GitHub repository on 127.0.0.1; see the module docstring for the wire rules."""
 
     def __init__(
@@ -129,6 +131,7 @@ class GitHubEmulator(EmulatorServer):
         self._issues: dict[int, _Issue] = {}
         self._deleted: set[int] = set()  # numbers of issues a person deleted: 410 Gone
         self._milestones: dict[int, _Milestone] = {}
+        self._pulls: dict[int, _Pull] = {}  # pull requests made through the pulls API
         self._labels: dict[str, str] = {}  # name -> color; created implicitly
         self._next_number = 1  # issues and pull requests share one sequence, as on GitHub
         self._next_id = 1
@@ -173,6 +176,7 @@ class GitHubEmulator(EmulatorServer):
         self.route("POST", rf"{_REPO}/milestones", self._create_milestone)
         self.route("GET", r"/search/issues", self._search_issues)
         self.route("GET", r"/rate_limit", self._rate_limit)
+        self._register_pull_routes()
 
     def dispatch(self, req: Request) -> Response:
         if not req.headers.get("authorization"):

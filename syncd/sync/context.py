@@ -50,6 +50,9 @@ def secrets_of(settings: Settings) -> list[str]:
             found.append(node.get_secret_value())
 
     walk(settings.trackers)
+    pr_token = settings.docs.git.pull_request.token
+    if pr_token is not None:
+        found.append(pr_token.get_secret_value())
     if settings.smtp.password is not None:
         found.append(settings.smtp.password.get_secret_value())
     if settings.digest.slack_webhook_url is not None:  # the URL is the credential

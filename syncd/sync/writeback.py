@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from syncd.sync import gitops
 from syncd.sync.identity import SIMILAR, identity, similarity
 from syncd.sync.lease import holder_is_dead
 from syncd.sync.planner import DocSide
+from syncd.sync.prmode import PullRequestMode
 from syncd.sync.run import LoadedDoc, RunObserver, RunResult, SilentObserver
 from syncd.sync.state import ItemRecord, StateStore
 
@@ -36,12 +39,24 @@ class WriteBack:
         self.state = state
         self.root = settings.docs.root
         self.dry_run = False
+        self.by_pr = settings.docs.git.mode == "pull-request"
+        self.pr = PullRequestMode(settings, state)
+        self._texts: dict[Path, bytes] | None = None  # pull-request mode: docs not written
 
     def prepare(self, result: RunResult, *, pull: bool) -> None:
-        """Before reading the docs: commit what a killed run wrote, then pull."""
+        """Before reading the docs: refuse a work tree the tool must not commit in,
+        commit what a killed run wrote, pull, then push what earlier runs could not."""
+        top = self._top()
+        if top is None:
+            return
+        gitops.check_branch(top, push=None if self.by_pr else self.settings.docs.git.push)
         self._commit_leftovers(result)
         if pull:
-            self._pull(result)
+            self._pull(top, result)
+        if self.by_pr:
+            self.pr.prepare(top, result)
+        else:
+            self._push_unpushed(top, result)
 
     def land(
         self,
@@ -52,16 +67,71 @@ class WriteBack:
     ) -> None:
         """Write and commit the docs' cell edits; `records` keeps only the items whose
         doc edit landed (or that had none)."""
+        top = self._top()
+        if top is not None:
+            doc_edits = self._skip_dirty(top, docs, doc_edits, records, result)
+        if self.by_pr and top is not None:
+            self._texts = {}  # the work tree stays as it is: the edits go to a branch
+            try:
+                written = self._write_docs(docs, doc_edits, records, result)
+                self.pr.land(top, self._texts, written, records, result)
+            finally:
+                self._texts = None
+            return
         self._note_uncommitted(doc_edits)
         written = self._write_docs(docs, doc_edits, records, result)
-        committed = self._commit(list(written), result)
-        if committed == "dropped":
-            # the remote won: our edits are gone from the docs, so their items keep
-            # the old snapshot and the next run plans the same writes again
-            for item_id in set().union(*written.values()):
+        not_landed, failed = self._commit(top, list(written), result)
+        # our edits to these docs are not (or not yet) where people read them: their
+        # items keep the old snapshot and the next run plans the same writes again
+        for path in not_landed:
+            for item_id in written.get(path, set()):
                 records.pop(item_id, None)
-        if doc_edits and committed != "failed":
+        if doc_edits and not failed:
             self.state.meta_set(UNCOMMITTED, "[]")
+
+    def _top(self) -> Path | None:
+        """The git work tree the tool commits in, or None when it does not commit."""
+        top = gitops.work_tree(self.root) if self.settings.docs.git.commit else None
+        if top is None and self.by_pr:
+            raise gitops.GitConfigError(
+                f'docs.git.mode = "pull-request" needs docs.root ({self.root}) in a git work'
+                " tree with docs.git.commit = true"
+            )
+        return top
+
+    def _should_push(self, top: Path) -> bool:
+        push = self.settings.docs.git.push
+        return push if push is not None else gitops.upstream(top) is not None
+
+    def _skip_dirty(
+        self,
+        top: Path,
+        docs: list[LoadedDoc],
+        doc_edits: dict[str, dict[str, Edit]],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+    ) -> dict[str, dict[str, Edit]]:
+        """A doc with uncommitted changes is a human's work in progress: the tool neither
+        writes nor commits it (its items stay due) and says so every run until it is clean."""
+        by_rel = {d.rel: d for d in docs}
+        dirty = gitops.dirty(top, [by_rel[rel].path for rel in doc_edits])
+        kept = {}
+        for rel, edits in doc_edits.items():
+            if by_rel[rel].path not in dirty:
+                kept[rel] = edits
+                continue
+            result.errors += 1
+            result.notes.append(
+                {
+                    "kind": "git",
+                    "path": rel,
+                    "message": f"{rel} has uncommitted changes; commit or stash them"
+                    f" ({len(edits)} cell edit(s) wait until it is clean)",
+                }
+            )
+            for item_id in edits:
+                records.pop(item_id, None)
+        return kept
 
     def _write_docs(
         self,
@@ -115,7 +185,10 @@ class WriteBack:
             return None, {item_id for item_id, _edit in remapped.values()}
         if parse_file(loaded.path)[1] != loaded.prefix + text:
             raise OSError(f"{loaded.rel} changed while being written; retried next run")
-        write_atomic(loaded.path, new_text, prefix=loaded.prefix)
+        if self._texts is not None:
+            self._texts[loaded.path] = (loaded.prefix + new_text).encode("utf-8")
+        else:
+            write_atomic(loaded.path, new_text, prefix=loaded.prefix)
         result.docs_written += 1
         result.doc_edits += len(remapped)
         # record the doc side as the file now reads it (a checkbox cannot say "in progress")
@@ -175,58 +248,115 @@ class WriteBack:
         leftovers = json.loads(self.state.meta_get(UNCOMMITTED) or "[]")
         if leftovers:
             paths = [self.root / rel for rel in leftovers if (self.root / rel).is_file()]
-            if self._commit(paths, result) is None:
+            # pushed with whatever this run commits, or by `_push_unpushed`
+            if not self._commit(self._top(), paths, result, push=False)[1]:
                 self.state.meta_set(UNCOMMITTED, "[]")
 
-    def _pull(self, result: RunResult) -> None:
+    def _pull(self, top: Path, result: RunResult) -> None:
         git = self.settings.docs.git
-        top = gitops.work_tree(self.root) if git.pull is not False else None
-        if top is None or (git.pull is None and gitops.upstream(top) is None):
+        if git.pull is False or (git.pull is None and gitops.upstream(top) is None):
             return
-        self._clear_stale_git_lock(top, result)
-        self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
-        error = gitops.pull(top, git.remote)
-        self.state.meta_set(GIT_HOLDER, "")
+        with self._git_operation(top, result):
+            error = gitops.pull(top, git.remote, self._me())
         if error is not None:
             result.errors += 1
             result.notes.append({"kind": "git", "message": error})
 
-    def _commit(self, written: list[Path], result: RunResult) -> str | None:
-        """Commit (and push) the written docs; returns "dropped" when a conflicting
-        remote change made us drop our commit, "failed" when git failed."""
+    def _push_unpushed(self, top: Path, result: RunResult) -> None:
+        """Commits an earlier run could not push go first, and every run says so until
+        they are pushed: an unpushed commit is an edit nobody can read yet."""
+        if not self._should_push(top):
+            return
+        ahead, _behind = gitops.ahead_behind(top)
+        if ahead == 0:
+            return
+        with self._git_operation(top, result):
+            pushed = gitops.push(top, self.settings.docs.git.remote, self._me())
+        for path in sorted(pushed.dropped):
+            result.notes.append(
+                {
+                    "kind": "push",
+                    "path": path,
+                    "message": f"{path}: an unpushed edit conflicted with a pushed change;"
+                    " kept the pushed version, the edit is planned again",
+                }
+            )
+        if not pushed.pushed:
+            result.errors += 1
+            result.notes.append(
+                {
+                    "kind": "push",
+                    "message": f"{ahead} commit(s) from earlier runs are not pushed yet:"
+                    f" {pushed.message}",
+                }
+            )
+
+    def _commit(
+        self, top: Path | None, written: list[Path], result: RunResult, *, push: bool = True
+    ) -> tuple[set[Path], bool]:
+        """Commit (and push) the written docs. Returns the docs whose edits did not land
+        (refused push, or conflicting with a pushed change) and whether git failed."""
         git = self.settings.docs.git
-        if not written or not git.commit:
-            return None
-        top = gitops.work_tree(self.root)
-        if top is None:
-            return None
+        if not written or top is None:
+            return set(), False
         names = sorted(p.relative_to(self.root).as_posix() for p in written)
         message = (
             f"{git.message_prefix}sync {len(written)} postmortem(s)\n\n"
             + "\n".join(f"- {n}" for n in names)
             + f"\n\n{result.created} ticket(s) created, {result.doc_edits} cell(s) updated."
         )
-        self._clear_stale_git_lock(top, result)
         try:
-            self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
-            sha = gitops.commit(top, written, message, git.author_name, git.author_email)
-            result.commit = sha
-            should_push = git.push if git.push is not None else gitops.upstream(top) is not None
-            if sha and should_push:
-                pushed = gitops.push(top, git.remote, sha)
-                if not pushed.pushed:
-                    result.errors += 1
-                    result.notes.append({"kind": "push", "message": pushed.message})
-                    if pushed.dropped:
-                        result.commit = None
-                        return "dropped"
+            with self._git_operation(top, result):
+                sha = gitops.commit(top, written, message, self._me())
+                result.commit = sha
+                if not (sha and push and self._should_push(top)):
+                    return set(), False
+                pushed = gitops.push(top, git.remote, self._me())
         except gitops.GitError as exc:
             result.errors += 1
             result.notes.append({"kind": "git", "message": str(exc)})
-            return "failed"
+            return set(written), True
+        return self._push_outcome(top, written, pushed, result), False
+
+    def _push_outcome(
+        self, top: Path, written: list[Path], pushed: gitops.PushResult, result: RunResult
+    ) -> set[Path]:
+        if not pushed.pushed:
+            result.errors += 1
+            result.notes.append({"kind": "push", "message": pushed.message})
+            return set(written)
+        result.commit = gitops.head(top)
+        by_top = {p.resolve().relative_to(top.resolve()).as_posix(): p for p in written}
+        lost = {by_top[rel] for rel in pushed.dropped if rel in by_top}
+        for path in sorted(lost):
+            rel = path.relative_to(self.root).as_posix()
+            result.errors += 1
+            result.notes.append(
+                {
+                    "kind": "push",
+                    "path": rel,
+                    "message": f"{rel}: our edit conflicted with a pushed change; dropped it"
+                    " (the pushed text wins), the next run re-plans it; the other docs'"
+                    " edits were pushed",
+                }
+            )
+        if lost and len(lost) == len(written) and gitops.ahead_behind(top)[0] == 0:
+            result.commit = None  # nothing of ours is left in the history
+        return lost
+
+    def _me(self) -> gitops.Identity:
+        git = self.settings.docs.git
+        return gitops.Identity(git.author_name, git.author_email)
+
+    @contextmanager
+    def _git_operation(self, top: Path, result: RunResult) -> Iterator[None]:
+        """Marks a git command in flight, so a run killed inside it is recognised."""
+        self._clear_stale_git_lock(top, result)
+        self.state.meta_set(GIT_HOLDER, f"{socket.gethostname()}:{os.getpid()}:git")
+        try:
+            yield
         finally:
             self.state.meta_set(GIT_HOLDER, "")
-        return None
 
     def _clear_stale_git_lock(self, top: Path, result: RunResult) -> None:
         """A run killed inside `git commit`/`pull` leaves .git/index.lock behind, and git

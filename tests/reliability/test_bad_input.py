@@ -22,7 +22,15 @@ from pathlib import Path
 import pytest
 
 from tests.reliability import report
-from tests.reliability.harness import SYNCD, Rig, capture, check_converged, generate_docs
+from tests.reliability.harness import (
+    HUMAN_GIT,
+    SYNCD,
+    Rig,
+    capture,
+    check_converged,
+    generate_docs,
+    git,
+)
 
 LAUGHS = "\n".join(
     ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
@@ -100,6 +108,9 @@ def build_tree(tmp: Path, seed: int = 11) -> tuple[Rig, dict[str, int | None], P
     inner = generate_docs(random.Random(seed + 1), 1, 2)[0].text
     (docs / nested).parent.mkdir(parents=True, exist_ok=True)
     (docs / nested).write_text(inner)
+    # committed, as a person adds a doc: the tool never writes into an uncommitted one
+    git(rig.repo, "add", "--", str(docs / nested))
+    git(rig.repo, *HUMAN_GIT, "commit", "-q", "-m", "Add a doc in a folder named like one")
     rig.originals[nested] = inner
     return rig, expected, outside
 

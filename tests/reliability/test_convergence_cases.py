@@ -351,11 +351,6 @@ def test_case7_stepped_jira_workflow_reaches_done_and_wont_do(tmp_path: Path) ->
 REJECT = "GL-HOOK-ERR: protected branch main: pushes need an approved review"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 8: a protected-branch rejection exits 2 once (with git's reason), "
-    "then runs exit 0 with the status write lost (doc on origin stays Open)",
-)
 def test_case8_rejected_push_prints_the_reason_every_run_until_pushed(world: World) -> None:
     covered("8")
     first_sync(world)
@@ -374,11 +369,6 @@ def test_case8_rejected_push_prints_the_reason_every_run_until_pushed(world: Wor
     assert world.origin_items(JIRA_REL)[0].status == Status.DONE, world.origin_text(JIRA_REL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 8: on a detached HEAD the tool commits, its push fails ('not a full "
-    "refname') and it reports 'our edit conflicted with a pushed change; dropped it': exit 2",
-)
 def test_case8_detached_head_is_a_configuration_error(world: World) -> None:
     covered("8")
     first_sync(world)
@@ -395,11 +385,6 @@ def test_case8_detached_head_is_a_configuration_error(world: World) -> None:
 HUMAN_PROSE = ("Config is code.", "Config is code, and the review said so twice.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 9: an unstaged human edit in a doc the tool writes is committed under "
-    "the bot's name",
-)
 def test_case9_unstaged_human_edit_is_never_committed_and_is_skipped_visibly(
     world: World,
 ) -> None:

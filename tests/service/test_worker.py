@@ -643,6 +643,8 @@ def test_run_once_from_the_command_line(tmp_path, capsys):
         "# Outage\n\n## Action items\n- [ ] Add an alert (@sri, due 2026-07-20)\n"
     )
     git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "postmortems")  # the tool commits only docs someone committed first
+    git(tmp_path, "-c", "user.name=H", "-c", "user.email=h@example.test", "commit", "-qm", "pm")
     github = start_emulator("github")
     try:
         config = tmp_path / "syncd.toml"

@@ -577,17 +577,21 @@ def test_human_edit_during_sync_is_kept_and_keys_land_on_the_right_rows(
     code, out, _err = world.sync()
     monkeypatch.undo()
 
-    assert code == 0, out["notes"]
+    # the human's save is uncommitted work: not written into, not committed, reported
+    assert code == 2
+    assert any(
+        n["kind"] == "git" and n.get("path") == TABLE_REL and "uncommitted changes" in n["message"]
+        for n in out["notes"]
+    )
     assert out["summary"]["created"] == 1
-    text = world.doc(TABLE_REL)
-    assert "| Gate config on CI |" in text and "Gate config changes" not in text
-    assert "| 5 | Alert on feature-flag flips in production |" in text
+    saved = world.doc(TABLE_REL)
+    assert "| Gate config on CI |" in saved and "| 5 | Alert on feature-flag flips" in saved
     rows = {i.action: i.ticket for i in parsed_items(world.docs, TABLE_REL)}
-    assert rows["Gate config on CI"] == gate
-    canary = rows["Add a canary stage for config pushes"]
-    assert canary and title_of(world, canary) == "Add a canary stage for config pushes"
-    assert rows["Alert on feature-flag flips in production"] is None
+    assert rows["Add a canary stage for config pushes"] is None  # waits for a clean file
+    assert git(world.repo, "status", "--porcelain").strip() == f"M postmortems/{TABLE_REL}"
+    assert git(world.repo, "log", "-1", "--format=%an").strip() != AUTHOR_NAME
 
+    human_commit(world.repo, "Reword, and one more")
     code, out, _err = world.sync()
 
     assert code == 0, out["notes"]
@@ -595,7 +599,8 @@ def test_human_edit_during_sync_is_kept_and_keys_land_on_the_right_rows(
     assert world.jira.issue_count() == JIRA_ITEMS + 2
     rows = {i.action: i.ticket for i in parsed_items(world.docs, TABLE_REL)}
     assert rows["Gate config on CI"] == gate and title_of(world, gate) == "Gate config on CI"
-    assert rows["Add a canary stage for config pushes"] == canary
+    canary = rows["Add a canary stage for config pushes"]
+    assert canary and title_of(world, canary) == "Add a canary stage for config pushes"
     flips = rows["Alert on feature-flag flips in production"]
     assert flips and title_of(world, flips) == "Alert on feature-flag flips in production"
     assert git(world.repo, "status", "--porcelain") == ""
@@ -609,8 +614,9 @@ def test_row_reworded_while_its_ticket_is_created_gets_no_duplicate(
         edit(doc, "\n\n## Lessons", "\n" + NEW_ROW_4.rstrip("\n") + "\n\n## Lessons")
 
     _human_edits_table_while(world, monkeypatch, human)
-    assert world.sync()[0] == 0
+    assert world.sync()[0] == 2  # the doc is saved, not committed: the tool waits
     monkeypatch.undo()
+    human_commit(world.repo, "Reword, and one more")
     assert world.sync()[0] == 0
 
     text = world.doc(TABLE_REL)
@@ -877,6 +883,7 @@ def test_deleted_row_keeps_its_ticket_and_a_similar_new_row_gets_its_own(world: 
         "| 2 | Add a page-severity SLO alert on checkout latency | @maya | 2026-06-10 | P0 | Open | |"
     )
     path.write_text("\n".join(lines))
+    human_commit(world.repo, "Latency, not errors")
 
     code, out, _err = world.sync()
 
