@@ -19,7 +19,10 @@ handlers do not catch) raised right after the N-th write point of a run: a track
 write, a document write, a commit, a push. Retry waits of the connector are recorded,
 not slept, so faults cost no wall time.
 
-`SYNCD_MACHINE_EXAMPLES` sets the number of examples (default 200; `make soak`: 5000).
+`SYNCD_MACHINE_EXAMPLES` sets the number of examples (default 200; `make soak`: 5000);
+`SYNCD_MACHINE_SHRINK=1` shrinks a counterexample (minutes); `SYNCD_MACHINE_SKIP` leaves
+rules out. The minimal counterexamples found on today's engine are replayed as plain
+tests at the end (strict xfails: they must pass once the engine fix lands).
 """
 
 from __future__ import annotations
@@ -41,7 +44,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 import syncd.sync.engine as engine_module
 from connectors.registry import connector_class
@@ -62,6 +71,8 @@ from tests.reliability.harness import JIRA_STATUS, JIRA_TOKEN, SECRETS, capture,
 SUITE = "sync-machine"
 EXAMPLES = int(os.environ.get("SYNCD_MACHINE_EXAMPLES", "200"))
 STEPS = 15
+# Rules left out, to look past a known counterexample (e.g. SYNCD_MACHINE_SKIP=tracker_deletes).
+SKIP = set(filter(None, os.environ.get("SYNCD_MACHINE_SKIP", "").split(",")))
 CLEAN_RUNS = 2
 HUMAN_GIT = ("-c", "user.name=Human Author", "-c", "user.email=human@example.test")
 STATUS_WORD = {
@@ -372,6 +383,7 @@ class SyncMachine(RuleBasedStateMachine):
             summary = self.jira.issue(key)["fields"]["summary"]
             self.jira.human_update(key, summary=f"{summary} [edited]")
 
+    @precondition(lambda _self: "tracker_deletes" not in SKIP)
     @rule(pick=st.integers(0, 9))
     def tracker_deletes(self, pick: int) -> None:
         if key := self.pick_key(pick):
@@ -536,3 +548,28 @@ def test_sync_machine_never_duplicates_a_marker_nor_changes_human_text() -> None
 def test_sync_machine_converges_without_duplicate_items() -> None:
     ConvergenceMachine.TestCase.settings = machine_settings(EXAMPLES)
     ConvergenceMachine.TestCase().runTest()
+
+
+# ------------------------------------------------------------------------------ replays
+@pytest.mark.xfail(
+    strict=True,
+    reason="#12 case 5 + kill: the row names its deleted ticket; a run without a cursor "
+    "re-creates it (never written into the doc), is killed before storing the key, and "
+    "the next run creates a second ticket with the same marker",
+)
+def test_counterexample_deleted_ticket_then_kill_gives_one_marker_two_tickets() -> None:
+    """Shrunk by hypothesis from `test_sync_machine_never_duplicates_a_marker_…`."""
+    machine = SafetyMachine()
+    try:
+        machine.setup(n=1)
+        machine.kill.after = 3  # create, doc write, commit, push: killed after the push
+        machine.engine_run()
+        machine.tracker_deletes(pick=0)
+        machine.kill.after = 2
+        machine.engine_run()
+        machine.kill.after = 0
+        machine.sync()
+        machine.no_duplicate_ticket()
+        machine.no_human_byte_changed()
+    finally:
+        machine.teardown()
