@@ -364,8 +364,8 @@ REJECT = "GL-HOOK-ERR: protected branch main: pushes need an approved review"
 
 @pytest.mark.xfail(
     strict=True,
-    reason="#12 case 8: a protected-branch rejection exits 2 once (with git's reason), "
-    "then runs exit 0 with the status write lost (doc on origin stays Open)",
+    reason="#12 case 8: a protected-branch rejection exits 2 once ('still rejected after 3 "
+    "tries', git's reason only in info logs), then runs exit 0 silently, commit unpushed",
 )
 def test_case8_rejected_push_prints_the_reason_every_run_until_pushed(world: World) -> None:
     first_sync(world)
