@@ -543,8 +543,8 @@ def test_sync_machine_never_duplicates_a_marker_nor_changes_human_text() -> None
 
 @pytest.mark.xfail(
     strict=False,
-    reason="#12 cases 3 and 5 on today's engine: an ambiguous create then a reword gives the "
-    "row a second ticket; a deleted ticket is never reported (see the branch report)",
+    reason="#12 on today's engine: an intent left by a kill after a create is never resolved "
+    "once its row is deleted; dead keys go unreported (case 5); replays below",
 )
 def test_sync_machine_converges_without_duplicate_items() -> None:
     ConvergenceMachine.TestCase.settings = machine_settings(EXAMPLES)
