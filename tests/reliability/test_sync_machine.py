@@ -534,9 +534,14 @@ class ConvergenceMachine(SyncMachine):
     check_convergence = True
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="#12: no-duplicate does not hold today: a row naming its deleted ticket gets it "
+    "re-created, and a kill before the key is stored makes a second one with the same "
+    "marker (replayed below); some runs of the 200 examples reach it",
+)
 def test_sync_machine_never_duplicates_a_marker_nor_changes_human_text() -> None:
-    """Derandomized, so `make test` replays the same 200 examples: green today. Longer
-    runs (`make soak`) reach the per-marker duplicate replayed below."""
+    """Remove the marker with the engine fix: then this must hold for every example."""
     SafetyMachine.TestCase.settings = machine_settings(EXAMPLES)
     SafetyMachine.TestCase().runTest()
 
