@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint venv clean bench docs
+.PHONY: test demo lint venv clean bench docs soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 # Speed and request-budget figures beside their targets (not a test). BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The model-based sync test (issue #12) at >= 5,000 examples (`make test` runs 200).
+SOAK_EXAMPLES ?= 5000
+soak: $(STAMP)
+	SYNCD_MACHINE_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest -q tests/reliability/test_sync_machine.py
 
 demo: $(STAMP)
 	$(BIN)/syncd demo

@@ -63,6 +63,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("reliability counts")
     for line in lines:
         terminalreporter.write_line(line)
+    if written := report.write_guarantees():
+        terminalreporter.write_line(f"reliability guarantees written to {written}")
     cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
     if cache is not None:
         cache.set("reliability/last_run", {k: dict(v) for k, v in report.STATS.items()})

@@ -41,6 +41,7 @@ from tests.reliability.harness import git
 
 SUITE = "convergence-cases"
 CLEAN_RUNS = 2  # the issue's promise: after the trouble ends, in step within 2 clean runs
+SHARED_LABEL = "postmortem-action"  # the default `label` of every connector
 CRON = timedelta(minutes=10)  # the CronJob interval: far beyond the 2-3 minute cursor overlap
 
 ROW1 = "| Gate config changes behind CI | @sri | 2026-09-01 |"
@@ -55,8 +56,20 @@ def world(tmp_path: Path) -> Iterator[World]:
     stop(w)
 
 
+_converge_runs: list[int] = []  # the current test's clean runs to converge, per convergence
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts() -> None:
+    _converge_runs.clear()
+
+
 def covered(case: str) -> None:
+    """A case whose test passed: counted for the Guarantees, with its runs to converge."""
+    stats = report.STATS[SUITE]
     report.add(SUITE, cases={case: 1})
+    most = max(_converge_runs, default=0)
+    stats["max_clean_runs_to_converge"] = max(stats.get("max_clean_runs_to_converge", 0), most)
 
 
 def first_sync(world: World) -> None:
@@ -83,8 +96,7 @@ def converge(world: World, *extra: str, runs: int = CLEAN_RUNS) -> int:
         if world.sync(*extra).code == 0:
             break
     assert world.runs[-1].code == 0, f"not converged within {runs} clean runs:\n{world.runs[-1]}"
-    stats = report.STATS[SUITE]
-    stats["max_clean_runs_to_converge"] = max(stats.get("max_clean_runs_to_converge", 0), used)
+    _converge_runs.append(used)
     return used
 
 
@@ -125,7 +137,6 @@ REFUSALS = {
 )
 @pytest.mark.parametrize("kind", sorted(REFUSALS))
 def test_case1_refused_push_fails_every_run_until_it_lands(world: World, kind: str) -> None:
-    covered("1")
     first_sync(world)
     key = key_of(world, JIRA_REL, 0)
     old, new, match = REFUSALS[kind]
@@ -146,6 +157,7 @@ def test_case1_refused_push_fails_every_run_until_it_lands(world: World, kind: s
     else:
         assert issue["assignee"] == OWNERS["@maya"]["jira"], issue
     assert not [i for i in world.status()["items"] if i["error"]], "errors left after healing"
+    covered("1")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 2
@@ -173,7 +185,6 @@ def push_conflicting_edit_on_first_search(world: World, rel: str, old: str, new:
 def test_case2_status_write_dropped_by_a_conflicting_push_is_written_later(
     tmp_path: Path,
 ) -> None:
-    covered("2")
     docs = dict(DEFAULT_DOCS)
     docs[OTHER_REL] = table_doc("Queue backlog", [("Cap queue depth on refunds", "@lee", "Open")])
     world = make_world(tmp_path, docs)
@@ -195,6 +206,7 @@ def test_case2_status_write_dropped_by_a_conflicting_push_is_written_later(
         assert str(a.due) == "2026-09-15", "the colleague's edit must survive"
     finally:
         stop(world)
+    covered("2")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 3
@@ -219,7 +231,6 @@ HUMAN_FIXES = {
 def test_case3_ambiguous_create_then_human_fix_gives_one_ticket_linked(
     world: World, fix: str
 ) -> None:
-    covered("3")
     world.jira.faults.add(Fault(502, match=is_create, after_apply=True, body={"message": "bad"}))
     run = world.sync()
     assert run.code == 2, f"an unknown-outcome create must not pass:\n{run}"
@@ -231,6 +242,7 @@ def test_case3_ambiguous_create_then_human_fix_gives_one_ticket_linked(
     keys = [i.ticket for i in world.origin_items(rel)]
     assert world.jira.issue_count() == 2, f"duplicate tickets: {world.jira.keys()}, doc {keys}"
     assert sorted(str(k) for k in keys) == sorted(world.jira.keys()), world.origin_text(rel)
+    covered("3")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 4
@@ -241,20 +253,26 @@ def test_case3_ambiguous_create_then_human_fix_gives_one_ticket_linked(
 )
 @pytest.mark.parametrize("tracker", ["github", "jira"])
 def test_case4_removed_label_then_close_reaches_the_doc(world: World, tracker: str) -> None:
-    covered("4")
     first_sync(world)
+    # only the shared label goes: the marker (a Jira label, a GitHub body line) stays
     if tracker == "github":
         key = key_of(world, GITHUB_REL, 0)
-        world.github.human_edit(github_number(key), labels=[])
-        world.github.human_set_status(github_number(key), Status.DONE)
+        number = github_number(key)
+        names = [label["name"] for label in world.github.issue(number)["labels"]]
+        world.github.human_edit(number, labels=[n for n in names if n != SHARED_LABEL])
+        world.github.human_set_status(number, Status.DONE)
         rel = GITHUB_REL
     else:
         key = key_of(world, JIRA_REL, 0)
-        world.jira.human_update(key, labels=[])
+        labels = world.jira.issue(key)["fields"]["labels"]
+        world.jira.human_update(key, labels=[x for x in labels if x != SHARED_LABEL])
         world.jira.human_set_status(key, Status.DONE)
         rel = JIRA_REL
+    world.sync()  # today: exit 0 and the doc stays Open, however many runs follow
+    world.sync()
     converge(world, "--full")
     assert world.origin_items(rel)[0].status == Status.DONE, world.origin_text(rel)
+    covered("4")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 5
@@ -264,7 +282,6 @@ def test_case4_removed_label_then_close_reaches_the_doc(world: World, tracker: s
 )
 @pytest.mark.parametrize("tracker", ["github", "jira"])
 def test_case5_deleted_ticket_is_reported_every_run(world: World, tracker: str) -> None:
-    covered("5")
     first_sync(world)
     rel = GITHUB_REL if tracker == "github" else JIRA_REL
     key = key_of(world, rel, 0)
@@ -279,6 +296,7 @@ def test_case5_deleted_ticket_is_reported_every_run(world: World, tracker: str) 
         assert run.code == 2, f"run {n + 1} with a dead reference:\n{run}"
         says(run, key, f"{rel}:{line}")
     assert world.jira.issue_count() + world.github.issue_count() == before - 1, "re-created"
+    covered("5")  # counted only when every assertion held
 
 
 @pytest.mark.xfail(
@@ -289,7 +307,6 @@ def test_case5_deleted_ticket_is_reported_every_run(world: World, tracker: str) 
 def test_case5_row_citing_a_missing_key_is_reported_and_gets_no_ticket(
     tmp_path: Path,
 ) -> None:
-    covered("5")
     text = table_doc(
         "Checkout outage",
         [("Gate config changes behind CI", "@sri", "Open"), ("Add an SLO alert", "@maya", "Open")],
@@ -311,6 +328,7 @@ def test_case5_row_citing_a_missing_key_is_reported_and_gets_no_ticket(
         assert world.jira.issue_count() == 1, "a ticket was created for the row naming OPS-999"
     finally:
         stop(world)
+    covered("5")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 6
@@ -321,18 +339,17 @@ SKEWS = {"local-ahead": -timedelta(minutes=10), "local-behind": timedelta(minute
 def test_case6_clock_skew_never_loses_a_github_close(world: World, skew: str) -> None:
     """The local clock cannot be moved under a subprocess: the tracker's is moved the
     other way (the emulator's `Date` headers and timestamps follow it)."""
-    covered("6")
     world.github.advance_clock(SKEWS[skew])
     first_sync(world)
     key = key_of(world, GITHUB_REL, 0)
     world.github.human_set_status(github_number(key), Status.DONE)
     converge(world)
     assert world.origin_items(GITHUB_REL)[0].status == Status.DONE, world.origin_text(GITHUB_REL)
+    covered("6")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 7
 def test_case7_stepped_jira_workflow_reaches_done_and_wont_do(tmp_path: Path) -> None:
-    covered("7")
     world = make_world(tmp_path, workflow=STEPPED_WORKFLOW)
     try:
         first_sync(world)
@@ -345,6 +362,7 @@ def test_case7_stepped_jira_workflow_reaches_done_and_wont_do(tmp_path: Path) ->
         assert world.jira.issue(done)["fields"].get("resolution") == "Done"
     finally:
         stop(world)
+    covered("7")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 8
@@ -352,7 +370,6 @@ REJECT = "GL-HOOK-ERR: protected branch main: pushes need an approved review"
 
 
 def test_case8_rejected_push_prints_the_reason_every_run_until_pushed(world: World) -> None:
-    covered("8")
     first_sync(world)
     hook = world.origin / "hooks" / "pre-receive"
     hook.write_text(f"#!/bin/sh\necho '{REJECT}' >&2\nexit 1\n")
@@ -367,10 +384,10 @@ def test_case8_rejected_push_prints_the_reason_every_run_until_pushed(world: Wor
     converge(world)
     assert world.unpushed() == 0
     assert world.origin_items(JIRA_REL)[0].status == Status.DONE, world.origin_text(JIRA_REL)
+    covered("8")  # counted only when every assertion held
 
 
 def test_case8_detached_head_is_a_configuration_error(world: World) -> None:
-    covered("8")
     first_sync(world)
     git(world.tool, "checkout", "-q", "--detach")
     head = git(world.tool, "rev-parse", "HEAD").strip()
@@ -379,6 +396,7 @@ def test_case8_detached_head_is_a_configuration_error(world: World) -> None:
     assert run.code == 1, f"a detached HEAD must be exit 1:\n{run}"
     assert re.search(r"detached", run.text, re.I), f"no clear message:\n{run}"
     assert git(world.tool, "rev-parse", "HEAD").strip() == head, "committed on a detached HEAD"
+    covered("8")  # counted only when every assertion held
 
 
 # ---------------------------------------------------------------------------- case 9
@@ -388,7 +406,6 @@ HUMAN_PROSE = ("Config is code.", "Config is code, and the review said so twice.
 def test_case9_unstaged_human_edit_is_never_committed_and_is_skipped_visibly(
     world: World,
 ) -> None:
-    covered("9")
     first_sync(world)
     path = world.docs / JIRA_REL
     path.write_text(path.read_text().replace(*HUMAN_PROSE), encoding="utf-8")  # not staged
@@ -406,3 +423,4 @@ def test_case9_unstaged_human_edit_is_never_committed_and_is_skipped_visibly(
     converge(world)
     assert world.origin_items(JIRA_REL)[0].status == Status.DONE
     assert HUMAN_PROSE[1] in world.origin_text(JIRA_REL)
+    covered("9")  # counted only when every assertion held
