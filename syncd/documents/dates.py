@@ -59,6 +59,31 @@ _MONTH_DAY = re.compile(
     rf"|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})(?:,?\s+(\d{{4}}|'?\d{{2}}))?(?![\d:])",
     re.IGNORECASE,
 )
+# A completion date: "completed: 2026-03-02", "done on Mar 2", "closed 2026-03-05",
+# "**Resolved at:** 3/4/2026". It says when the work finished, so it is never read as the
+# due date (the digest reads it as the completion date: syncd/digest/completed_field.py).
+_DAY = (
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s*(?:\d{{4}}|'\d{{2}}))?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(?:\d{{4}}|'\d{{2}}))?)(?![\d/.-]*\d)"
+)
+COMPLETED_ON = re.compile(
+    r"(?:\*\*|__)?\b(done|completed?|closed|resolved|finished|fixed|shipped|merged|landed)"
+    r"(?:[ _](?:on|at|in|date))?(?:\*\*|__)?\s*[:=]?\s*(?:\*\*|__)?\s*"
+    rf"{_DAY}(?:\*\*|__)?",
+    re.IGNORECASE,
+)
+
+
+def without_completion(text: str) -> str:
+    """`text` with its completion dates taken out (`2026-03-10, completed 2026-03-02` →
+    `2026-03-10`): what is left is all that can say when the item is due."""
+    if not any(ch.isdigit() for ch in text):
+        return text  # (every completion date has a digit: the common case costs no regex)
+    kept, found = COMPLETED_ON.subn(" ", text)
+    return kept.strip(" ,;/|()[]-—–") if found else text
+
+
 _NOISE = re.compile(r"^(?:due|by|before|on|target|eta|deadline)[:\s]+", re.IGNORECASE)
 _NOT_DATES = {
     "asap",

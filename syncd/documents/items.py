@@ -23,7 +23,7 @@ from syncd.documents.cells import (
     jira_keys,
     parse_ticket,
 )
-from syncd.documents.dates import parse_date
+from syncd.documents.dates import COMPLETED_ON, parse_date, without_completion
 from syncd.documents.markdown import Line
 from syncd.documents.sections import starts_with_verb
 from syncd.documents.tables import PlainTable, Row, TableBlock
@@ -90,10 +90,15 @@ def _due(raw: date | str | None, ctx: Context, line: int) -> tuple[date | None, 
     if isinstance(raw, date):  # a YAML timestamp: the day it names, never a datetime
         day = raw.date() if isinstance(raw, datetime) else raw
         return day, day.isoformat()
-    result = parse_date(raw, ctx.ref_date)
+    due_text = None if is_placeholder(raw) else strip_markup(raw)
+    # "2026-03-10, completed 2026-03-02" in a due cell: only what is not a completion date
+    # can say when the item is due ("done 2026-03-04" alone says nothing about it)
+    if not (wanted := without_completion(raw)).strip():
+        return None, due_text
+    result = parse_date(wanted, ctx.ref_date)
     if result.problem:
         ctx.problem(line, f"due date: {result.problem}")
-    return result.value, (None if is_placeholder(raw) else strip_markup(raw))
+    return result.value, due_text
 
 
 def _status(raw: str | None, ctx: Context, line: int) -> Status:
@@ -461,7 +466,8 @@ class _Fields:
     def put(self, name: str, value: str | None, rule: str) -> None:
         if value and name not in self.values:
             self.values[name] = value
-            self.rules[name] = rule
+            # a rule that already decided the field (the checkbox) keeps its name
+            self.rules.setdefault(name, rule)
 
 
 def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionItem | None:
@@ -707,6 +713,8 @@ def _split_owner(owner: str) -> tuple[str, dict[str, str]]:
         if re.fullmatch(r"P[0-4]", part, re.I):
             extra.setdefault("priority", part)
             continue
+        if COMPLETED_ON.fullmatch(strip_markup(part)):
+            continue  # "@bob, completed 2026-03-02": a completion date, not a due date
         words = re.sub(r"^(?:due|by|eta|target|deadline)\b:?\s*", "", part, flags=re.I)
         if _looks_like_date(words):
             extra.setdefault("due", words)
@@ -844,7 +852,9 @@ def _split_tail(text: str) -> tuple[str, dict[str, str]]:
         if re.fullmatch(r"P[0-4]", part, re.I):
             result.setdefault("priority", part.upper())
             continue
-        if done := _DONE_ON.match(part):  # "(done on 2026-06-09)": when it was done, not due
+        # "(done on 2026-06-09)", "(completed: 2026-03-02)", "— closed 2026-03-05": when it
+        # was done, never when it is due
+        if done := _DONE_ON.match(part) or COMPLETED_ON.fullmatch(part):
             result.setdefault("status", done.group(1))
             continue
         dated = re.sub(r"^(?:due|by|eta|target|deadline|until)\b:?\s*", "", part, flags=re.I)
