@@ -395,27 +395,22 @@ def _simple_block_seq(lines: list[str], start: int, dash: int) -> tuple[Any, int
     return seq, idx
 
 
-@dataclass(frozen=True)
-class _HeadingWords:
-    """What a heading's own text says (the same few headings recur in every doc)."""
-
-    non_action: bool
-    factors: bool
-    related: bool
-    status: Status | None
-    category: str | None
+@functools.lru_cache(maxsize=4096)
+def _heading_kind(raw: str) -> tuple[bool, bool]:
+    """Whether a heading names contributing factors, and related incidents (the same few
+    headings recur in every doc)."""
+    text = strip_markup(raw)
+    return bool(FACTORS_HEADING.match(text)), bool(RELATED_HEADING.match(text))
 
 
 @functools.lru_cache(maxsize=4096)
-def _heading_words(raw: str) -> _HeadingWords:
+def _heading_status(raw: str) -> tuple[Status | None, str | None]:
+    """The status and category a taken section's heading gives its items (only asked of
+    taken sections: most headings, and every title, are not)."""
     text = strip_markup(raw)
-    non_action = bool(NON_ACTION_HEADING.match(text))
-    return _HeadingWords(
-        non_action=non_action,
-        factors=bool(FACTORS_HEADING.match(text)),
-        related=bool(RELATED_HEADING.match(text)),
-        status=status_from_label(text) or status_from_heading(text),
-        category=re.sub(r"\s*\([^)]*\)\s*$", "", text).strip() or None,
+    return (
+        status_from_label(text) or status_from_heading(text),
+        re.sub(r"\s*\([^)]*\)\s*$", "", text).strip() or None,
     )
 
 
@@ -543,10 +538,12 @@ class _Parser:
         heading = self.headings[pos]
         stop = self.headings[pos + 1].idx if pos + 1 < len(self.headings) else len(self.lines)
         if not need_units:
-            hidden = self.hidden
+            hidden, refs = self.hidden, self.ref_lines
             for line in self.lines[heading.end_idx + 1 : stop]:
+                if line.idx in hidden:
+                    return [], True
                 text = line.text
-                if line.idx in hidden or is_list_line(text) or text.count("|") >= 2:
+                if line.idx not in refs and (is_list_line(text) or text.count("|") >= 2):
                     return [], True
             return [], False
         units: list[str] = []
@@ -599,6 +596,8 @@ class _Parser:
 
     def _sections(self) -> list[Section]:
         rules = self._front_matter_rules()
+        overridden = bool(rules.action or rules.ignore)
+        explaining = self.explain is not None
         stack: list[tuple[Heading, Section]] = []
         result = []
         count = len(self.headings)
@@ -607,58 +606,61 @@ class _Parser:
             while stack and stack[-1][0].level >= heading.level:
                 stack.pop()
             parent = stack[-1][1] if stack else None
-            words = _heading_words(heading.text)
+            in_taken = parent is not None and parent.action
             head, parts = heading_score(heading.text)
-            # a +3 or -4 heading decides alone (see sections.py): the content part, most of
-            # the cost, is only worked out when it can matter or is being explained
-            decided = (head >= 3 or head < 0) and self.explain is None
-            units, blocks = self._own_lines(pos, need_units=not decided)
-            content, seen = (0.0, 0) if decided else content_score(units)
             is_title = pos == first_h1 and pos == 0 and count > 1
             place = place_score(pos, count, heading.level, is_title)
+            forced, why = rules.verdict(strip_markup(heading.text)) if overridden else (None, "")
+            # The content part is most of the cost, so it is only worked out when it can
+            # change the outcome (or is being explained): a +3 or -4 heading decides alone
+            # (see sections.py); under a taken section only a neutral heading's content can
+            # make it "negative"; elsewhere only when some content score (-3 .. +3) would
+            # put the total on the other side of THRESHOLD.
+            if explaining:
+                need_content = True
+            elif forced is not None or head >= 3 or head < 0:
+                need_content = False
+            elif in_taken:
+                need_content = head == 0
+            else:
+                need_content = head + place - 3 < THRESHOLD <= head + place + 3
+            units, blocks = self._own_lines(pos, need_units=need_content)
+            content, seen = content_score(units) if need_content else (0.0, 0)
             if head >= 3 and not is_title:
                 content, place = max(content, -0.5), max(place, 0.0)
             score = Score(head, content, place, seen, parts)
-            forced, why = (
-                rules.verdict(strip_markup(heading.text))
-                if rules.action or rules.ignore
-                else (None, "")
-            )
             heading_item = False
             if forced is not None:
                 action, reason = forced, why
-            elif parent and parent.action and not score.negative:
+            elif in_taken and not score.negative:
                 action, reason = True, "inside a taken section"
-                parent_heading = parent.heading
+                plain = strip_markup(heading.text)
                 heading_item = (
                     not blocks
-                    and parent_heading is not None
                     and heading.level <= 6
-                    and len(strip_markup(heading.text).split()) >= 3
-                    and starts_with_verb(strip_markup(heading.text))
+                    and len(plain.split()) >= 3
+                    and starts_with_verb(plain)
                 )
-            elif parent and parent.action:
+            elif in_taken:
                 action, reason = False, "own heading or content says it is not follow-up work"
             else:
-                action = score.total >= THRESHOLD
-                reason = f"score {score.total:g} {'>=' if action else '<'} {THRESHOLD:g}"
-            status = words.status if action else None
-            if status is None and parent and action:
-                status = parent.status
-            category = None
-            if action and head < 3 and parent and parent.action:
-                category = words.category
-            elif action and parent and parent.category:
-                category = parent.category
+                total = score.total
+                action = total >= THRESHOLD
+                reason = f"score {total:g} {'>=' if action else '<'} {THRESHOLD:g}"
+            status = category = None
+            if action:
+                own_status, own_category = _heading_status(heading.text)
+                status = own_status or (parent.status if parent else None)
+                if head < 3 and in_taken:
+                    category = own_category
+                elif parent is not None:
+                    category = parent.category
+            factors, related = _heading_kind(heading.text)
             section = Section(
                 action=action,
-                factors=words.factors
-                or bool(
-                    parent
-                    and parent.factors
-                    and heading.level > (stack[-1][0].level if stack else 0)
-                ),
-                related=words.related,
+                # (a heading on the stack is always of a higher level than this one)
+                factors=factors or bool(parent and parent.factors),
+                related=related,
                 status=status,
                 category=category,
                 heading=heading,
