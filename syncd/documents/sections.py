@@ -274,16 +274,27 @@ class Score:
         return self.heading < 0 or (self.heading <= 0 and self.content < -1)
 
 
+# The heading words are matched against the lower-cased heading without IGNORECASE: the
+# same matches (the patterns are lower case) at a third of the cost, since sre folds the
+# case of every character it compares. Two lower-case letters are also equal to an ASCII
+# one under IGNORECASE (dotless ı to i, long ſ to s): a heading with either is matched by
+# the IGNORECASE patterns themselves (tests/documents/test_sections.py checks the list).
+CASE_FOLDED_TOO = ("ı", "ſ")
+_LOWER = tuple(re.compile(p.pattern, p.flags & ~re.IGNORECASE) for p in (_STRONG, _NEGATIVE, _WEAK))
+
+
 @functools.lru_cache(maxsize=4096)
 def heading_score(raw: str) -> tuple[float, tuple[str, ...]]:
     text = strip_markup(raw).lower()
-    strong = _STRONG.search(text)
+    folded = any(ch in text for ch in CASE_FOLDED_TOO)
+    strong_words, negative_words, weak_words = (_STRONG, _NEGATIVE, _WEAK) if folded else _LOWER
+    strong = strong_words.search(text)
     if strong:
         return 3.0, (f"+3 heading '{strong.group(0).strip()}'",)
-    negative = _NEGATIVE.search(text)
+    negative = negative_words.search(text)
     if negative:
         return -4.0, (f"-4 heading '{negative.group(0).strip()}'",)
-    weak = _WEAK.search(text)
+    weak = weak_words.search(text)
     if weak:
         return 1.5, (f"+1.5 heading '{weak.group(0).strip()}'",)
     return 0.0, ()
