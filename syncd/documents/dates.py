@@ -78,8 +78,6 @@ COMPLETED_ON = re.compile(
 def without_completion(text: str) -> str:
     """`text` with its completion dates taken out (`2026-03-10, completed 2026-03-02` →
     `2026-03-10`): what is left is all that can say when the item is due."""
-    if not any(ch.isdigit() for ch in text):
-        return text  # (every completion date has a digit: the common case costs no regex)
     kept, found = COMPLETED_ON.subn(" ", text)
     return kept.strip(" ,;/|()[]-—–") if found else text
 
@@ -121,8 +119,16 @@ def _yearless(month: int, day: int, ref: date | None) -> DateResult:
     return DateResult(None, f"invalid date {month}/{day}")
 
 
+_PLAIN_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
 def parse_date(raw: str | None, ref: date | None = None, order: str | None = None) -> DateResult:
     """Read a due/incident date. Never raises; unreadable text yields a problem."""
+    if raw is not None and len(raw) == 10 and (iso := _PLAIN_ISO.fullmatch(raw)):
+        # most dates are written `2026-03-10` and nothing else: read as `_parse_date`
+        # would (no markup, no superseded part, no version, year given, order moot)
+        value = _safe(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+        return DateResult(value, None if value else f"invalid date {raw!r}")
     return _parse_date(raw, ref, order or _default_order)
 
 
