@@ -18,6 +18,7 @@ from syncd.documents.cells import (
     URL,
     clean,
     clean_owner,
+    has_inline_field,
     inline_fields,
     is_ticket_url,
     jira_keys,
@@ -449,7 +450,7 @@ def _is_label(text: str) -> bool:
 def _entry(raw: RawListItem, item: ActionItem) -> ListEntry:
     last = raw.lines[-1]
     end = last.start + len(last.text.rstrip())
-    return ListEntry(raw.lines[0], last, end, uses_fields=bool(inline_fields(_joined(raw))))
+    return ListEntry(raw.lines[0], last, end, uses_fields=has_inline_field(_joined(raw)))
 
 
 def _joined(raw: RawListItem) -> str:
