@@ -39,12 +39,18 @@ _default_order = "mdy"
 
 
 def set_default_date_order(order: str) -> None:
-    """The numeric day/month order for this process (`[docs] date_order`); set once by
-    the command that loaded the settings, before any document is parsed."""
+    """Deprecated: pass `ParseOptions(date_order=…)` to the parse instead (a process-wide
+    order leaks from one configuration into another's parse). The numeric day/month
+    order used by parses given no options, and by `parse_date` given no order."""
     global _default_order
     if order not in DATE_ORDERS:
         raise ValueError(f"date_order must be one of {DATE_ORDERS}, not {order!r}")
     _default_order = order
+
+
+def process_date_order() -> str:
+    """The order `set_default_date_order` set (deprecated; "mdy" unless set)."""
+    return _default_order
 
 
 _QUARTER = re.compile(r"\b(?:end\s+of\s+)?Q([1-4])\s*(?:FY)?\s*'?(\d{2}|\d{4})?\b", re.IGNORECASE)

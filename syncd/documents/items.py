@@ -49,6 +49,7 @@ class Context:
     problems: list[Problem] = field(default_factory=list)
     refs: dict[str, str] = field(default_factory=dict)  # reference-style link definitions
     explain: dict[int, dict[str, str]] | None = None  # line -> field -> rule that read it
+    date_order: str = "mdy"  # numeric day/month order (ParseOptions.date_order)
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(Problem(line, message))
@@ -96,7 +97,7 @@ def _due(raw: date | str | None, ctx: Context, line: int) -> tuple[date | None, 
     # can say when the item is due ("done 2026-03-04" alone says nothing about it)
     if not (wanted := without_completion(raw)).strip():
         return None, due_text
-    result = parse_date(wanted, ctx.ref_date)
+    result = parse_date(wanted, ctx.ref_date, ctx.date_order)
     if result.problem:
         ctx.problem(line, f"due date: {result.problem}")
     return result.value, due_text
@@ -422,6 +423,7 @@ def list_items(
                 ctx.problems,
                 ctx.refs,
                 ctx.explain,
+                ctx.date_order,
             )
             items.extend(list_items(list(raw.children), block, sub, entries))
             continue
@@ -630,7 +632,7 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
     due_raw = found.values.get("due")
     tail_digits = _DIGIT.search(text, max(0, len(text) - 40)) is not None  # dates have one
     if due_raw is None and tail_digits and (by := _BY_DATE.search(text.rstrip(" ."))):
-        result = parse_date(by.group("date"), ctx.ref_date)
+        result = parse_date(by.group("date"), ctx.ref_date, ctx.date_order)
         if result.value is not None:
             due_raw = by.group("date")
             text = text.rstrip(" .")[: by.start()]
@@ -727,7 +729,9 @@ def _split_owner(owner: str) -> tuple[str, dict[str, str]]:
 def _looks_like_date(text: str) -> bool:
     if not text or not re.search(r"\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", text, re.I):
         return False
-    result = parse_date(text)
+    # (whether a date is readable does not depend on the day/month order: a numeric date
+    # is only ambiguous when both readings are valid)
+    result = parse_date(text, order="mdy")
     return result.value is not None or "no year" in (result.problem or "")
 
 

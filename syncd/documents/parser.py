@@ -49,12 +49,12 @@ from syncd.documents.markdown import (
     split_lines,
     unread_lines,
 )
+from syncd.documents.options import ParseOptions, resolve
 from syncd.documents.sections import (
     THRESHOLD,
     Score,
     SectionRules,
     compile_rules,
-    configured_rules,
     content_score,
     heading_score,
     line_shape,
@@ -418,10 +418,16 @@ INTERNAL_ERROR = "syncd could not read this document (internal error"
 
 
 def parse_text(
-    text: str, path: Path | str = "<text>", rules: SectionRules | None = None
+    text: str,
+    path: Path | str = "<text>",
+    rules: SectionRules | None = None,
+    *,
+    options: ParseOptions | None = None,
 ) -> Postmortem:
+    """Parse `text` with `options` (see options.py; without them, the deprecated
+    process-wide settings); `rules`, if given, replace the options' section rules."""
     try:
-        return _Parser(text, Path(path), configured_rules() if rules is None else rules).parse()
+        return _Parser(text, Path(path), resolve(rules, options)).parse()
     except (RecursionError, MemoryError):
         return _failed(Path(path), "document is nested too deeply to read")
     except Exception as exc:  # a parser bug must not stop the run for every other document
@@ -447,10 +453,12 @@ class Explanation:
     rules: dict[int, dict[str, str]]  # item line -> field -> rule that read it
 
 
-def explain_file(path: Path, rules: SectionRules | None = None) -> Explanation:
+def explain_file(
+    path: Path, rules: SectionRules | None = None, *, options: ParseOptions | None = None
+) -> Explanation:
     """Parse `path` recording why each section was (not) taken and who read each field."""
     text = path.read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff")
-    parser = _Parser(text, path, configured_rules() if rules is None else rules, explain=True)
+    parser = _Parser(text, path, resolve(rules, options), explain=True)
     doc = parser.parse()
     reports = tuple(
         SectionReport(
@@ -466,8 +474,12 @@ def explain_file(path: Path, rules: SectionRules | None = None) -> Explanation:
     return Explanation(doc, reports, parser.explain or {})
 
 
-def parse_file(path: Path, rules: SectionRules | None = None) -> tuple[Postmortem, str | None]:
-    """Parse a file; returns the document and its text (None if unreadable)."""
+def parse_file(
+    path: Path, rules: SectionRules | None = None, *, options: ParseOptions | None = None
+) -> tuple[Postmortem, str | None]:
+    """Parse a file; returns the document and its text (None if unreadable). `options`
+    and `rules` as for `parse_text`."""
+    options = resolve(rules, options)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -485,9 +497,9 @@ def parse_file(path: Path, rules: SectionRules | None = None) -> tuple[Postmorte
         return _failed(path, f"invalid UTF-8 at byte {exc.start}", line), None
     if text.startswith("\ufeff"):
         text = text[1:]
-        doc = parse_text(text, path, rules)
+        doc = parse_text(text, path, options=options)
         return doc, "\ufeff" + text
-    return parse_text(text, path, rules), text
+    return parse_text(text, path, options=options), text
 
 
 def _failed(path: Path, message: str, line: int = 1) -> Postmortem:
@@ -495,10 +507,11 @@ def _failed(path: Path, message: str, line: int = 1) -> Postmortem:
 
 
 class _Parser:
-    def __init__(self, text: str, path: Path, rules: SectionRules, explain: bool = False) -> None:
+    def __init__(self, text: str, path: Path, options: ParseOptions, explain: bool = False) -> None:
         self.text = text
         self.path = path
-        self.rules = rules
+        self.rules = options.rules
+        self.date_order = options.date_order
         self.explain: dict[int, dict[str, str]] | None = {} if explain else None
         self.lines = split_lines(text)
         self.problems: list[Problem] = []
@@ -685,6 +698,7 @@ class _Parser:
             problems=self.problems,
             refs=self.refs,
             explain=self.explain,
+            date_order=self.date_order,
         )
 
     # -- main ------------------------------------------------------------------------
@@ -751,7 +765,7 @@ class _Parser:
             return
         text = strip_markup(text)
         if key == "date":
-            result = parse_date(text)
+            result = parse_date(text, order=self.date_order)
             if result.value is None:
                 if result.problem:
                     self.problems.append(Problem(line, f"incident date: {result.problem}"))
@@ -859,7 +873,7 @@ class _Parser:
     def _date_fallback(self, title: str | None) -> date | None:
         for source in (title or "", self.path.name):
             if match := re.search(r"(\d{4})-(\d{2})-(\d{2})", source):
-                result = parse_date(match.group(0))
+                result = parse_date(match.group(0), order=self.date_order)
                 if result.value:
                     return result.value
         return None
@@ -1162,7 +1176,9 @@ class _Parser:
         if not isinstance(seq, list):
             self.problems.append(Problem(first_line + 1, "action_items is not a list"))
             return
-        ctx = Context(ref_date=self.meta.get("date"), problems=self.problems)
+        ctx = Context(
+            ref_date=self.meta.get("date"), problems=self.problems, date_order=self.date_order
+        )
         items, block = yaml_items(seq, self.text, self.lines, first_line, len(self.blocks), ctx)
         self.blocks.append(block)
         self.items.extend(items)

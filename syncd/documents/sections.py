@@ -226,13 +226,14 @@ class SectionRules:
         return None, ""
 
 
-# `[docs] action_sections` / `ignore_sections` of the running configuration: set once by
-# whoever loads the config (the sync engine), so every parse of a run - the read, the
-# re-read before writing and the verification of the patched text - sees the same rules
+# Deprecated: `[docs] action_sections` / `ignore_sections` for parses given no
+# `ParseOptions` (options.py), set process-wide by whoever loaded the config. A process
+# serving two configurations parses one's documents with the other's rules through it.
 _configured: list[SectionRules] = [SectionRules()]
 
 
 def set_default_section_rules(rules: SectionRules) -> None:
+    """Deprecated: pass `ParseOptions(rules=…)` to the parse instead."""
     _configured[0] = rules
 
 
