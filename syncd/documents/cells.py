@@ -184,10 +184,31 @@ class InlineField:
     value: str
 
 
+# `_FIELD` without IGNORECASE, for ASCII text lower-cased first: the same matches at the
+# same offsets (lower() keeps an ASCII string's length, and no ASCII letter folds to a
+# non-ASCII one in these names) at less than half the cost
+_FIELD_LOWER = re.compile(_FIELD.pattern, _FIELD.flags & ~re.IGNORECASE)
+
+
+def _field_matches(text: str) -> list[re.Match[str]]:
+    if text.isascii():
+        return list(_FIELD_LOWER.finditer(text.lower()))
+    return list(_FIELD.finditer(text))
+
+
+def has_inline_field(text: str) -> bool:
+    """Whether `inline_fields(text)` would find any (without reading them)."""
+    if ":" not in text and "：" not in text:
+        return False
+    if text.isascii():
+        return _FIELD_LOWER.search(text.lower()) is not None
+    return _FIELD.search(text) is not None
+
+
 def inline_fields(text: str) -> list[InlineField]:
     if ":" not in text and "：" not in text:  # every field is `Name:` (see _FIELD)
         return []
-    matches = list(_FIELD.finditer(text))
+    matches = _field_matches(text)
     fields: list[InlineField] = []
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)

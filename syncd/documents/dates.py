@@ -39,12 +39,18 @@ _default_order = "mdy"
 
 
 def set_default_date_order(order: str) -> None:
-    """The numeric day/month order for this process (`[docs] date_order`); set once by
-    the command that loaded the settings, before any document is parsed."""
+    """Deprecated: pass `ParseOptions(date_order=…)` to the parse instead (a process-wide
+    order leaks from one configuration into another's parse). The numeric day/month
+    order used by parses given no options, and by `parse_date` given no order."""
     global _default_order
     if order not in DATE_ORDERS:
         raise ValueError(f"date_order must be one of {DATE_ORDERS}, not {order!r}")
     _default_order = order
+
+
+def process_date_order() -> str:
+    """The order `set_default_date_order` set (deprecated; "mdy" unless set)."""
+    return _default_order
 
 
 _QUARTER = re.compile(r"\b(?:end\s+of\s+)?Q([1-4])\s*(?:FY)?\s*'?(\d{2}|\d{4})?\b", re.IGNORECASE)
@@ -59,6 +65,29 @@ _MONTH_DAY = re.compile(
     rf"|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})(?:,?\s+(\d{{4}}|'?\d{{2}}))?(?![\d:])",
     re.IGNORECASE,
 )
+# A completion date: "completed: 2026-03-02", "done on Mar 2", "closed 2026-03-05",
+# "**Resolved at:** 3/4/2026". It says when the work finished, so it is never read as the
+# due date (the digest reads it as the completion date: syncd/digest/completed_field.py).
+_DAY = (
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s*(?:\d{{4}}|'\d{{2}}))?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(?:\d{{4}}|'\d{{2}}))?)(?![\d/.-]*\d)"
+)
+COMPLETED_ON = re.compile(
+    r"(?:\*\*|__)?\b(done|completed?|closed|resolved|finished|fixed|shipped|merged|landed)"
+    r"(?:[ _](?:on|at|in|date))?(?:\*\*|__)?\s*[:=]?\s*(?:\*\*|__)?\s*"
+    rf"{_DAY}(?:\*\*|__)?",
+    re.IGNORECASE,
+)
+
+
+def without_completion(text: str) -> str:
+    """`text` with its completion dates taken out (`2026-03-10, completed 2026-03-02` →
+    `2026-03-10`): what is left is all that can say when the item is due."""
+    kept, found = COMPLETED_ON.subn(" ", text)
+    return kept.strip(" ,;/|()[]-—–") if found else text
+
+
 _NOISE = re.compile(r"^(?:due|by|before|on|target|eta|deadline)[:\s]+", re.IGNORECASE)
 _NOT_DATES = {
     "asap",
@@ -96,8 +125,16 @@ def _yearless(month: int, day: int, ref: date | None) -> DateResult:
     return DateResult(None, f"invalid date {month}/{day}")
 
 
+_PLAIN_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
 def parse_date(raw: str | None, ref: date | None = None, order: str | None = None) -> DateResult:
     """Read a due/incident date. Never raises; unreadable text yields a problem."""
+    if raw is not None and len(raw) == 10 and (iso := _PLAIN_ISO.fullmatch(raw)):
+        # most dates are written `2026-03-10` and nothing else: read as `_parse_date`
+        # would (no markup, no superseded part, no version, year given, order moot)
+        value = _safe(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+        return DateResult(value, None if value else f"invalid date {raw!r}")
     return _parse_date(raw, ref, order or _default_order)
 
 

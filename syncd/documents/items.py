@@ -18,12 +18,13 @@ from syncd.documents.cells import (
     URL,
     clean,
     clean_owner,
+    has_inline_field,
     inline_fields,
     is_ticket_url,
     jira_keys,
     parse_ticket,
 )
-from syncd.documents.dates import parse_date
+from syncd.documents.dates import COMPLETED_ON, parse_date, without_completion
 from syncd.documents.markdown import Line
 from syncd.documents.sections import starts_with_verb
 from syncd.documents.tables import PlainTable, Row, TableBlock
@@ -48,6 +49,7 @@ class Context:
     problems: list[Problem] = field(default_factory=list)
     refs: dict[str, str] = field(default_factory=dict)  # reference-style link definitions
     explain: dict[int, dict[str, str]] | None = None  # line -> field -> rule that read it
+    date_order: str = "mdy"  # numeric day/month order (ParseOptions.date_order)
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(Problem(line, message))
@@ -90,10 +92,15 @@ def _due(raw: date | str | None, ctx: Context, line: int) -> tuple[date | None, 
     if isinstance(raw, date):  # a YAML timestamp: the day it names, never a datetime
         day = raw.date() if isinstance(raw, datetime) else raw
         return day, day.isoformat()
-    result = parse_date(raw, ctx.ref_date)
+    due_text = None if is_placeholder(raw) else strip_markup(raw)
+    # "2026-03-10, completed 2026-03-02" in a due cell: only what is not a completion date
+    # can say when the item is due ("done 2026-03-04" alone says nothing about it)
+    if not (wanted := without_completion(raw)).strip():
+        return None, due_text
+    result = parse_date(wanted, ctx.ref_date, ctx.date_order)
     if result.problem:
         ctx.problem(line, f"due date: {result.problem}")
-    return result.value, (None if is_placeholder(raw) else strip_markup(raw))
+    return result.value, due_text
 
 
 def _status(raw: str | None, ctx: Context, line: int) -> Status:
@@ -416,6 +423,7 @@ def list_items(
                 ctx.problems,
                 ctx.refs,
                 ctx.explain,
+                ctx.date_order,
             )
             items.extend(list_items(list(raw.children), block, sub, entries))
             continue
@@ -444,7 +452,7 @@ def _is_label(text: str) -> bool:
 def _entry(raw: RawListItem, item: ActionItem) -> ListEntry:
     last = raw.lines[-1]
     end = last.start + len(last.text.rstrip())
-    return ListEntry(raw.lines[0], last, end, uses_fields=bool(inline_fields(_joined(raw))))
+    return ListEntry(raw.lines[0], last, end, uses_fields=has_inline_field(_joined(raw)))
 
 
 def _joined(raw: RawListItem) -> str:
@@ -461,7 +469,8 @@ class _Fields:
     def put(self, name: str, value: str | None, rule: str) -> None:
         if value and name not in self.values:
             self.values[name] = value
-            self.rules[name] = rule
+            # a rule that already decided the field (the checkbox) keeps its name
+            self.rules.setdefault(name, rule)
 
 
 def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionItem | None:
@@ -623,7 +632,7 @@ def read_item(raw: RawListItem, block: int, row: int, ctx: Context) -> ActionIte
     due_raw = found.values.get("due")
     tail_digits = _DIGIT.search(text, max(0, len(text) - 40)) is not None  # dates have one
     if due_raw is None and tail_digits and (by := _BY_DATE.search(text.rstrip(" ."))):
-        result = parse_date(by.group("date"), ctx.ref_date)
+        result = parse_date(by.group("date"), ctx.ref_date, ctx.date_order)
         if result.value is not None:
             due_raw = by.group("date")
             text = text.rstrip(" .")[: by.start()]
@@ -707,6 +716,8 @@ def _split_owner(owner: str) -> tuple[str, dict[str, str]]:
         if re.fullmatch(r"P[0-4]", part, re.I):
             extra.setdefault("priority", part)
             continue
+        if COMPLETED_ON.fullmatch(strip_markup(part)):
+            continue  # "@bob, completed 2026-03-02": a completion date, not a due date
         words = re.sub(r"^(?:due|by|eta|target|deadline)\b:?\s*", "", part, flags=re.I)
         if _looks_like_date(words):
             extra.setdefault("due", words)
@@ -718,7 +729,9 @@ def _split_owner(owner: str) -> tuple[str, dict[str, str]]:
 def _looks_like_date(text: str) -> bool:
     if not text or not re.search(r"\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", text, re.I):
         return False
-    result = parse_date(text)
+    # (whether a date is readable does not depend on the day/month order: a numeric date
+    # is only ambiguous when both readings are valid)
+    result = parse_date(text, order="mdy")
     return result.value is not None or "no year" in (result.problem or "")
 
 
@@ -844,7 +857,9 @@ def _split_tail(text: str) -> tuple[str, dict[str, str]]:
         if re.fullmatch(r"P[0-4]", part, re.I):
             result.setdefault("priority", part.upper())
             continue
-        if done := _DONE_ON.match(part):  # "(done on 2026-06-09)": when it was done, not due
+        # "(done on 2026-06-09)", "(completed: 2026-03-02)", "— closed 2026-03-05": when it
+        # was done, never when it is due
+        if done := _DONE_ON.match(part) or COMPLETED_ON.fullmatch(part):
             result.setdefault("status", done.group(1))
             continue
         dated = re.sub(r"^(?:due|by|eta|target|deadline|until)\b:?\s*", "", part, flags=re.I)

@@ -168,37 +168,48 @@ def unread_lines(lines: list[Line], hidden: set[int]) -> set[int]:
     HTML comment blocks (`<!--` at the start of a line, through the line with `-->`)
     and indented code blocks (4+ spaces after a blank line, outside a list)."""
     out: set[int] = set()
+    count = len(lines)
     idx = 0
-    while idx < len(lines):
-        if idx not in hidden and _COMMENT_OPEN.match(lines[idx].text):
+    while idx < count:
+        text = lines[idx].text
+        # (a cheap test first: this runs for every line of every document)
+        if "<!--" in text[:8] and idx not in hidden and _COMMENT_OPEN.match(text):
             end = idx
             while (
-                end < len(lines)
-                and "-->"
-                not in lines[end].text[(lines[end].text.find("<!--") + 4 if end == idx else 0) :]
+                end < count
+                and "-->" not in lines[end].text[(text.find("<!--") + 4 if end == idx else 0) :]
             ):
                 end += 1
-            out.update(range(idx, min(end, len(lines) - 1) + 1))
+            out.update(range(idx, min(end, count - 1) + 1))
             idx = end + 1
             continue
         idx += 1
     code = False
     last_kind = "none"  # kind of the last non-blank line: none | list | text
+    prev_blank = True  # (the line before the first one counts as blank)
     for line in lines:
+        text = line.text
+        blank = not text.strip()
         if line.idx in hidden or line.idx in out:
             code, last_kind = False, "none"
+            prev_blank = blank
             continue
-        if line.blank:
+        if blank:
+            prev_blank = True
             continue
-        lead = line.text[: len(line.text) - len(line.text.lstrip(" \t"))].expandtabs(4)
-        indent = len(lead)
-        prev_blank = line.idx == 0 or lines[line.idx - 1].blank
+        first = text[:1]
+        if first == " " or first == "\t":
+            indent = len(text[: len(text) - len(text.lstrip(" \t"))].expandtabs(4))
+        else:
+            indent = 0
         if indent >= 4 and (code or (prev_blank and last_kind != "list")):
             code = True
             out.add(line.idx)
+            prev_blank = False
             continue
         code = False
-        if is_list_line(line.text) or (indent >= _LIST_CONTENT_INDENT and last_kind == "list"):
+        prev_blank = False
+        if is_list_line(text) or (indent >= _LIST_CONTENT_INDENT and last_kind == "list"):
             last_kind = "list"
         else:
             last_kind = "text"

@@ -49,12 +49,12 @@ from syncd.documents.markdown import (
     split_lines,
     unread_lines,
 )
+from syncd.documents.options import ParseOptions, resolve
 from syncd.documents.sections import (
     THRESHOLD,
     Score,
     SectionRules,
     compile_rules,
-    configured_rules,
     content_score,
     heading_score,
     line_shape,
@@ -395,27 +395,22 @@ def _simple_block_seq(lines: list[str], start: int, dash: int) -> tuple[Any, int
     return seq, idx
 
 
-@dataclass(frozen=True)
-class _HeadingWords:
-    """What a heading's own text says (the same few headings recur in every doc)."""
-
-    non_action: bool
-    factors: bool
-    related: bool
-    status: Status | None
-    category: str | None
+@functools.lru_cache(maxsize=4096)
+def _heading_kind(raw: str) -> tuple[bool, bool]:
+    """Whether a heading names contributing factors, and related incidents (the same few
+    headings recur in every doc)."""
+    text = strip_markup(raw)
+    return bool(FACTORS_HEADING.match(text)), bool(RELATED_HEADING.match(text))
 
 
 @functools.lru_cache(maxsize=4096)
-def _heading_words(raw: str) -> _HeadingWords:
+def _heading_status(raw: str) -> tuple[Status | None, str | None]:
+    """The status and category a taken section's heading gives its items (only asked of
+    taken sections: most headings, and every title, are not)."""
     text = strip_markup(raw)
-    non_action = bool(NON_ACTION_HEADING.match(text))
-    return _HeadingWords(
-        non_action=non_action,
-        factors=bool(FACTORS_HEADING.match(text)),
-        related=bool(RELATED_HEADING.match(text)),
-        status=status_from_label(text) or status_from_heading(text),
-        category=re.sub(r"\s*\([^)]*\)\s*$", "", text).strip() or None,
+    return (
+        status_from_label(text) or status_from_heading(text),
+        re.sub(r"\s*\([^)]*\)\s*$", "", text).strip() or None,
     )
 
 
@@ -423,10 +418,16 @@ INTERNAL_ERROR = "syncd could not read this document (internal error"
 
 
 def parse_text(
-    text: str, path: Path | str = "<text>", rules: SectionRules | None = None
+    text: str,
+    path: Path | str = "<text>",
+    rules: SectionRules | None = None,
+    *,
+    options: ParseOptions | None = None,
 ) -> Postmortem:
+    """Parse `text` with `options` (see options.py; without them, the deprecated
+    process-wide settings); `rules`, if given, replace the options' section rules."""
     try:
-        return _Parser(text, Path(path), configured_rules() if rules is None else rules).parse()
+        return _Parser(text, Path(path), resolve(rules, options)).parse()
     except (RecursionError, MemoryError):
         return _failed(Path(path), "document is nested too deeply to read")
     except Exception as exc:  # a parser bug must not stop the run for every other document
@@ -452,10 +453,12 @@ class Explanation:
     rules: dict[int, dict[str, str]]  # item line -> field -> rule that read it
 
 
-def explain_file(path: Path, rules: SectionRules | None = None) -> Explanation:
+def explain_file(
+    path: Path, rules: SectionRules | None = None, *, options: ParseOptions | None = None
+) -> Explanation:
     """Parse `path` recording why each section was (not) taken and who read each field."""
     text = path.read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff")
-    parser = _Parser(text, path, configured_rules() if rules is None else rules, explain=True)
+    parser = _Parser(text, path, resolve(rules, options), explain=True)
     doc = parser.parse()
     reports = tuple(
         SectionReport(
@@ -471,8 +474,12 @@ def explain_file(path: Path, rules: SectionRules | None = None) -> Explanation:
     return Explanation(doc, reports, parser.explain or {})
 
 
-def parse_file(path: Path, rules: SectionRules | None = None) -> tuple[Postmortem, str | None]:
-    """Parse a file; returns the document and its text (None if unreadable)."""
+def parse_file(
+    path: Path, rules: SectionRules | None = None, *, options: ParseOptions | None = None
+) -> tuple[Postmortem, str | None]:
+    """Parse a file; returns the document and its text (None if unreadable). `options`
+    and `rules` as for `parse_text`."""
+    options = resolve(rules, options)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -490,9 +497,9 @@ def parse_file(path: Path, rules: SectionRules | None = None) -> tuple[Postmorte
         return _failed(path, f"invalid UTF-8 at byte {exc.start}", line), None
     if text.startswith("\ufeff"):
         text = text[1:]
-        doc = parse_text(text, path, rules)
+        doc = parse_text(text, path, options=options)
         return doc, "\ufeff" + text
-    return parse_text(text, path, rules), text
+    return parse_text(text, path, options=options), text
 
 
 def _failed(path: Path, message: str, line: int = 1) -> Postmortem:
@@ -500,10 +507,11 @@ def _failed(path: Path, message: str, line: int = 1) -> Postmortem:
 
 
 class _Parser:
-    def __init__(self, text: str, path: Path, rules: SectionRules, explain: bool = False) -> None:
+    def __init__(self, text: str, path: Path, options: ParseOptions, explain: bool = False) -> None:
         self.text = text
         self.path = path
-        self.rules = rules
+        self.rules = options.rules
+        self.date_order = options.date_order
         self.explain: dict[int, dict[str, str]] | None = {} if explain else None
         self.lines = split_lines(text)
         self.problems: list[Problem] = []
@@ -543,10 +551,12 @@ class _Parser:
         heading = self.headings[pos]
         stop = self.headings[pos + 1].idx if pos + 1 < len(self.headings) else len(self.lines)
         if not need_units:
-            hidden = self.hidden
+            hidden, refs = self.hidden, self.ref_lines
             for line in self.lines[heading.end_idx + 1 : stop]:
+                if line.idx in hidden:
+                    return [], True
                 text = line.text
-                if line.idx in hidden or is_list_line(text) or text.count("|") >= 2:
+                if line.idx not in refs and (is_list_line(text) or text.count("|") >= 2):
                     return [], True
             return [], False
         units: list[str] = []
@@ -599,6 +609,8 @@ class _Parser:
 
     def _sections(self) -> list[Section]:
         rules = self._front_matter_rules()
+        overridden = bool(rules.action or rules.ignore)
+        explaining = self.explain is not None
         stack: list[tuple[Heading, Section]] = []
         result = []
         count = len(self.headings)
@@ -607,58 +619,61 @@ class _Parser:
             while stack and stack[-1][0].level >= heading.level:
                 stack.pop()
             parent = stack[-1][1] if stack else None
-            words = _heading_words(heading.text)
+            in_taken = parent is not None and parent.action
             head, parts = heading_score(heading.text)
-            # a +3 or -4 heading decides alone (see sections.py): the content part, most of
-            # the cost, is only worked out when it can matter or is being explained
-            decided = (head >= 3 or head < 0) and self.explain is None
-            units, blocks = self._own_lines(pos, need_units=not decided)
-            content, seen = (0.0, 0) if decided else content_score(units)
             is_title = pos == first_h1 and pos == 0 and count > 1
             place = place_score(pos, count, heading.level, is_title)
+            forced, why = rules.verdict(strip_markup(heading.text)) if overridden else (None, "")
+            # The content part is most of the cost, so it is only worked out when it can
+            # change the outcome (or is being explained): a +3 or -4 heading decides alone
+            # (see sections.py); under a taken section only a neutral heading's content can
+            # make it "negative"; elsewhere only when some content score (-3 .. +3) would
+            # put the total on the other side of THRESHOLD.
+            if explaining:
+                need_content = True
+            elif forced is not None or head >= 3 or head < 0:
+                need_content = False
+            elif in_taken:
+                need_content = head == 0
+            else:
+                need_content = head + place - 3 < THRESHOLD <= head + place + 3
+            units, blocks = self._own_lines(pos, need_units=need_content)
+            content, seen = content_score(units) if need_content else (0.0, 0)
             if head >= 3 and not is_title:
                 content, place = max(content, -0.5), max(place, 0.0)
             score = Score(head, content, place, seen, parts)
-            forced, why = (
-                rules.verdict(strip_markup(heading.text))
-                if rules.action or rules.ignore
-                else (None, "")
-            )
             heading_item = False
             if forced is not None:
                 action, reason = forced, why
-            elif parent and parent.action and not score.negative:
+            elif in_taken and not score.negative:
                 action, reason = True, "inside a taken section"
-                parent_heading = parent.heading
+                plain = strip_markup(heading.text)
                 heading_item = (
                     not blocks
-                    and parent_heading is not None
                     and heading.level <= 6
-                    and len(strip_markup(heading.text).split()) >= 3
-                    and starts_with_verb(strip_markup(heading.text))
+                    and len(plain.split()) >= 3
+                    and starts_with_verb(plain)
                 )
-            elif parent and parent.action:
+            elif in_taken:
                 action, reason = False, "own heading or content says it is not follow-up work"
             else:
-                action = score.total >= THRESHOLD
-                reason = f"score {score.total:g} {'>=' if action else '<'} {THRESHOLD:g}"
-            status = words.status if action else None
-            if status is None and parent and action:
-                status = parent.status
-            category = None
-            if action and head < 3 and parent and parent.action:
-                category = words.category
-            elif action and parent and parent.category:
-                category = parent.category
+                total = score.total
+                action = total >= THRESHOLD
+                reason = f"score {total:g} {'>=' if action else '<'} {THRESHOLD:g}"
+            status = category = None
+            if action:
+                own_status, own_category = _heading_status(heading.text)
+                status = own_status or (parent.status if parent else None)
+                if head < 3 and in_taken:
+                    category = own_category
+                elif parent is not None:
+                    category = parent.category
+            factors, related = _heading_kind(heading.text)
             section = Section(
                 action=action,
-                factors=words.factors
-                or bool(
-                    parent
-                    and parent.factors
-                    and heading.level > (stack[-1][0].level if stack else 0)
-                ),
-                related=words.related,
+                # (a heading on the stack is always of a higher level than this one)
+                factors=factors or bool(parent and parent.factors),
+                related=related,
                 status=status,
                 category=category,
                 heading=heading,
@@ -683,6 +698,7 @@ class _Parser:
             problems=self.problems,
             refs=self.refs,
             explain=self.explain,
+            date_order=self.date_order,
         )
 
     # -- main ------------------------------------------------------------------------
@@ -749,7 +765,7 @@ class _Parser:
             return
         text = strip_markup(text)
         if key == "date":
-            result = parse_date(text)
+            result = parse_date(text, order=self.date_order)
             if result.value is None:
                 if result.problem:
                     self.problems.append(Problem(line, f"incident date: {result.problem}"))
@@ -857,7 +873,7 @@ class _Parser:
     def _date_fallback(self, title: str | None) -> date | None:
         for source in (title or "", self.path.name):
             if match := re.search(r"(\d{4})-(\d{2})-(\d{2})", source):
-                result = parse_date(match.group(0))
+                result = parse_date(match.group(0), order=self.date_order)
                 if result.value:
                     return result.value
         return None
@@ -1160,7 +1176,9 @@ class _Parser:
         if not isinstance(seq, list):
             self.problems.append(Problem(first_line + 1, "action_items is not a list"))
             return
-        ctx = Context(ref_date=self.meta.get("date"), problems=self.problems)
+        ctx = Context(
+            ref_date=self.meta.get("date"), problems=self.problems, date_order=self.date_order
+        )
         items, block = yaml_items(seq, self.text, self.lines, first_line, len(self.blocks), ctx)
         self.blocks.append(block)
         self.items.extend(items)

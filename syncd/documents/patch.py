@@ -18,6 +18,7 @@ from pathlib import Path
 
 from syncd.documents.blocks import ListBlock, YamlBlock
 from syncd.documents.cells import TICKET_REF
+from syncd.documents.options import ParseOptions
 from syncd.documents.tables import PlainTable, Row, TableBlock, is_malformed
 from syncd.documents.verify import Intent, Planned, VerificationFailed, verify_write
 from syncd.documents.vocab import DEFAULT_STATUS_EMOJI, DEFAULT_STATUS_TEXT, parse_status
@@ -57,7 +58,11 @@ def escape_cell(value: str) -> str:
     return escape_inline(value).replace("\\|", "|").replace("|", "\\|")
 
 
-def apply_edits(text: str, doc: Postmortem, edits: list[Edit]) -> str:
+def apply_edits(
+    text: str, doc: Postmortem, edits: list[Edit], options: ParseOptions | None = None
+) -> str:
+    """`text` with `edits` applied, verified by re-reading it with `options` (those `doc`
+    was parsed with; without them, the deprecated process-wide settings)."""
     changes: list[_Change] = []
     new_columns: dict[int, dict[str, dict[int, str]]] = defaultdict(lambda: defaultdict(dict))
     cell_writes: _CellWrites = defaultdict(lambda: defaultdict(dict))
@@ -94,6 +99,7 @@ def apply_edits(text: str, doc: Postmortem, edits: list[Edit]) -> str:
             new_text,
             [Intent(e.item, e.ticket, e.status) for e in edits],
             [Planned(c.start, c.end, c.text) for c in changes],
+            options,
         )
     except VerificationFailed as exc:
         raise WriteRefused(str(exc)) from None

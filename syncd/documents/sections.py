@@ -226,13 +226,14 @@ class SectionRules:
         return None, ""
 
 
-# `[docs] action_sections` / `ignore_sections` of the running configuration: set once by
-# whoever loads the config (the sync engine), so every parse of a run - the read, the
-# re-read before writing and the verification of the patched text - sees the same rules
+# Deprecated: `[docs] action_sections` / `ignore_sections` for parses given no
+# `ParseOptions` (options.py), set process-wide by whoever loaded the config. A process
+# serving two configurations parses one's documents with the other's rules through it.
 _configured: list[SectionRules] = [SectionRules()]
 
 
 def set_default_section_rules(rules: SectionRules) -> None:
+    """Deprecated: pass `ParseOptions(rules=…)` to the parse instead."""
     _configured[0] = rules
 
 
@@ -274,16 +275,27 @@ class Score:
         return self.heading < 0 or (self.heading <= 0 and self.content < -1)
 
 
+# The heading words are matched against the lower-cased heading without IGNORECASE: the
+# same matches (the patterns are lower case) at a third of the cost, since sre folds the
+# case of every character it compares. Two lower-case letters are also equal to an ASCII
+# one under IGNORECASE (dotless ı to i, long ſ to s): a heading with either is matched by
+# the IGNORECASE patterns themselves (tests/documents/test_sections.py checks the list).
+CASE_FOLDED_TOO = ("ı", "ſ")
+_LOWER = tuple(re.compile(p.pattern, p.flags & ~re.IGNORECASE) for p in (_STRONG, _NEGATIVE, _WEAK))
+
+
 @functools.lru_cache(maxsize=4096)
 def heading_score(raw: str) -> tuple[float, tuple[str, ...]]:
     text = strip_markup(raw).lower()
-    strong = _STRONG.search(text)
+    folded = any(ch in text for ch in CASE_FOLDED_TOO)
+    strong_words, negative_words, weak_words = (_STRONG, _NEGATIVE, _WEAK) if folded else _LOWER
+    strong = strong_words.search(text)
     if strong:
         return 3.0, (f"+3 heading '{strong.group(0).strip()}'",)
-    negative = _NEGATIVE.search(text)
+    negative = negative_words.search(text)
     if negative:
         return -4.0, (f"-4 heading '{negative.group(0).strip()}'",)
-    weak = _WEAK.search(text)
+    weak = weak_words.search(text)
     if weak:
         return 1.5, (f"+1.5 heading '{weak.group(0).strip()}'",)
     return 0.0, ()

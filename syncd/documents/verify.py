@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from syncd.documents.blocks import ListBlock, YamlBlock
 from syncd.documents.cells import parse_ticket
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_text
 from syncd.documents.tables import PlainTable, TableBlock
 from syncd.model import ActionItem, Postmortem, Status, Style
@@ -56,12 +57,18 @@ class Intent:
 
 
 def verify_write(
-    old: str, doc: Postmortem, new: str, intents: Sequence[Intent], planned: Iterable[Planned]
+    old: str,
+    doc: Postmortem,
+    new: str,
+    intents: Sequence[Intent],
+    planned: Iterable[Planned],
+    options: ParseOptions | None = None,
 ) -> None:
-    """Raise `VerificationFailed` unless `new` is `old` with exactly the intended changes."""
+    """Raise `VerificationFailed` unless `new` is `old` with exactly the intended changes.
+    `options` are those `doc` was parsed with (the patched text is re-read with them)."""
     ordered = sorted(planned, key=lambda p: (p.start, p.end))
     _check_bytes(old, doc, new, intents, ordered)
-    _check_reparse(doc, new, intents)
+    _check_reparse(doc, new, intents, options)
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -200,8 +207,10 @@ def _status_ok(old: ActionItem, new: ActionItem, intended: Status) -> bool:
     return checkbox and intended is Status.IN_PROGRESS and new.status is Status.OPEN
 
 
-def _check_reparse(doc: Postmortem, new: str, intents: Sequence[Intent]) -> None:
-    again = parse_text(new, doc.path)
+def _check_reparse(
+    doc: Postmortem, new: str, intents: Sequence[Intent], options: ParseOptions | None
+) -> None:
+    again = parse_text(new, doc.path, options=options)
     before, after = doc.action_items, again.action_items
     if len(after) != len(before):
         line = next(

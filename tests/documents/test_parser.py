@@ -381,3 +381,71 @@ def test_yaml_alias_bomb_and_invalid_dates_are_problems_not_hangs() -> None:
     assert fenced.action_items == () and "expands" in fenced.problems[0].message
     bad_date = parse_text("---\ndate: 2026-02-30\n---\n# X\n")
     assert bad_date.date is None and "day is out of range" in bad_date.problems[0].message
+
+
+# -- completion dates are not due dates ---------------------------------------------
+
+_DONE_DOC = "# Outage\n**Date:** 2026-02-20\n\n## Action items\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "due", "status"),
+    [
+        # a completion date alone: no due date (it used to become the due date)
+        ("- [x] Add alerting (@maya, completed: 2026-03-02)", None, "done"),
+        ("- Add alerting (@maya, closed 2026-03-02)", None, "done"),
+        ("- Add alerting — @maya, done 2026-03-02", None, "done"),
+        ("- Add alerting (@maya, Completed on March 2, 2026)", None, "done"),
+        ("- Add alerting **Owner:** @maya, **Completed:** 2026-03-02", None, "open"),
+        # beside a real due date, before or after it: the due date
+        ("- [x] Add alerting (@maya, due 2026-03-10, completed: 2026-03-02)", "2026-03-10", "done"),
+        ("- [x] Add alerting (@maya, completed: 2026-03-02, due 2026-03-10)", "2026-03-10", "done"),
+        ("- Add alerting — @maya, Mar 10, resolved 2026-03-02", "2026-03-10", "done"),
+        ("- Add alerting **Owner:** @maya **Due:** TBD, done on 2026-03-02", None, "open"),
+        (
+            "- Add alerting **Owner:** @maya **Due:** 2026-03-10 **Done:** 2026-03-02",
+            "2026-03-10",
+            "open",
+        ),
+        # an unticked box stays open: the checkbox is the status the tool owns
+        ("- [ ] Add alerting (@maya, due 2026-03-10, closed 2026-03-02)", "2026-03-10", "open"),
+    ],
+)
+def test_a_completion_date_in_a_list_item_is_not_its_due_date(
+    line: str, due: str | None, status: str
+) -> None:
+    (item,) = items(_DONE_DOC + line + "\n")
+    assert (item["action"], item["owner"], item["due"], item["status"]) == (
+        "Add alerting",
+        "@maya",
+        due,
+        status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status_cell", "due_cell", "due", "status"),
+    [
+        ("Done", "completed 2026-03-04", None, "done"),
+        ("Done", "2026-03-10, completed 2026-03-04", "2026-03-10", "done"),
+        ("Done", "closed 2026-03-04 (due 2026-03-10)", "2026-03-10", "done"),
+        ("closed 2026-03-04", "2026-03-12", "2026-03-12", "done"),
+        ("done 2026-03-04", "", None, "done"),
+        ("Open", "2026-05-01", "2026-05-01", "open"),
+    ],
+)
+def test_a_completion_date_in_a_table_row_is_not_its_due_date(
+    status_cell: str, due_cell: str, due: str | None, status: str
+) -> None:
+    table = f"| Action | Owner | Status | Due |\n|---|---|---|---|\n| Add alerting | @bo | {status_cell} | {due_cell} |\n"
+    doc = parse_text(_DONE_DOC + table)
+    (item,) = doc.action_items
+    assert (item.due.isoformat() if item.due else None, item.status.value) == (due, status)
+    assert doc.problems == ()
+
+
+def test_done_in_a_version_or_a_sprint_is_not_a_completion_date() -> None:
+    # "done in v4.2" has digits but no date: the tail stays a status, nothing is dropped
+    assert brief(_DONE_DOC + "- Add alerting (@maya, due 2026-03-10) — done in v4.2\n") == [
+        ("Add alerting", "@maya", "2026-03-10", "done", None)
+    ]

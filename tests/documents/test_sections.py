@@ -397,3 +397,34 @@ Owner: @x
     again = parse_text(apply_edits(text, doc, edits))
     assert [i.ticket for i in again.action_items] == ["NEW-0", "NEW-1", "NEW-2", "NEW-3"]
     assert [i.action for i in again.action_items] == [i.action for i in doc.action_items]
+
+
+def test_heading_words_match_lower_cased_text_as_ignorecase_would() -> None:
+    """heading_score matches lower-cased headings without IGNORECASE; that is only the
+    same if no lower-case letter other than CASE_FOLDED_TOO equals a pattern letter under
+    IGNORECASE (a pattern edit adding, say, a Turkish or Greek word would show up here)."""
+    import re  # (this test alone needs it)
+    import sys
+
+    from syncd.documents import sections
+
+    letters = set()
+    for pattern in (sections._STRONG, sections._NEGATIVE, sections._WEAK):
+        plain = re.sub(r"#[^\n]*", "", pattern.pattern)  # VERBOSE comments match nothing
+        letters |= {ch for ch in plain if ch.isalpha()}
+    assert not any(ch.isupper() for ch in letters)  # the heading is lower-cased first
+    # only cased letters take part in case folding
+    cased = (chr(cp) for cp in range(sys.maxunicode + 1) if chr(cp).upper() != chr(cp))
+    also = {
+        ch
+        for ch in cased
+        if ch.lower() == ch
+        and any(ch != letter and re.fullmatch(re.escape(letter), ch, re.I) for letter in letters)
+    }
+    assert also == set(sections.CASE_FOLDED_TOO)
+    # and a heading with one of those is still read as IGNORECASE reads it
+    assert [heading_score(h)[0] for h in ("Action ıtems", "Next ſteps", "Timelıne")] == [
+        3.0,
+        3.0,
+        -4.0,
+    ]
