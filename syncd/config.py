@@ -325,6 +325,13 @@ class SyncSettings(_Section):
     overlap: Duration = timedelta(minutes=2)  # re-list this far before the cursor
     max_creates_per_run: int | None = Field(None, ge=0)
     write_status: bool = True
+    # Every known ticket is read by key this often, whatever the cursor or its labels
+    # (a removed label, clock skew, a missed webhook); `syncd sync --full` forces one.
+    full_reconcile_every: Duration = timedelta(hours=24)
+    # An item whose write failed is retried on the next run, then after this, doubling
+    # up to `retry_backoff_max`; it is reported (and the run exits 2) meanwhile.
+    retry_backoff: Duration = timedelta(minutes=1)
+    retry_backoff_max: Duration = timedelta(hours=1)
 
     @field_validator("interval")
     @classmethod

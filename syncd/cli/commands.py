@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,15 @@ def _print_json(data: Any, redactor: logs.Redactor) -> None:
     print(redactor.scrub(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
 
-def _run(args: argparse.Namespace, *, dry_run: bool) -> tuple[RunResult, Context] | int:
+def _run(
+    args: argparse.Namespace, *, dry_run: bool, full: bool = False
+) -> tuple[RunResult, Context] | int:
     # ConfigError and StateError reach `main`, which prints them the one way
     require_config(getattr(args, "config", None))
     try:
         with open_context(getattr(args, "config", None)) as ctx:
             engine = Engine(ctx.settings, ctx.state, ctx.connectors)
-            result = engine.run(dry_run=dry_run)
+            result = engine.run(dry_run=dry_run, full=full)
             return result, ctx
     except FileNotFoundError as exc:
         print(f"syncd: {exc}", file=sys.stderr)
@@ -58,49 +61,16 @@ def render_plan(result: RunResult) -> str:
     lines = []
     for entry in result.plans:
         for action in entry["actions"]:
-            lines.append(f"{entry['path']}:{entry['line']}  {describe(action, entry)}")
+            lines.append(f"{entry['path']}:{entry['line']}  {action['text']}")
     for problem in result.problems:
         lines.append(f"{problem['path']}:{problem['line']}  problem: {problem['message']}")
-    counts = _count_actions(result)
+    counts = Counter(a["counts_as"] for entry in result.plans for a in entry["actions"])
     lines.append(
-        f"plan: {counts.get('Create', 0)} to create, {counts.get('UpdateFields', 0)} to update, "
-        f"{counts.get('SetStatus', 0)} status pushes, "
-        f"{counts.get('WriteTicket', 0) + counts.get('WriteStatus', 0)} doc cells to write, "
-        f"{counts.get('RecordConflict', 0)} conflicts ({result.items} items in {result.docs} docs)"
+        f"plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['status']} status pushes, {counts['cell']} doc cells to write, "
+        f"{counts['conflict']} conflicts ({result.items} items in {result.docs} docs)"
     )
     return "\n".join(lines)
-
-
-def _count_actions(result: RunResult) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for entry in result.plans:
-        for action in entry["actions"]:
-            counts[action["action"]] = counts.get(action["action"], 0) + 1
-    return counts
-
-
-def describe(action: dict[str, Any], entry: dict[str, Any]) -> str:
-    kind = action["action"]
-    if kind == "Create":
-        draft = action["draft"]
-        return (
-            f"create {entry['tracker']} ticket: {draft['title']!r}"
-            f" (assignee {draft['assignee'] or '-'}, due {draft['due'] or '-'})"
-        )
-    if kind == "UpdateFields":
-        return f"update {action['key']}: {action['changes']}"
-    if kind == "SetStatus":
-        return f"set {action['key']} status to {action['status']}"
-    if kind == "WriteTicket":
-        return f"write ticket {action['key']} into the doc"
-    if kind == "WriteStatus":
-        return f"write status {action['status']} into the doc"
-    if kind == "RecordConflict":
-        return (
-            f"conflict on {action['field']}: doc {action['doc_value']!r} vs tracker "
-            f"{action['ticket_value']!r} ({action['winner']} wins)"
-        )
-    return f"{action.get('kind', kind)}: {action.get('message', '')}"
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -111,7 +81,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 @with_sync_lease
 def _leased_sync(args: argparse.Namespace) -> int:
-    outcome = _run(args, dry_run=False)
+    outcome = _run(args, dry_run=False, full=getattr(args, "full", False))
     if isinstance(outcome, int):
         return outcome
     result, ctx = outcome
@@ -158,6 +128,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "synced_at": r.synced_at.isoformat() if r.synced_at else None,
                 "error": r.error,
                 "attempts": r.attempts,
+                "retry_at": r.retry_at.isoformat() if r.retry_at else None,
             }
             for r in state.items()
         ]
@@ -193,11 +164,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(
             f"{item['path']}  {item['ticket'] or '(no ticket)'}  doc={item['doc_status']} "
             f"tracker={item['ticket_status']}"
-            + (f"  error: {item['error']}" if item["error"] else "")
+        )
+    failing = [i for i in items if i["error"]]
+    for item in failing:
+        print(
+            f"FAILING {item['path']}  {item['ticket'] or '(no ticket)'}  "
+            f"{item['attempts']} failed attempt(s)"
+            + (f", next try after {item['retry_at']}" if item["retry_at"] else "")
+            + f": {item['error']}"
         )
     pending, conflicts = data["pending_intents"], data["conflicts"]
     assert isinstance(pending, list) and isinstance(conflicts, list)
     print(f"{len(items)} items, {len(pending)} pending creates, {len(conflicts)} conflicts")
+    if failing:
+        print(f"{len(failing)} failing item(s): retried by every sync until they succeed")
     return EXIT_OK
 
 
@@ -260,6 +240,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("sync", help="reconcile docs and trackers")
     with_config(p)
     p.add_argument("--once", action="store_true", help="one run, then exit (the default)")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="read every known ticket by key (also done every sync.full_reconcile_every)",
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_sync)
 

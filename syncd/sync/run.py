@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.model import ActionItem, Postmortem
+from syncd.sync.identity import ItemId
 
 
 @dataclass
@@ -19,13 +20,18 @@ class LoadedDoc:
     tracker: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class DocItem:
-    item_id: str
+    ident: ItemId
     tracker: str
     loaded: LoadedDoc
     item: ActionItem
     key: str | None  # ticket key named in the doc, resolved by the connector
+
+    @property
+    def item_id(self) -> str:
+        """The stored form of `ident`: the key of its state record and doc edits."""
+        return str(self.ident)
 
 
 @dataclass
