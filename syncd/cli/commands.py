@@ -50,7 +50,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     result, ctx = outcome
     if args.format == "json":
         _print_json(
-            {"plan": result.plans, "problems": result.problems, "notes": result.notes}, ctx.redactor
+            {
+                "plan": result.plans,
+                "problems": [p.to_dict() for p in result.problems],
+                "notes": result.notes.as_dicts(),
+            },
+            ctx.redactor,
         )
         return EXIT_OK
     print(render_plan(result))
@@ -63,7 +68,7 @@ def render_plan(result: RunResult) -> str:
         for action in entry["actions"]:
             lines.append(f"{entry['path']}:{entry['line']}  {action['text']}")
     for problem in result.problems:
-        lines.append(f"{problem['path']}:{problem['line']}  problem: {problem['message']}")
+        lines.append(f"{problem.path}:{problem.line}  problem: {problem.message}")
     counts = Counter(a["counts_as"] for entry in result.plans for a in entry["actions"])
     lines.append(
         f"plan: {counts['create']} to create, {counts['update']} to update, "
@@ -86,24 +91,19 @@ def _leased_sync(args: argparse.Namespace) -> int:
         return outcome
     result, ctx = outcome
     summary = result.summary()
-    for note in result.notes:
-        if note.get("kind") in (
-            "error",
-            "listing-failed",
-            "lookup-failed",
-            "write-failed",
-            "push",
-            "git",
-        ):
-            log.warning(note["kind"], **{k: v for k, v in note.items() if k != "kind"})
+    for note in result.failures():
+        log.warning(note.kind.value, **{k: v for k, v in note.to_dict().items() if k != "kind"})
     for problem in result.problems:
-        log.warning(
-            "doc problem", path=problem["path"], line=problem["line"], message=problem["message"]
-        )
+        log.warning("doc problem", path=problem.path, line=problem.line, message=problem.message)
     log.info("sync finished", **summary)
     if args.format == "json":
         _print_json(
-            {"summary": summary, "notes": result.notes, "problems": result.problems}, ctx.redactor
+            {
+                "summary": summary,
+                "notes": result.notes.as_dicts(),
+                "problems": [p.to_dict() for p in result.problems],
+            },
+            ctx.redactor,
         )
     return EXIT_RETRY if result.errors else EXIT_OK
 

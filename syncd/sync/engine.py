@@ -47,6 +47,7 @@ from syncd.documents.patch import (
 from syncd.documents.sections import rules_from_settings, set_default_section_rules
 from syncd.sync.describe import action_text, plan_json
 from syncd.sync.identity import SIMILAR, SIMILAR_MOVED, ItemId, marker_for, similarity
+from syncd.sync.notes import NoteKind, Problem, RunNote
 from syncd.sync.planner import (
     FAILED,
     Base,
@@ -116,9 +117,7 @@ class Engine:
             rel = path.relative_to(self.root).as_posix()
             doc, text = parse_file(path)
             for problem in doc.problems:
-                result.problems.append(
-                    {"path": rel, "line": problem.line, "message": problem.message}
-                )
+                result.problems.append(Problem(rel, problem.line, problem.message))
             if text is None:
                 continue
             prefix = "\ufeff" if text.startswith("\ufeff") else ""
@@ -139,11 +138,11 @@ class Engine:
             if loaded.tracker is None or loaded.tracker not in self.connectors:
                 if loaded.doc.action_items:
                     result.notes.append(
-                        {
-                            "path": loaded.rel,
-                            "kind": "no-tracker",
-                            "message": "no routing rule or default tracker",
-                        }
+                        RunNote(
+                            NoteKind.NO_TRACKER,
+                            "no routing rule or default tracker",
+                            path=loaded.rel,
+                        )
                     )
                 continue
             items.extend(self._items_of(loaded, loaded.tracker, result))
@@ -161,13 +160,12 @@ class Engine:
             key = connector.parse_key(item.ticket) if item.ticket else None
             if item.ticket and key is None:
                 result.notes.append(
-                    {
-                        "path": loaded.rel,
-                        "line": item.line,
-                        "kind": "foreign-ref",
-                        "message": f"ticket {item.ticket!r} is not a {tracker} "
-                        "reference; left alone",
-                    }
+                    RunNote(
+                        NoteKind.FOREIGN_REF,
+                        f"ticket {item.ticket!r} is not a {tracker} reference; left alone",
+                        path=loaded.rel,
+                        line=item.line,
+                    )
                 )
                 continue
             ident = ItemId.marker(marker_for(loaded.rel, item.action, occurrence))
@@ -222,7 +220,7 @@ class Engine:
                 tickets.merge(connector.get_many(sorted(missing_keys)))
         except TrackerError as exc:
             result.errors += 1
-            result.notes.append({"tracker": tracker, "kind": "listing-failed", "message": str(exc)})
+            result.notes.append(RunNote(NoteKind.LISTING_FAILED, str(exc), tracker=tracker))
             return None
         if not self.dry_run:
             self.state.resolve_intents(
@@ -307,12 +305,12 @@ class Engine:
                 continue
             if record.ticket_key:
                 result.notes.append(
-                    {
-                        "path": record.doc_path,
-                        "kind": "removed-from-doc",
-                        "message": f"{record.ticket_key} is no longer in any postmortem; "
+                    RunNote(
+                        NoteKind.REMOVED_FROM_DOC,
+                        f"{record.ticket_key} is no longer in any postmortem; "
                         "the ticket was left as it is",
-                    }
+                        path=record.doc_path,
+                    )
                 )
             if record.failing:
                 pending_records[record.item_id] = replace(
@@ -376,13 +374,13 @@ class Engine:
         after = record.retry_at or self.now()
         result.errors += 1
         result.notes.append(
-            {
-                "path": item.loaded.rel,
-                "line": item.item.line,
-                "kind": "retry-later",
-                "message": f"{record.error} ({record.attempts} failed attempt(s); "
+            RunNote(
+                NoteKind.RETRY_LATER,
+                f"{record.error} ({record.attempts} failed attempt(s); "
                 f"next try after {after.isoformat(timespec='seconds')})",
-            }
+                path=item.loaded.rel,
+                line=item.item.line,
+            )
         )
 
     def _report_dead(
@@ -526,11 +524,11 @@ class Engine:
         limit = self.settings.sync.max_creates_per_run
         if limit is not None and len(creates) > limit:
             result.notes.append(
-                {
-                    "tracker": tracker,
-                    "kind": "create-limit",
-                    "message": f"{len(creates) - limit} creates deferred to later runs",
-                }
+                RunNote(
+                    NoteKind.CREATE_LIMIT,
+                    f"{len(creates) - limit} creates deferred to later runs",
+                    tracker=tracker,
+                )
             )
             creates = creates[:limit]
         created, create_failed = self._create(tracker, creates, result)
@@ -541,11 +539,9 @@ class Engine:
                 # SIGTERM: stop between items; what is left keeps its old snapshot (and
                 # created keys are already in the state), so the next run carries on
                 result.notes.append(
-                    {
-                        "tracker": tracker,
-                        "kind": "stopped",
-                        "message": "stopped before every item was applied",
-                    }
+                    RunNote(
+                        NoteKind.STOPPED, "stopped before every item was applied", tracker=tracker
+                    )
                 )
                 break
             ticket = created.get(item.item_id)
@@ -582,12 +578,9 @@ class Engine:
                     )
                 elif isinstance(action, Note):
                     result.notes.append(
-                        {
-                            "path": item.loaded.rel,
-                            "line": item.item.line,
-                            "kind": action.kind,
-                            "message": action.message,
-                        }
+                        RunNote(
+                            action.kind, action.message, path=item.loaded.rel, line=item.item.line
+                        )
                     )
             if ticket is not None and item.key is None:
                 self._queue_doc_edit(
@@ -652,11 +645,11 @@ class Engine:
         for start in range(0, len(creates), chunk):
             if self.should_stop():
                 result.notes.append(
-                    {
-                        "tracker": tracker,
-                        "kind": "stopped",
-                        "message": f"{len(creates) - start} creates left for the next run",
-                    }
+                    RunNote(
+                        NoteKind.STOPPED,
+                        f"{len(creates) - start} creates left for the next run",
+                        tracker=tracker,
+                    )
                 )
                 break
             batch = creates[start : start + chunk]
@@ -697,12 +690,12 @@ class Engine:
                 # refused again (and could get the token throttled for everyone).
                 left = len(creates) - start - len(batch)
                 result.notes.append(
-                    {
-                        "tracker": tracker,
-                        "kind": "rate-limited",
-                        "message": f"{tracker} rate limit: waiting {max(waits):.0f} s; "
+                    RunNote(
+                        NoteKind.RATE_LIMITED,
+                        f"{tracker} rate limit: waiting {max(waits):.0f} s; "
                         f"{left} more create(s) left for a later run",
-                    }
+                        tracker=tracker,
+                    )
                 )
                 break
         return created, failed
@@ -714,12 +707,12 @@ class Engine:
         record = self._records.get(item.item_id)
         attempt = (record.attempts if record else 0) + 1
         result.notes.append(
-            {
-                "path": item.loaded.rel,
-                "line": item.item.line,
-                "kind": "error",
-                "message": f"{message} (attempt {attempt})",
-            }
+            RunNote(
+                NoteKind.ERROR,
+                f"{message} (attempt {attempt})",
+                path=item.loaded.rel,
+                line=item.item.line,
+            )
         )
         log.warning("item failed", path=item.loaded.rel, line=item.item.line, error=message)
 

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from connectors.base import FieldChanges, Ticket, TicketDraft
 from syncd.model import ActionItem, Status
+from syncd.sync.notes import NoteKind
 
 Winner = Literal["tracker", "doc"]
 FIELDS = ("title", "assignee", "due", "priority")
@@ -181,7 +182,7 @@ class Note:
     """Something to report that needs no write (unmapped owner, closed item…)."""
 
     item_id: str
-    kind: str
+    kind: NoteKind
     message: str
 
 
@@ -212,7 +213,7 @@ def _actions(inp: PlanInput, winner: Winner) -> list[Action]:
         actions.append(
             Note(
                 inp.item_id,
-                "unmapped-owner",
+                NoteKind.UNMAPPED_OWNER,
                 f"owner {inp.doc.owner!r} has no {inp.tracker} identity in [owners]",
             )
         )
@@ -221,7 +222,7 @@ def _actions(inp: PlanInput, winner: Winner) -> list[Action]:
             actions.append(
                 Note(
                     inp.item_id,
-                    "closed-without-ticket",
+                    NoteKind.CLOSED_WITHOUT_TICKET,
                     "already closed in the doc; no ticket created",
                 )
             )
