@@ -21,16 +21,13 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import structlog
 
 from connectors.base import (
-    AmbiguousWrite,
     Connector,
-    RateLimited,
     Ticket,
     TicketDraft,
     TicketsByKey,
@@ -53,9 +50,7 @@ from syncd.sync.planner import (
     Base,
     Create,
     DocSide,
-    ItemPlan,
     Note,
-    Outcome,
     OutcomeKind,
     PlanInput,
     RecordConflict,
@@ -72,7 +67,19 @@ from syncd.sync.planner import (
     ticket_from_snapshot,
 )
 from syncd.sync.run import DocItem, LoadedDoc, RunResult
-from syncd.sync.state import Intent, ItemRecord, StateStore
+from syncd.sync.state import ItemRecord, StateStore
+from syncd.sync.steps import (
+    Applied,
+    Failure,
+    Fetched,
+    Planned,
+    adopted_by_marker,
+    converged_record,
+    failure_of,
+    keys_to_fetch,
+    note_learned_keys,
+    record_text,
+)
 from syncd.sync.writeback import WriteBack
 
 log = structlog.get_logger(__name__)
@@ -212,10 +219,10 @@ class Engine:
                 for marker, ticket in connector.find_by_markers(lookups).items():
                     by_marker[marker] = tickets[ticket.key] = ticket
             learned = {m: by_marker[m] for m in pending if m in by_marker}
-            _note_learned_keys(tracker, learned, pending, records)
+            note_learned_keys(tracker, learned, pending, records)
             items = self._adopt_orphans(items, records, tickets)
             waiting = self._waiting(items, records, ignore_backoff=full)
-            missing_keys = _keys_to_fetch(items, records, tickets, waiting, full=full)
+            missing_keys = keys_to_fetch(items, records, tickets, waiting, full=full)
             if missing_keys:
                 tickets.merge(connector.get_many(sorted(missing_keys)))
         except TrackerError as exc:
@@ -229,7 +236,7 @@ class Engine:
         for ticket in tickets.values():
             if ticket.marker:
                 by_marker.setdefault(ticket.marker, ticket)
-        items = [_adopted_by_marker(item, tickets) for item in items]
+        items = [adopted_by_marker(item, tickets) for item in items]
         return Fetched(
             tickets, by_marker, listed_at, records, items, frozenset(learned), waiting, full
         )
@@ -276,7 +283,7 @@ class Engine:
             candidates = [(SIMILAR, r) for r in orphans.get(item.loaded.rel, [])]
             candidates += [(SIMILAR_MOVED, r) for r in gone if r.doc_path != item.loaded.rel]
             scored = [
-                (similarity(item.item.action, _record_text(r, tickets)), bar, r)
+                (similarity(item.item.action, record_text(r, tickets)), bar, r)
                 for bar, r in candidates
             ]
             best = max((s for s in scored if s[0] >= s[1]), default=None, key=lambda s: s[0])
@@ -564,7 +571,7 @@ class Engine:
                             current = connector.set_status(action.key, action.status)
                             result.status_pushed += 1
                     except TrackerError as exc:
-                        failure = _failure_of(exc, f"{action_text(action)} failed: {exc}")
+                        failure = failure_of(exc, f"{action_text(action)} failed: {exc}")
                         self._fail(item, failure.message, result)
                 elif isinstance(action, RecordConflict):
                     result.conflicts += 1
@@ -602,7 +609,7 @@ class Engine:
         # the doc side WriteBack starts from; after `land`, an id still here has landed
         # and its record's doc reads as the file now says
         landing = {
-            a.item.item_id: _record(a, next_base(a.plan, a.outcome(None)), self.now())
+            a.item.item_id: converged_record(a, next_base(a.plan, a.outcome(None)), self.now())
             for a in applied
             if a.item.item_id in edited
         }
@@ -622,7 +629,7 @@ class Engine:
                 key = a.current.key if a.current else None  # e.g. created, key not written
                 out[item_id] = self._failed_record(a.item, a.record, key, failure, base=base)
             elif a.current is not None:
-                out[item_id] = _record(a, base, now)
+                out[item_id] = converged_record(a, base, now)
         return out
 
     def _create(
@@ -770,151 +777,6 @@ class Engine:
 
 FULL_RECONCILE = "last_full_reconcile:"  # state meta key prefix, per tracker: ISO time
 DOC_DROPPED_MESSAGE = "the doc edit did not land (see the write-back note); retried next run"
-
-
-@dataclass(frozen=True)
-class Fetched:
-    tickets: TicketsByKey  # by key: listed as changed, read by key, or found by marker
-    by_marker: dict[str, Ticket]
-    listed_at: datetime  # the next cursor, once this run has applied what it saw
-    records: dict[str, ItemRecord]
-    items: list[DocItem]  # with their identity resolved (intents, orphans, markers)
-    learned: frozenset[str] = frozenset()  # markers of creates whose outcome we just learned
-    waiting: frozenset[str] = frozenset()  # failing items inside their backoff
-    full: bool = False  # every known ticket was read by key
-
-
-@dataclass(frozen=True)
-class Planned:
-    item: DocItem
-    plan: ItemPlan
-    record: ItemRecord | None
-    fresh: Ticket | None  # the ticket as read this run (None: not read, unchanged)
-    stored: Base | None  # the base the state held
-
-    @property
-    def seen(self) -> Ticket | None:
-        """The ticket as last synced, when this run did not read it."""
-        if self.record is None or not self.record.ticket or not self.record.ticket_key:
-            return None
-        marker = self.item.item_id if self.item.ident.managed else None
-        return ticket_from_snapshot(self.record.ticket_key, self.record.ticket, marker)
-
-
-@dataclass(frozen=True)
-class Failure:
-    kind: OutcomeKind
-    message: str
-    # back off across runs: the tracker refused, and asking again unchanged will not help
-    backoff: bool = False
-
-
-def _failure_of(exc: TrackerError, message: str) -> Failure:
-    if isinstance(exc, AmbiguousWrite):
-        return Failure(OutcomeKind.AMBIGUOUS, message)
-    # a 4xx refusal (no transition, a rejected field) waits; 5xx, timeouts and rate
-    # limits heal by themselves and are retried every run
-    permanent = not exc.retryable and not isinstance(exc, RateLimited)
-    return Failure(OutcomeKind.REFUSED, message, backoff=permanent)
-
-
-@dataclass(frozen=True)
-class Applied:
-    item: DocItem
-    plan: ItemPlan
-    record: ItemRecord | None
-    current: Ticket | None  # as last observed (the last write's answer, or the read)
-    failure: Failure | None = None
-    created: bool = False
-
-    def outcome(self, doc_written: dict[str, Any] | None) -> Outcome:
-        if self.failure is not None:
-            return Outcome(self.failure.kind, self.current, doc_written, self.created)
-        kind = OutcomeKind.APPLIED
-        if doc_written is not None and _others(doc_written) != _others(self.plan.doc):
-            kind = OutcomeKind.DOC_EDITED
-        return Outcome(kind, self.current, doc_written, self.created)
-
-
-def _others(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "status"}
-
-
-def _record(a: Applied, base: Base | None, now: datetime) -> ItemRecord:
-    """A converged item's record: the new base, no error."""
-    return ItemRecord(
-        item_id=a.item.item_id,
-        tracker=a.item.tracker,
-        doc_path=a.item.loaded.rel,
-        ticket_key=a.current.key if a.current else None,
-        doc=base.doc if base else {},
-        ticket=base.ticket if base else {},
-        synced_at=now,
-    )
-
-
-def _note_learned_keys(
-    tracker: str,
-    learned: Mapping[str, Ticket],
-    pending: Mapping[str, Intent],
-    records: dict[str, ItemRecord],
-) -> None:
-    """The keys `resolve_intents` is about to store, seen by identity matching now: a
-    created ticket whose row was reworded or whose doc was renamed is then an orphan
-    (adopted by similarity), not a reason to create another."""
-    for marker, ticket in learned.items():
-        record = records.get(marker)
-        if record is None:
-            payload = pending[marker].payload or {}
-            records[marker] = ItemRecord(
-                marker, tracker, str(payload.get("doc_path", "")), ticket.key
-            )
-        elif record.ticket_key is None:
-            records[marker] = replace(record, ticket_key=ticket.key)
-
-
-def _keys_to_fetch(
-    items: list[DocItem],
-    records: Mapping[str, ItemRecord],
-    tickets: Mapping[str, Ticket],
-    waiting: frozenset[str],
-    *,
-    full: bool,
-) -> set[str]:
-    """Keys the listing does not cover, read by key (batched): never snapshotted,
-    linked by a human (no shared label: the listing never sees them), due (a failure
-    to retry), or - in a full reconcile - every one."""
-    keys = set()
-    for item in items:
-        if item.item_id in waiting:
-            continue
-        record = records.get(item.item_id)
-        key = item.key or (record.ticket_key if record else None)
-        if not key or key in tickets:
-            continue
-        unseen = record is None or not record.ticket or not item.ident.managed
-        if unseen or full or (record is not None and record.failing):
-            keys.add(key)
-    return keys
-
-
-def _adopted_by_marker(item: DocItem, tickets: Mapping[str, Ticket]) -> DocItem:
-    """A row naming a ticket we created, with no record of it (state lost): ours again."""
-    if item.key is None or item.ident.managed:
-        return item
-    found = tickets.get(item.key)
-    if found is None or not found.marker:
-        return item
-    return replace(item, ident=ItemId.marker(found.marker))
-
-
-def _record_text(record: ItemRecord, tickets: Mapping[str, Ticket]) -> str:
-    """The action an orphan's ticket was made for: from its snapshots, or - for a record
-    that only got its key (the run died before snapshotting) - the ticket's title."""
-    listed = tickets.get(record.ticket_key or "")
-    return str(
-        record.doc.get("action") or record.ticket.get("title") or (listed.title if listed else "")
-    )
 
 
 def _counts(connector: Connector) -> dict[str, int]:
