@@ -268,9 +268,11 @@ class Engine:
         present = {item.item_id for item in items}
         orphans: dict[str, list[ItemRecord]] = defaultdict(list)
         for record in records.values():
-            # only tickets whose key never reached the doc (no doc snapshot yet): a row
-            # a human deleted after its key was written is "removed", not an orphan
-            if record.ticket_key and record.item_id not in present and not record.doc:
+            # only tickets we created whose key never reached the doc (no doc snapshot
+            # yet): a row a human deleted after its key was written is "removed", and a
+            # key a human linked (perhaps a dead one) is theirs - neither is an orphan
+            managed = ItemId.parse(record.item_id).managed
+            if managed and record.ticket_key and record.item_id not in present and not record.doc:
                 orphans[record.doc_path].append(record)
         if not orphans:
             return items

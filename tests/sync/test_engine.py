@@ -135,6 +135,16 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         yield r
 
 
+def with_ticket_column(doc: str, key: str) -> str:
+    header = "| Action | Owner | Due | Status |"
+    rule = "|--------|-------|-----|--------|"
+    return (
+        doc.replace(header, header + " Ticket |")
+        .replace(rule, rule + "--------|")
+        .replace("| Open |", f"| Open | {key} |")
+    )
+
+
 def kinds(result: RunResult) -> list[str]:
     return [str(n.get("kind")) for n in result.notes]
 
@@ -242,13 +252,7 @@ def test_failed_create_is_recorded_and_retried(rig: Rig) -> None:
 
 
 def test_row_citing_a_missing_key_is_reported_every_run_and_gets_no_ticket(rig: Rig) -> None:
-    rig.doc.write_text(
-        DOC.replace(
-            "| Action | Owner | Due | Status |", "| Action | Owner | Due | Status | Ticket |"
-        )
-        .replace("|--------|-------|-----|--------|", "|--------|-------|-----|--------|--------|")
-        .replace("| Open |", "| Open | OPS-999 |")
-    )
+    rig.doc.write_text(with_ticket_column(DOC, "OPS-999"))
     for _ in range(2):
         result = rig.run()
         dead = [n for n in result.notes if "OPS-999" in str(n.get("message"))]
@@ -256,6 +260,19 @@ def test_row_citing_a_missing_key_is_reported_every_run_and_gets_no_ticket(rig: 
         assert dead[0]["path"] == REL and dead[0]["line"] == 6
         assert "does not exist" in str(dead[0]["message"])
         assert rig.jira.issue_count() == 0  # never "no ticket yet, create one"
+
+
+def test_dead_key_removed_from_the_row_is_over_and_the_row_gets_its_own_ticket(
+    rig: Rig,
+) -> None:
+    rig.doc.write_text(with_ticket_column(DOC, "OPS-999"))
+    assert rig.run().errors >= 1
+    rig.doc.write_text(DOC)  # the human drops the wrong key
+    fixed = rig.run()
+    assert fixed.errors == 0 and fixed.created == 1, fixed.notes
+    assert rig.key() in rig.doc.read_text()
+    with StateStore.open(rig.tmp / "state.db") as state:
+        assert not [r for r in state.items() if r.failing]
 
 
 def test_deleted_ticket_is_reported_every_run_and_not_recreated(rig: Rig) -> None:
