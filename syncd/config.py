@@ -436,6 +436,19 @@ class SyncSettings(_Section):
         " mis-parsed document). Unset: no limit.",
     )
     write_status: bool = Field(True, description="Write ticket status back into the documents.")
+    full_reconcile_every: Duration = Field(
+        timedelta(hours=24),
+        description="Read every known ticket by key this often, whatever the cursor or its"
+        " labels (a removed label, clock skew, a missed webhook); `syncd sync --full` forces one.",
+    )
+    retry_backoff: Duration = Field(
+        timedelta(minutes=1),
+        description="An item whose write the tracker refused is retried on the next run, then"
+        " after this, doubling up to `retry_backoff_max`; it is reported (exit 2) meanwhile.",
+    )
+    retry_backoff_max: Duration = Field(
+        timedelta(hours=1), description="The longest wait between retries of a refused write."
+    )
 
     @field_validator("interval")
     @classmethod

@@ -50,7 +50,7 @@ class Outcome:
         return EXIT_RETRY if self.result.errors else EXIT_OK
 
 
-def _run(args: argparse.Namespace, *, dry_run: bool) -> Outcome | int:
+def _run(args: argparse.Namespace, *, dry_run: bool, full: bool = False) -> Outcome | int:
     # ConfigError and StateError reach `main`, which prints them the one way
     require_config(getattr(args, "config", None))
     try:
@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace, *, dry_run: bool) -> Outcome | int:
             reporter = RunReporter(ctx.settings, choose_display(getattr(args, "progress", "auto")))
             with reporter.display, listening_for_waits(reporter.display.wait):
                 engine = Engine(ctx.settings, ctx.state, ctx.connectors, observer=reporter)
-                result = engine.run(dry_run=dry_run)
+                result = engine.run(dry_run=dry_run, full=full)
             if not dry_run:
                 ctx.state.meta_set(LAST_NOTES, json.dumps(_lasting_notes(result, reporter)))
             return Outcome(result, ctx.settings, ctx.redactor, reporter.failures)
@@ -73,10 +73,10 @@ def _lasting_notes(result: RunResult, reporter: RunReporter) -> list[dict[str, A
     failed = {f.tracker for f in reporter.failures}
     notes = [
         n
-        for n in result.notes
+        for n in result.notes.as_dicts()
         if not (n.get("kind") == "listing-failed" and n.get("tracker") in failed)
     ]
-    notes += [{**p, "kind": "problem"} for p in result.problems]
+    notes += [{**p.to_dict(), "kind": "problem"} for p in result.problems]
     notes += [
         {
             "tracker": f.tracker,
@@ -95,7 +95,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     result = outcome.result
     if args.format == "json":
         _print_json(
-            {"plan": result.plans, "problems": result.problems, "notes": result.notes},
+            {
+                "plan": result.plans,
+                "problems": [p.to_dict() for p in result.problems],
+                "notes": result.notes.as_dicts(),
+            },
             outcome.redactor,
         )
     else:
@@ -111,29 +115,23 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 @with_sync_lease
 def _leased_sync(args: argparse.Namespace) -> int:
-    outcome = _run(args, dry_run=False)
+    outcome = _run(args, dry_run=False, full=getattr(args, "full", False))
     if isinstance(outcome, int):
         return outcome
     result = outcome.result
     summary = result.summary()
-    for note in result.notes:
-        if note.get("kind") in (
-            "error",
-            "listing-failed",
-            "lookup-failed",
-            "write-failed",
-            "push",
-            "git",
-        ):
-            log.warning(note["kind"], **{k: v for k, v in note.items() if k != "kind"})
+    for note in result.failures():
+        log.warning(note.kind.value, **{k: v for k, v in note.to_dict().items() if k != "kind"})
     for problem in result.problems:
-        log.warning(
-            "doc problem", path=problem["path"], line=problem["line"], message=problem["message"]
-        )
+        log.warning("doc problem", path=problem.path, line=problem.line, message=problem.message)
     log.info("sync finished", **summary)
     if args.format == "json":
         _print_json(
-            {"summary": summary, "notes": result.notes, "problems": result.problems},
+            {
+                "summary": summary,
+                "notes": result.notes.as_dicts(),
+                "problems": [p.to_dict() for p in result.problems],
+            },
             outcome.redactor,
         )
     else:
@@ -163,6 +161,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "synced_at": r.synced_at.isoformat() if r.synced_at else None,
                 "error": r.error,
                 "attempts": r.attempts,
+                "retry_at": r.retry_at.isoformat() if r.retry_at else None,
             }
             for r in records
         ]
@@ -285,6 +284,11 @@ def register(sub: Any) -> None:
     with_config(p)
     p.add_argument("--once", action="store_true", help="one run, then exit (the default)")
     with_progress(p)
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="read every known ticket by key (also done every sync.full_reconcile_every)",
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_sync)
 

@@ -150,7 +150,7 @@ def render_notes(notes: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def _problems_as_notes(result: RunResult) -> list[dict[str, Any]]:
-    return [{**p, "kind": "problem"} for p in result.problems]
+    return [{**p.to_dict(), "kind": "problem"} for p in result.problems]
 
 
 def _sections(
@@ -256,7 +256,7 @@ def count_plan(result: RunResult) -> dict[str, int]:
 
 
 def render_plan(result: RunResult, settings: Settings, failures: Sequence[TrackerFailure]) -> str:
-    notes = list(result.notes) + _problems_as_notes(result)
+    notes = result.notes.as_dicts() + _problems_as_notes(result)
     for entry in result.plans:
         notes += [
             {
@@ -285,14 +285,14 @@ def render_plan(result: RunResult, settings: Settings, failures: Sequence[Tracke
 def render_sync(result: RunResult, settings: Settings, failures: Sequence[TrackerFailure]) -> str:
     failed = {
         (str(n["path"]), int(n["line"])): str(n["message"])
-        for n in result.notes
+        for n in result.notes.as_dicts()
         if n.get("kind") == "error" and n.get("path") and n.get("line")
     }
     rows = table(item_rows(result, settings, done=True, failed=failed))
     # a failed item's error is on its row already
     notes = [
         n
-        for n in result.notes
+        for n in result.notes.as_dicts()
         if not (n.get("kind") == "error" and (n.get("path"), n.get("line")) in failed)
     ]
     lines = _sections(notes + _problems_as_notes(result), failures, rows)

@@ -35,6 +35,7 @@ from syncd.service.metrics import Metrics
 from syncd.service.server import App, HttpServer, Readiness, WebhookParser, webhook_parsers
 from syncd.sync.engine import Engine
 from syncd.sync.lease import LeaseKeeper, describe
+from syncd.sync.notes import NoteKind
 from syncd.sync.run import RunResult
 from syncd.sync.state import StateStore
 
@@ -44,7 +45,6 @@ FAILING_INTERVALS = 3  # /readyz turns 503 after this many intervals of failing 
 TICK = 0.2  # longest sleep of the main loop: how fast a stop signal is noticed
 DIGEST_META = "worker.digest.last_fire"
 DIGEST_CATCH_UP = timedelta(hours=12)  # a fire missed while down is sent late, once
-ERROR_NOTES = ("error", "listing-failed", "lookup-failed", "write-failed", "push", "git")
 MAX_LOGGED_NOTES = 20
 
 
@@ -314,15 +314,15 @@ class Worker:
         self.runs += 1
         self.last_result = result
         outcome = "ok" if result.errors == 0 else "partial"
-        broken = [n for n in result.notes if n.get("kind") == "listing-failed"]
+        broken = [n for n in result.notes if n.kind is NoteKind.LISTING_FAILED]
         if broken:
-            self._failing("; ".join(str(n.get("message", "")) for n in broken)[:500])
+            self._failing("; ".join(n.message for n in broken)[:500])
         else:
             self._failing_since = None
         self.metrics.observe_run(kind, outcome, duration, result, self.now())
         self.metrics.refresh_items(self.state, self._today())
-        for note in [n for n in result.notes if n.get("kind") in ERROR_NOTES][:MAX_LOGGED_NOTES]:
-            log.warning(str(note.get("kind")), **{k: v for k, v in note.items() if k != "kind"})
+        for note in result.failures()[:MAX_LOGGED_NOTES]:
+            log.warning(note.kind.value, **{k: v for k, v in note.to_dict().items() if k != "kind"})
         summary: dict[str, Any] = dict(
             kind=kind,
             outcome=outcome,

@@ -21,13 +21,18 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from connectors.base import Connector, Ticket, TicketDraft, TrackerError
+from connectors.base import (
+    Connector,
+    Ticket,
+    TicketDraft,
+    TicketsByKey,
+    TrackerError,
+)
 from syncd.config import Settings
 from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import discover
@@ -37,24 +42,44 @@ from syncd.documents.patch import (
     remove_stale_temp_files,
 )
 from syncd.documents.sections import rules_from_settings, set_default_section_rules
-from syncd.model import Status
-from syncd.sync.identity import SIMILAR, SIMILAR_MOVED, marker_for, similarity
+from syncd.sync.describe import action_text, plan_json
+from syncd.sync.identity import SIMILAR, SIMILAR_MOVED, ItemId, marker_for, similarity
+from syncd.sync.notes import NoteKind, Problem, RunNote
 from syncd.sync.planner import (
+    FAILED,
+    Base,
     Create,
     DocSide,
-    ItemPlan,
     Note,
+    OutcomeKind,
     PlanInput,
     RecordConflict,
     SetStatus,
     UpdateFields,
     WriteStatus,
     WriteTicket,
+    next_base,
     plan_item,
-    ticket_snapshot,
+    retry_delay,
+    settled,
+    starting_base,
+    stored_base,
+    ticket_from_snapshot,
 )
 from syncd.sync.run import DocItem, LoadedDoc, RunObserver, RunResult, SilentObserver
 from syncd.sync.state import ItemRecord, StateStore
+from syncd.sync.steps import (
+    Applied,
+    Failure,
+    Fetched,
+    Planned,
+    adopted_by_marker,
+    converged_record,
+    failure_of,
+    keys_to_fetch,
+    note_learned_keys,
+    record_text,
+)
 from syncd.sync.writeback import WriteBack
 
 log = structlog.get_logger(__name__)
@@ -78,6 +103,7 @@ class Engine:
         self.dry_run = False
         self._records: dict[str, ItemRecord] = {}
         self._by_ticket: dict[tuple[str, str], ItemRecord] = {}
+        self._failed: dict[str, ItemRecord] = {}  # due records of items not planned (dead refs)
         self.settings = settings
         self.state = state
         self.connectors = dict(connectors)
@@ -100,9 +126,7 @@ class Engine:
             rel = path.relative_to(self.root).as_posix()
             doc, text = parse_file(path)
             for problem in doc.problems:
-                result.problems.append(
-                    {"path": rel, "line": problem.line, "message": problem.message}
-                )
+                result.problems.append(Problem(rel, problem.line, problem.message))
             if text is None:
                 continue
             prefix = "\ufeff" if text.startswith("\ufeff") else ""
@@ -124,11 +148,11 @@ class Engine:
             if loaded.tracker is None or loaded.tracker not in self.connectors:
                 if loaded.doc.action_items:
                     result.notes.append(
-                        {
-                            "path": loaded.rel,
-                            "kind": "no-tracker",
-                            "message": "no routing rule or default tracker",
-                        }
+                        RunNote(
+                            NoteKind.NO_TRACKER,
+                            "no routing rule or default tracker",
+                            path=loaded.rel,
+                        )
                     )
                 continue
             items.extend(self._items_of(loaded, loaded.tracker, result))
@@ -146,79 +170,98 @@ class Engine:
             key = connector.parse_key(item.ticket) if item.ticket else None
             if item.ticket and key is None:
                 result.notes.append(
-                    {
-                        "path": loaded.rel,
-                        "line": item.line,
-                        "kind": "foreign-ref",
-                        "message": f"ticket {item.ticket!r} is not a {tracker} "
-                        "reference; left alone",
-                    }
+                    RunNote(
+                        NoteKind.FOREIGN_REF,
+                        f"ticket {item.ticket!r} is not a {tracker} reference; left alone",
+                        path=loaded.rel,
+                        line=item.line,
+                    )
                 )
                 continue
-            item_id = marker_for(loaded.rel, item.action, occurrence)
+            ident = ItemId.marker(marker_for(loaded.rel, item.action, occurrence))
             if key is not None:
                 record = self._by_ticket.get((tracker, key))
-                item_id = record.item_id if record else f"ref:{tracker}:{key}"
-            out.append(DocItem(item_id, tracker, loaded, item, key))
+                ident = ItemId.parse(record.item_id) if record else ItemId.linked(tracker, key)
+            out.append(DocItem(ident, tracker, loaded, item, key))
         return out
 
     # -- fetching --------------------------------------------------------------------
     def fetch(
-        self, tracker: str, items: list[DocItem], result: RunResult, only: set[str] | None = None
+        self,
+        tracker: str,
+        items: list[DocItem],
+        result: RunResult,
+        only: set[str] | None = None,
+        *,
+        full: bool = False,
     ) -> Fetched | None:
-        """The tickets this run must look at, and doc items adopted by marker.
+        """The tickets this run must look at, and the items with their identity resolved.
 
-        Returns None when the tracker could not be listed: its items are skipped this
-        run (a failed listing is never read as "tickets deleted").
+        Order matters: pending create intents are resolved by marker first, so a row
+        reworded or a doc renamed after an ambiguous create adopts the ticket that was
+        created (orphan adoption sees it) instead of getting a second one.
+
+        Returns None when the tracker could not be read: its items are skipped this run
+        (a failed listing is never read as "tickets deleted").
         """
         connector = self.connectors[tracker]
         cursor = self.state.get_cursor(tracker)
         listed_at = self.now()
         records = {i: r for i, r in self._records.items() if r.tracker == tracker}
-        pending = {i.item_id for i in self.state.pending_intents(tracker)}
+        pending = {i.item_id: i for i in self.state.pending_intents(tracker)}
         try:
             if only is None:
-                tickets = {t.key: t for t in connector.list_changed_since(cursor)}
+                tickets = TicketsByKey({t.key: t for t in connector.list_changed_since(cursor)})
                 # The next cursor on the tracker's clock, not ours (Connector.listing_cursor).
                 listed_at = connector.listing_cursor() or listed_at
             else:  # a webhook named these tickets: fetch just them, leave the cursor alone
                 tickets = connector.get_many(sorted(only))
             by_marker = {t.marker: t for t in tickets.values() if t.marker}
-            self._adopt_orphans(items, records, tickets)
-            missing_keys = self._keys_to_fetch(items, records, tickets)
             lookups = sorted(m for m in pending if m not in by_marker)
             if lookups:  # creates whose outcome we never learned: did the server act?
                 for marker, ticket in connector.find_by_markers(lookups).items():
                     by_marker[marker] = tickets[ticket.key] = ticket
+            learned = {m: by_marker[m] for m in pending if m in by_marker}
+            note_learned_keys(tracker, learned, pending, records)
+            items = self._adopt_orphans(items, records, tickets)
+            waiting = self._waiting(items, records, ignore_backoff=full)
+            missing_keys = keys_to_fetch(items, records, tickets, waiting, full=full)
             if missing_keys:
-                tickets.update(connector.get_many(sorted(missing_keys)))
+                tickets.merge(connector.get_many(sorted(missing_keys)))
         except TrackerError as exc:
             result.errors += 1
-            result.notes.append({"tracker": tracker, "kind": "listing-failed", "message": str(exc)})
+            result.notes.append(RunNote(NoteKind.LISTING_FAILED, str(exc), tracker=tracker))
             self.observer.tracker_failed(tracker, exc)
             return None
         if not self.dry_run:
             self.state.resolve_intents(
-                [
-                    (marker, by_marker[marker].key if marker in by_marker else None)
-                    for marker in pending
-                ]
+                [(marker, learned[marker].key if marker in learned else None) for marker in pending]
             )
         for ticket in tickets.values():
             if ticket.marker:
                 by_marker.setdefault(ticket.marker, ticket)
-        adopted = {}
+        items = [adopted_by_marker(item, tickets) for item in items]
+        return Fetched(
+            tickets, by_marker, listed_at, records, items, frozenset(learned), waiting, full
+        )
+
+    def _waiting(
+        self, items: list[DocItem], records: Mapping[str, ItemRecord], *, ignore_backoff: bool
+    ) -> frozenset[str]:
+        """Failing items still inside their backoff: not retried this run, only reported."""
+        if ignore_backoff:
+            return frozenset()
+        now = self.now()
+        out = set()
         for item in items:
-            if item.key is not None and item.item_id.startswith("ref:"):
-                found = tickets.get(item.key)
-                if found is not None and found.marker:
-                    adopted[item.item_id] = found.marker  # ours, state was lost
-        fresh = frozenset(m for m in pending if m in by_marker)
-        return Fetched(tickets, by_marker, adopted, listed_at, records, fresh)
+            record = records.get(item.item_id)
+            if record is not None and record.retry_at is not None and now < record.retry_at:
+                out.add(item.item_id)
+        return frozenset(out)
 
     def _adopt_orphans(
-        self, items: list[DocItem], records: dict[str, ItemRecord], tickets: dict[str, Ticket]
-    ) -> None:
+        self, items: list[DocItem], records: dict[str, ItemRecord], tickets: Mapping[str, Ticket]
+    ) -> list[DocItem]:
         """Keep a ticket whose row changed identity before its key was written back.
 
         A row reworded while its ticket was being created, or a doc renamed meanwhile,
@@ -229,45 +272,62 @@ class Engine:
         present = {item.item_id for item in items}
         orphans: dict[str, list[ItemRecord]] = defaultdict(list)
         for record in records.values():
-            # only tickets whose key never reached the doc (no doc snapshot yet): a row
-            # a human deleted after its key was written is "removed", not an orphan
-            if record.ticket_key and record.item_id not in present and not record.doc:
+            # only tickets we created whose key never reached the doc (no doc snapshot
+            # yet): a row a human deleted after its key was written is "removed", and a
+            # key a human linked (perhaps a dead one) is theirs - neither is an orphan
+            managed = ItemId.parse(record.item_id).managed
+            if managed and record.ticket_key and record.item_id not in present and not record.doc:
                 orphans[record.doc_path].append(record)
         if not orphans:
-            return
+            return items
         gone = [r for path, rs in orphans.items() if not (self.root / path).exists() for r in rs]
+        out = []
         for item in items:
             if item.key is not None or item.item_id in records:
+                out.append(item)
                 continue
             candidates = [(SIMILAR, r) for r in orphans.get(item.loaded.rel, [])]
             candidates += [(SIMILAR_MOVED, r) for r in gone if r.doc_path != item.loaded.rel]
             scored = [
-                (similarity(item.item.action, _record_text(r, tickets)), bar, r)
+                (similarity(item.item.action, record_text(r, tickets)), bar, r)
                 for bar, r in candidates
             ]
             best = max((s for s in scored if s[0] >= s[1]), default=None, key=lambda s: s[0])
-            if best is not None:
-                record = best[2]
-                orphans[record.doc_path].remove(record)
-                if record in gone:
-                    gone.remove(record)
-                item.item_id = record.item_id
+            if best is None:
+                out.append(item)
+                continue
+            record = best[2]
+            orphans[record.doc_path].remove(record)
+            if record in gone:
+                gone.remove(record)
+            out.append(replace(item, ident=ItemId.parse(record.item_id)))
+        return out
 
     @staticmethod
     def _report_removed(
-        items: list[DocItem], records: dict[str, ItemRecord], result: RunResult
+        items: list[DocItem],
+        records: dict[str, ItemRecord],
+        result: RunResult,
+        pending_records: dict[str, ItemRecord],
     ) -> None:
-        """Items synced before but gone from every doc: reported, never deleted."""
+        """Items synced before but gone from every doc: reported, never deleted. A
+        failure of such an item is over (nothing is due for a row nobody has)."""
         present = {item.item_id for item in items}
         for record in records.values():
-            if record.item_id not in present and record.ticket_key:
+            if record.item_id in present:
+                continue
+            if record.ticket_key:
                 result.notes.append(
-                    {
-                        "path": record.doc_path,
-                        "kind": "removed-from-doc",
-                        "message": f"{record.ticket_key} is no longer in any postmortem; "
+                    RunNote(
+                        NoteKind.REMOVED_FROM_DOC,
+                        f"{record.ticket_key} is no longer in any postmortem; "
                         "the ticket was left as it is",
-                    }
+                        path=record.doc_path,
+                    )
+                )
+            if record.failing:
+                pending_records[record.item_id] = replace(
+                    record, error=None, attempts=0, retry_at=None
                 )
 
     def _ticket_key(self, item: DocItem) -> str | None:
@@ -276,61 +336,82 @@ class Engine:
         record = self._records.get(item.item_id)
         return record.ticket_key if record else None
 
-    @staticmethod
-    def _keys_to_fetch(
-        items: list[DocItem], records: dict[str, ItemRecord], tickets: dict[str, Ticket]
-    ) -> set[str]:
-        """Keys the listing does not cover: never snapshotted, or linked by a human.
-
-        Tickets a human linked in a doc carry no shared label, so the "changed since"
-        listing never sees them; they are read by key (batched) on every run.
-        """
-        keys = set()
-        for item in items:
-            record = records.get(item.item_id)
-            key = item.key or (record.ticket_key if record else None)
-            unseen = record is None or not record.ticket or item.item_id.startswith("ref:")
-            if key and key not in tickets and unseen:
-                keys.add(key)
-        return keys
-
     # -- planning --------------------------------------------------------------------
-    def plan(
-        self, tracker: str, items: list[DocItem], fetched: Fetched
-    ) -> list[tuple[DocItem, ItemPlan, ItemRecord | None]]:
+    def plan(self, tracker: str, fetched: Fetched, result: RunResult) -> list[Planned]:
+        """One plan per item this run acts on. Items waiting out a backoff and rows
+        whose ticket does not exist are reported (every run, until resolved) instead."""
         kind = str(self.settings.trackers[tracker].get("kind", tracker))
         plans = []
-        for item in items:
-            item.item_id = fetched.adopted.get(item.item_id, item.item_id)
+        for item in fetched.items:
             record = fetched.records.get(item.item_id)
+            if item.item_id in fetched.waiting and record is not None:
+                self._report_waiting(item, record, result)
+                continue
             key = item.key or (record.ticket_key if record else None)
             ticket = fetched.tickets.get(key) if key else fetched.by_marker.get(item.item_id)
+            fresh = ticket is not None
+            if key and key in fetched.tickets.missing:
+                self._report_dead(item, record, key, fetched, result)
+                continue
             if ticket is None and key and record and record.ticket:
-                ticket = _ticket_from_snapshot(key, record)
+                marker = item.item_id if item.ident.managed else None
+                ticket = ticket_from_snapshot(key, record.ticket, marker)
+            if ticket is None and key:
+                # a dead reference: never "no ticket yet, create one"
+                self._report_dead(item, record, key, fetched, result)
+                continue
             owner = item.item.owner
             assignee = self.settings.owner_identity(owner, tracker, kind) if owner else None
-            base_doc = record.doc if record and record.doc else None
-            base_ticket = record.ticket if record and record.ticket else None
-            if item.item_id in fetched.fresh and ticket is not None and base_doc is None:
-                # we created it from this doc but never learned the outcome: the
-                # creation is the agreed base (as after a create we saw succeed)
-                base_doc = {**DocSide.of(item.item).snapshot(), "status": ticket.status.value}
-                base_ticket = ticket_snapshot(ticket)
+            doc = DocSide.of(item.item)
+            stored = stored_base(record.doc, record.ticket) if record else None
+            learned = ticket if item.item_id in fetched.learned else None
+            base = starting_base(stored, doc, learned)
             inp = PlanInput(
                 item_id=item.item_id,
                 tracker=tracker,
                 doc_path=item.loaded.rel,
-                doc=DocSide.of(item.item),
+                doc=doc,
                 doc_ticket=item.key,
                 assignee=assignee,
                 draft=self._draft(item, assignee) if ticket is None else None,
-                base_doc=base_doc,
-                base_ticket=base_ticket,
+                base_doc=base.doc if base else None,
+                base_ticket=base.ticket if base else None,
                 ticket=ticket,
-                managed=not item.item_id.startswith("ref:"),
+                managed=item.ident.managed,
             )
-            plans.append((item, plan_item(inp, self.settings.sync.conflict_winner), record))
+            plan = plan_item(inp, self.settings.sync.conflict_winner)
+            plans.append(Planned(item, plan, record, ticket if fresh else None, stored))
         return plans
+
+    def _report_waiting(self, item: DocItem, record: ItemRecord, result: RunResult) -> None:
+        after = record.retry_at or self.now()
+        result.errors += 1
+        result.notes.append(
+            RunNote(
+                NoteKind.RETRY_LATER,
+                f"{record.error} ({record.attempts} failed attempt(s); "
+                f"next try after {after.isoformat(timespec='seconds')})",
+                path=item.loaded.rel,
+                line=item.item.line,
+            )
+        )
+
+    def _report_dead(
+        self,
+        item: DocItem,
+        record: ItemRecord | None,
+        key: str,
+        fetched: Fetched,
+        result: RunResult,
+    ) -> None:
+        """A row naming (or synced with) a ticket the tracker says does not exist."""
+        if key in fetched.tickets.missing:
+            message = f"ticket {key} does not exist in {item.tracker} (deleted, or never was)"
+        else:
+            message = f"ticket {key} could not be read from {item.tracker}"
+        self._fail(item, message, result)
+        failure = Failure(OutcomeKind.REFUSED, message)  # re-read every run: costs a read
+        self._failed[item.item_id] = self._failed_record(item, record, key, failure)
 
     def _draft(self, item: DocItem, assignee: str | None) -> TicketDraft:
         doc, action = item.loaded.doc, item.item
@@ -357,12 +438,18 @@ class Engine:
 
     # -- applying ----------------------------------------------------------------------
     def run(
-        self, *, dry_run: bool = False, only: Mapping[str, set[str]] | None = None
+        self,
+        *,
+        dry_run: bool = False,
+        only: Mapping[str, set[str]] | None = None,
+        full: bool = False,
     ) -> RunResult:
         """One reconcile. `only` ({tracker: {keys}}) limits it to the items whose tickets
-        a webhook named: those tickets are fetched by key and the cursor is not moved."""
+        a webhook named: those tickets are fetched by key and the cursor is not moved.
+        `full` reads every known ticket by key (as the periodic full reconcile does)."""
         started = time.monotonic()
         self.dry_run = self.writeback.dry_run = dry_run
+        self._failed = {}
         result = RunResult()
         # connectors outlive a run in the daemon: report this run's requests only
         counts_before = {name: _counts(c) for name, c in self.connectors.items()}
@@ -374,8 +461,10 @@ class Engine:
         for item in items:
             by_tracker[item.tracker].append(item)
         doc_edits: dict[str, dict[str, Edit]] = defaultdict(dict)
+        applied: list[Applied] = []
         pending_records: dict[str, ItemRecord] = {}
         cursors: dict[str, datetime] = {}
+        reconciled: list[str] = []
         for listed, (tracker, tracker_items) in enumerate(by_tracker.items()):
             self.observer.phase("list", listed, len(by_tracker), tracker)
             if only is not None:
@@ -383,28 +472,38 @@ class Engine:
                 tracker_items = [i for i in tracker_items if self._ticket_key(i) in keys]
                 if not tracker_items:
                     continue
+            full_now = only is None and (full or self._full_reconcile_due(tracker))
             fetched = self.fetch(
-                tracker, tracker_items, result, None if only is None else only.get(tracker, set())
+                tracker,
+                tracker_items,
+                result,
+                None if only is None else only.get(tracker, set()),
+                full=full_now,
             )
             if fetched is None:
                 continue
-            plans = self.plan(tracker, tracker_items, fetched)
-            for item, plan, _record in plans:
-                if plan.actions:
-                    result.plans.append(_plan_json(item, plan))
+            plans = self.plan(tracker, fetched, result)
+            for planned in plans:
+                if planned.plan.actions:
+                    result.plans.append(plan_json(planned.item, planned.plan))
             if only is None:
-                self._report_removed(tracker_items, fetched.records, result)
+                self._report_removed(fetched.items, fetched.records, result, pending_records)
             if dry_run:
                 continue
-            self._apply_tracker(tracker, plans, fetched, doc_edits, pending_records, result)
+            applied += self._apply_tracker(tracker, plans, fetched, doc_edits, result)
             if only is None:
                 cursors[tracker] = fetched.listed_at
+                if full_now or self.state.get_cursor(tracker) is None:
+                    reconciled.append(tracker)  # a listing from no cursor is a full one
         self.observer.phase("list", len(by_tracker), len(by_tracker))
         if not dry_run:
-            self.writeback.land(docs, doc_edits, pending_records, result)
+            pending_records.update(self._failed)
+            pending_records.update(self._land(docs, doc_edits, applied, result))
             self.state.put_items(pending_records.values())
             for tracker, at in cursors.items():
                 self.state.set_cursor(tracker, at)
+            for tracker in reconciled:
+                self.state.meta_set(FULL_RECONCILE + tracker, self.now().isoformat())
         result.requests = {
             name: {k: v - counts_before[name][k] for k, v in _counts(c).items()}
             for name, c in self.connectors.items()
@@ -419,58 +518,55 @@ class Engine:
             )
         return result
 
+    def _full_reconcile_due(self, tracker: str) -> bool:
+        last = self.state.meta_get(FULL_RECONCILE + tracker)
+        if last is None:
+            return self.state.get_cursor(tracker) is not None  # state from before the cursor
+        every = self.settings.sync.full_reconcile_every
+        return self.now() >= datetime.fromisoformat(last) + every
+
     def _apply_tracker(
         self,
         tracker: str,
-        plans: list[tuple[DocItem, ItemPlan, ItemRecord | None]],
+        plans: list[Planned],
         fetched: Fetched,
         doc_edits: dict[str, dict[str, Edit]],
-        records: dict[str, ItemRecord],
         result: RunResult,
-    ) -> None:
+    ) -> list[Applied]:
+        """Send the tracker writes; every item's outcome as observed, for `_land`."""
         connector = self.connectors[tracker]
-        creates = [
-            (item, a) for item, plan, _r in plans for a in plan.actions if isinstance(a, Create)
-        ]
+        creates = [(p.item, a) for p in plans for a in p.plan.actions if isinstance(a, Create)]
         limit = self.settings.sync.max_creates_per_run
         if limit is not None and len(creates) > limit:
             result.notes.append(
-                {
-                    "tracker": tracker,
-                    "kind": "create-limit",
-                    "message": f"{len(creates) - limit} creates deferred to later runs",
-                }
+                RunNote(
+                    NoteKind.CREATE_LIMIT,
+                    f"{len(creates) - limit} creates deferred to later runs",
+                    tracker=tracker,
+                )
             )
             creates = creates[:limit]
-        created = self._create(tracker, creates, result)
-        for item, plan, record in plans:
+        created, create_failed = self._create(tracker, creates, result)
+        out: list[Applied] = []
+        for planned in plans:
+            item, plan, record = planned.item, planned.plan, planned.record
             if self.should_stop():
                 # SIGTERM: stop between items; what is left keeps its old snapshot (and
                 # created keys are already in the state), so the next run carries on
                 result.notes.append(
-                    {
-                        "tracker": tracker,
-                        "kind": "stopped",
-                        "message": "stopped before every item was applied",
-                    }
+                    RunNote(
+                        NoteKind.STOPPED, "stopped before every item was applied", tracker=tracker
+                    )
                 )
                 break
             ticket = created.get(item.item_id)
-            if ticket is None and _settled(item, plan, record, fetched):
+            failure = create_failed.get(item.item_id)
+            failing = record is not None and record.failing
+            fresh = planned.fresh is not None
+            if ticket is None and failure is None and settled(plan, planned.stored, fresh, failing):
                 continue  # nothing new on either side: keep the stored record as it is
-            key = (
-                item.key
-                or (record.ticket_key if record else None)
-                or (ticket.key if ticket else None)
-            )
-            # the ticket as this run knows it: just created, listed/looked up by key, or
-            # found by its marker (a create whose outcome we had not learned)
-            current = ticket or (
-                fetched.tickets.get(key) if key else fetched.by_marker.get(item.item_id)
-            )
-            if current is None and record and record.ticket and key:
-                current = _ticket_from_snapshot(key, record)
-            ok = True
+            # the ticket as this run knows it: just created, read, or as last synced
+            current = ticket or planned.fresh or planned.seen
             for action in plan.actions:
                 if isinstance(action, WriteTicket | WriteStatus):
                     self._queue_doc_edit(item, action, doc_edits)
@@ -483,8 +579,8 @@ class Engine:
                             current = connector.set_status(action.key, action.status)
                             result.status_pushed += 1
                     except TrackerError as exc:
-                        ok = False
-                        self._fail(item, f"{type(action).__name__} {action.key}: {exc}", result)
+                        failure = failure_of(exc, f"{action_text(action)} failed: {exc}")
+                        self._fail(item, failure.message, result)
                 elif isinstance(action, RecordConflict):
                     result.conflicts += 1
                     self.state.record_conflict(
@@ -497,56 +593,79 @@ class Engine:
                     )
                 elif isinstance(action, Note):
                     result.notes.append(
-                        {
-                            "path": item.loaded.rel,
-                            "line": item.item.line,
-                            "kind": action.kind,
-                            "message": action.message,
-                        }
+                        RunNote(
+                            action.kind, action.message, path=item.loaded.rel, line=item.item.line
+                        )
                     )
             if ticket is not None and item.key is None:
                 self._queue_doc_edit(
                     item, WriteTicket(item.item_id, item.loaded.rel, ticket.key), doc_edits
                 )
-            if current is None:
-                continue
-            doc_snapshot = DocSide.of(item.item).snapshot()
-            if ticket is not None:
-                # Created from the doc just now: the ticket's status is the agreed base,
-                # so a status the tracker did not take (a failed initial transition)
-                # reads as a doc change and is pushed again next run.
-                doc_snapshot["status"] = ticket.status.value
-            records[item.item_id] = ItemRecord(
-                item_id=item.item_id,
-                tracker=tracker,
-                doc_path=item.loaded.rel,
-                ticket_key=current.key,
-                doc=doc_snapshot,
-                ticket=ticket_snapshot(current),
-                synced_at=self.now(),
-                error=None if ok else (record.error if record else None),
-                attempts=0 if ok else (record.attempts if record else 0),
-            )
+            out.append(Applied(item, plan, record, current, failure, created=ticket is not None))
+        return out
+
+    def _land(
+        self,
+        docs: list[LoadedDoc],
+        doc_edits: dict[str, dict[str, Edit]],
+        applied: list[Applied],
+        result: RunResult,
+    ) -> dict[str, ItemRecord]:
+        """Write the doc edits, then the record of every item from what was confirmed:
+        `next_base` for the snapshots, the error and attempt count where anything failed."""
+        edited = {item_id for edits in doc_edits.values() for item_id in edits}
+        # the doc side WriteBack starts from; after `land`, an id still here has landed
+        # and its record's doc reads as the file now says
+        landing = {
+            a.item.item_id: converged_record(a, next_base(a.plan, a.outcome(None)), self.now())
+            for a in applied
+            if a.item.item_id in edited
+        }
+        self.writeback.land(docs, doc_edits, landing, result)
+        now, out = self.now(), {}
+        for a in applied:
+            item_id = a.item.item_id
+            landed = landing.get(item_id)
+            if a.failure is None and item_id in edited and landed is None:
+                a = replace(a, failure=Failure(OutcomeKind.DOC_DROPPED, DOC_DROPPED_MESSAGE))
+                self._note_failed(a.item, DOC_DROPPED_MESSAGE)
+            written = landed.doc if landed is not None and item_id in edited else None
+            outcome = a.outcome(written)
+            base = next_base(a.plan, outcome)
+            if outcome.kind in FAILED:
+                failure = a.failure or Failure(outcome.kind, outcome.kind.value)
+                key = a.current.key if a.current else None  # e.g. created, key not written
+                out[item_id] = self._failed_record(a.item, a.record, key, failure, base=base)
+            elif a.current is not None:
+                out[item_id] = converged_record(a, base, now)
+        return out
 
     def _create(
         self, tracker: str, creates: list[tuple[DocItem, Create]], result: RunResult
-    ) -> dict[str, Ticket]:
-        """Create in chunks: intent recorded before each chunk, keys stored right after."""
+    ) -> tuple[dict[str, Ticket], dict[str, Failure]]:
+        """Create in chunks: intent recorded before each chunk, keys stored right after.
+        Returns the tickets created and the items whose create failed (and how)."""
         connector = self.connectors[tracker]
         chunk = max(
             1,
             connector.capabilities.max_bulk if connector.capabilities.bulk_create else CREATE_CHUNK,
         )
         created: dict[str, Ticket] = {}
+        failed: dict[str, Failure] = {}
+
+        def fail(item: DocItem, kind: OutcomeKind, message: str, *, backoff: bool = False) -> None:
+            failed[item.item_id] = Failure(kind, message, backoff)
+            self._fail(item, message, result)
+
         for start in range(0, len(creates), chunk):
             self.observer.phase("create", start, len(creates), tracker)
             if self.should_stop():
                 result.notes.append(
-                    {
-                        "tracker": tracker,
-                        "kind": "stopped",
-                        "message": f"{len(creates) - start} creates left for the next run",
-                    }
+                    RunNote(
+                        NoteKind.STOPPED,
+                        f"{len(creates) - start} creates left for the next run",
+                        tracker=tracker,
+                    )
                 )
                 break
             batch = creates[start : start + chunk]
@@ -560,7 +679,8 @@ class Engine:
                 outcomes = connector.create_many(drafts)
             except TrackerError as exc:  # nothing known about this chunk: intents stay
                 for item, _action in batch:
-                    self._fail(item, f"create outcome unknown ({exc}); will look it up", result)
+                    message = f"create outcome unknown ({exc}); will look it up"
+                    fail(item, OutcomeKind.AMBIGUOUS, message)
                 continue
             resolved: list[tuple[str, str | None]] = []
             for (item, _action), outcome in zip(batch, outcomes, strict=True):
@@ -570,12 +690,15 @@ class Engine:
                     result.created += 1
                 elif outcome.ambiguous:
                     # keep the intent: the next run resolves it by marker before creating
-                    self._fail(
-                        item, f"create outcome unknown ({outcome.error}); will look it up", result
-                    )
+                    message = f"create outcome unknown ({outcome.error}); will look it up"
+                    fail(item, OutcomeKind.AMBIGUOUS, message)
+                elif outcome.retry_after is not None:  # not sent: rate limited, next run
+                    resolved.append((outcome.marker, None))
+                    self._fail(item, f"create deferred: {outcome.error}", result)
                 else:
                     resolved.append((outcome.marker, None))
-                    self._fail(item, f"create failed: {outcome.error}", result)
+                    message = f"create failed: {outcome.error}"
+                    fail(item, OutcomeKind.REFUSED, message, backoff=True)
             self.state.resolve_intents(resolved)
             waits = [o.retry_after for o in outcomes if o.retry_after is not None]
             if waits:
@@ -583,25 +706,67 @@ class Engine:
                 # refused again (and could get the token throttled for everyone).
                 left = len(creates) - start - len(batch)
                 result.notes.append(
-                    {
-                        "tracker": tracker,
-                        "kind": "rate-limited",
-                        "message": f"{tracker} rate limit: waiting {max(waits):.0f} s; "
+                    RunNote(
+                        NoteKind.RATE_LIMITED,
+                        f"{tracker} rate limit: waiting {max(waits):.0f} s; "
                         f"{left} more create(s) left for a later run",
-                    }
+                        tracker=tracker,
+                    )
                 )
                 break
         self.observer.phase("create", len(creates), len(creates), tracker)
-        return created
+        return created, failed
 
     def _fail(self, item: DocItem, message: str, result: RunResult) -> None:
+        """Report one item's failure; its record (error, attempts) is written at the end
+        of the run from the outcome, with the base it had."""
         result.errors += 1
-        if self.state.get_item(item.item_id) is not None:
-            self.state.record_error(item.item_id, message)
+        record = self._records.get(item.item_id)
+        attempt = (record.attempts if record else 0) + 1
         result.notes.append(
-            {"path": item.loaded.rel, "line": item.item.line, "kind": "error", "message": message}
+            RunNote(
+                NoteKind.ERROR,
+                f"{message} (attempt {attempt})",
+                path=item.loaded.rel,
+                line=item.item.line,
+            )
         )
         log.warning("item failed", path=item.loaded.rel, line=item.item.line, error=message)
+
+    def _note_failed(self, item: DocItem, message: str) -> None:
+        # the run already counts the write-back failure (WriteBack's own note): this is
+        # the item it left due, for `syncd status` and the logs
+        log.warning("item left due", path=item.loaded.rel, line=item.item.line, error=message)
+
+    def _failed_record(
+        self,
+        item: DocItem,
+        record: ItemRecord | None,
+        key: str | None,
+        failure: Failure,
+        *,
+        base: Base | None = None,
+    ) -> ItemRecord:
+        """A due item's record: the base it had (never advanced), the error, one more
+        attempt, and - for a refusal that will not heal by itself - when to retry."""
+        if base is None and record is not None:
+            base = stored_base(record.doc, record.ticket)
+        attempts = (record.attempts if record else 0) + 1
+        sync = self.settings.sync
+        delay = retry_delay(attempts, sync.retry_backoff, sync.retry_backoff_max)
+        return ItemRecord(
+            item_id=item.item_id,
+            tracker=item.tracker,
+            doc_path=item.loaded.rel,
+            # never lose a key: a created ticket whose doc write failed is known only by it
+            ticket_key=key or (record.ticket_key if record else None),
+            doc=base.doc if base else {},
+            ticket=base.ticket if base else {},
+            synced_at=record.synced_at if record else None,
+            error=failure.message,
+            attempts=attempts,
+            retry_at=self.now() + delay if failure.backoff and delay else None,
+        )
 
     def _queue_doc_edit(
         self,
@@ -620,35 +785,8 @@ class Engine:
         edits[item.item_id] = edit
 
 
-@dataclass(frozen=True)
-class Fetched:
-    tickets: dict[str, Ticket]  # by key: listed as changed, looked up, or found by marker
-    by_marker: dict[str, Ticket]
-    adopted: dict[str, str]  # doc-item id → marker of the managed ticket it names
-    listed_at: datetime  # the next cursor, once this run has applied what it saw
-    records: dict[str, ItemRecord]
-    fresh: frozenset[str] = frozenset()  # markers of creates whose outcome we just learned
-
-
-def _record_text(record: ItemRecord, tickets: Mapping[str, Ticket]) -> str:
-    """The action an orphan's ticket was made for: from its snapshots, or - for a record
-    that only got its key (the run died before snapshotting) - the ticket's title."""
-    listed = tickets.get(record.ticket_key or "")
-    return str(
-        record.doc.get("action") or record.ticket.get("title") or (listed.title if listed else "")
-    )
-
-
-def _settled(item: DocItem, plan: ItemPlan, record: ItemRecord | None, fetched: Fetched) -> bool:
-    """No action, no fresh view of the ticket, the doc as last synced, no error."""
-    return (
-        not plan.actions
-        and record is not None
-        and record.error is None
-        and bool(record.ticket)
-        and (record.ticket_key or "") not in fetched.tickets
-        and record.doc == DocSide.of(item.item).snapshot()
-    )
+FULL_RECONCILE = "last_full_reconcile:"  # state meta key prefix, per tracker: ISO time
+DOC_DROPPED_MESSAGE = "the doc edit did not land (see the write-back note); retried next run"
 
 
 def _counts(connector: Connector) -> dict[str, int]:
@@ -663,57 +801,3 @@ def _counts(connector: Connector) -> dict[str, int]:
 
 def _is_p(priority: str | None) -> bool:
     return bool(priority and re.fullmatch(r"P[0-4]", priority))
-
-
-def _ticket_from_snapshot(key: str, record: ItemRecord) -> Ticket:
-    snap = record.ticket
-    return Ticket(
-        key=key,
-        url=snap.get("url", ""),
-        title=snap.get("title", ""),
-        assignee=snap.get("assignee"),
-        due=date.fromisoformat(snap["due"]) if snap.get("due") else None,
-        priority=snap.get("priority"),
-        status=Status(snap.get("status", "open")),
-        labels=(),
-        updated=datetime.fromisoformat(snap["updated"])
-        if snap.get("updated")
-        else datetime.min.replace(tzinfo=UTC),
-        marker=None if record.item_id.startswith("ref:") else record.item_id,
-        completed_at=datetime.fromisoformat(snap["completed_at"])
-        if snap.get("completed_at")
-        else None,
-    )
-
-
-def _plan_json(item: DocItem, plan: ItemPlan) -> dict[str, Any]:
-    def describe(action: Any) -> dict[str, Any]:
-        data = {"action": type(action).__name__}
-        for name, value in vars(action).items():
-            if name in ("item_id", "doc_path"):
-                continue
-            if name == "draft":
-                value = {
-                    "title": value.title,
-                    "assignee": value.assignee,
-                    "due": value.due.isoformat() if value.due else None,
-                    "priority": value.priority,
-                }
-            elif name == "changes":
-                value = {
-                    k: (v.isoformat() if isinstance(v, date) else v)
-                    for k, v in value.items().items()
-                }
-            elif isinstance(value, Status):
-                value = value.value
-            data[name] = value
-        return data
-
-    return {
-        "item": item.item_id,
-        "path": item.loaded.rel,
-        "line": item.item.line,
-        "action_text": item.item.action,
-        "tracker": item.tracker,
-        "actions": [describe(a) for a in plan.actions],
-    }

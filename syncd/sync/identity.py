@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from dataclasses import dataclass
+from typing import Literal
 
 from syncd.model import MARKER_PREFIX, ActionItem, Postmortem
 
@@ -37,3 +39,45 @@ def identity(doc: Postmortem, item: ActionItem) -> tuple[str, int]:
 
 def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, normalise(a), normalise(b)).ratio()
+
+
+LINKED_PREFIX = "ref:"  # the stored form of a linked item's id: "ref:<tracker>:<key>"
+
+
+@dataclass(frozen=True)
+class ItemId:
+    """Who an item is: its marker (a ticket the tool created, or will create), or the
+    ticket a human linked in the doc (`linked`: status sync only, no marker).
+
+    The state store keeps the string form (`str(item_id)`); `parse` reads it back, so
+    state files written before this type existed read the same.
+    """
+
+    kind: Literal["marker", "linked"]
+    value: str  # the marker, or the linked ticket's key
+    tracker: str = ""  # linked only: whose key it is
+
+    @classmethod
+    def marker(cls, marker: str) -> ItemId:
+        return cls("marker", marker)
+
+    @classmethod
+    def linked(cls, tracker: str, key: str) -> ItemId:
+        return cls("linked", key, tracker)
+
+    @classmethod
+    def parse(cls, text: str) -> ItemId:
+        if text.startswith(LINKED_PREFIX):
+            tracker, _, key = text[len(LINKED_PREFIX) :].partition(":")
+            return cls.linked(tracker, key)
+        return cls.marker(text)
+
+    @property
+    def managed(self) -> bool:
+        """Created by the tool (carries the marker): doc-owned fields are pushed."""
+        return self.kind == "marker"
+
+    def __str__(self) -> str:
+        if self.kind == "linked":
+            return f"{LINKED_PREFIX}{self.tracker}:{self.value}"
+        return self.value

@@ -15,11 +15,13 @@ Field ownership (README "Field ownership"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from typing import Any, Literal
 
 from connectors.base import FieldChanges, Ticket, TicketDraft
 from syncd.model import ActionItem, Status
+from syncd.sync.notes import NoteKind
 
 Winner = Literal["tracker", "doc"]
 FIELDS = ("title", "assignee", "due", "priority")
@@ -61,6 +63,54 @@ def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
         # The tracker's own completion time: the digest's evidence of when work was done.
         "completed_at": ticket.completed_at.isoformat() if ticket.completed_at else None,
     }
+
+
+@dataclass(frozen=True)
+class Base:
+    """The last-synced pair of snapshots both sides are compared against."""
+
+    doc: dict[str, Any]
+    ticket: dict[str, Any]
+
+
+def stored_base(doc: dict[str, Any], ticket: dict[str, Any]) -> Base | None:
+    """The base a state record holds: None until both halves were snapshotted (a record
+    that only got its key - a create the run did not finish - has no history)."""
+    return Base(doc, ticket) if doc and ticket else None
+
+
+def starting_base(stored: Base | None, doc: DocSide, learned: Ticket | None) -> Base | None:
+    """The base to plan against. `learned` is a ticket created from this doc whose
+    outcome this run only learned (its intent resolved by marker): the creation is the
+    agreed base, as after a create we saw succeed - so its status is not mistaken for
+    an owner's change, and a row reworded meanwhile is pushed as a doc change."""
+    if stored is not None or learned is None:
+        return stored
+    snapshot = doc.snapshot()
+    if doc.action[:250] != learned.title:  # reworded since: the created title is the base
+        snapshot["action"] = learned.title
+    return Base({**snapshot, "status": learned.status.value}, ticket_snapshot(learned))
+
+
+def ticket_from_snapshot(key: str, snapshot: dict[str, Any], marker: str | None) -> Ticket:
+    """The ticket as last synced, for an item the listing did not mention (unchanged)."""
+    return Ticket(
+        key=key,
+        url=snapshot.get("url", ""),
+        title=snapshot.get("title", ""),
+        assignee=snapshot.get("assignee"),
+        due=date.fromisoformat(snapshot["due"]) if snapshot.get("due") else None,
+        priority=snapshot.get("priority"),
+        status=Status(snapshot.get("status", "open")),
+        labels=(),
+        updated=datetime.fromisoformat(snapshot["updated"])
+        if snapshot.get("updated")
+        else datetime.min.replace(tzinfo=UTC),
+        marker=marker,
+        completed_at=datetime.fromisoformat(snapshot["completed_at"])
+        if snapshot.get("completed_at")
+        else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -132,7 +182,7 @@ class Note:
     """Something to report that needs no write (unmapped owner, closed item…)."""
 
     item_id: str
-    kind: str
+    kind: NoteKind
     message: str
 
 
@@ -143,6 +193,8 @@ Action = Create | UpdateFields | SetStatus | WriteTicket | WriteStatus | RecordC
 class ItemPlan:
     item_id: str
     actions: tuple[Action, ...] = field(default=())
+    doc: dict[str, Any] = field(default_factory=dict)  # the doc side planned from
+    base: Base | None = None  # the base planned against
 
     @property
     def writes(self) -> tuple[Action, ...]:
@@ -150,12 +202,18 @@ class ItemPlan:
 
 
 def plan_item(inp: PlanInput, winner: Winner = "tracker") -> ItemPlan:
+    base = stored_base(inp.base_doc or {}, inp.base_ticket or {})
+    actions = _actions(inp, winner)
+    return ItemPlan(inp.item_id, tuple(actions), inp.doc.snapshot(), base)
+
+
+def _actions(inp: PlanInput, winner: Winner) -> list[Action]:
     actions: list[Action] = []
     if inp.doc.owner and inp.assignee is None:
         actions.append(
             Note(
                 inp.item_id,
-                "unmapped-owner",
+                NoteKind.UNMAPPED_OWNER,
                 f"owner {inp.doc.owner!r} has no {inp.tracker} identity in [owners]",
             )
         )
@@ -164,20 +222,20 @@ def plan_item(inp: PlanInput, winner: Winner = "tracker") -> ItemPlan:
             actions.append(
                 Note(
                     inp.item_id,
-                    "closed-without-ticket",
+                    NoteKind.CLOSED_WITHOUT_TICKET,
                     "already closed in the doc; no ticket created",
                 )
             )
         elif inp.draft is not None:
             actions.append(Create(inp.item_id, inp.tracker, inp.draft))
-        return ItemPlan(inp.item_id, tuple(actions))
+        return actions
     ticket = inp.ticket
     if inp.doc_ticket != ticket.key:
         actions.append(WriteTicket(inp.item_id, inp.doc_path, ticket.key))
     if inp.managed:
         actions.extend(_field_actions(inp, ticket, winner))
     actions.extend(_status_actions(inp, ticket, winner))
-    return ItemPlan(inp.item_id, tuple(actions))
+    return actions
 
 
 def _desired(inp: PlanInput) -> dict[str, Any]:
@@ -264,3 +322,68 @@ def _status_actions(inp: PlanInput, ticket: Ticket, winner: Winner) -> list[Acti
 
 def _snap(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
+
+
+# -- outcomes: what the run confirmed, and the base that follows -----------------------
+
+
+class OutcomeKind(Enum):
+    APPLIED = "applied"  # every write's result observed (the connector returned the ticket)
+    REFUSED = "refused"  # a tracker said no (an error, a missing transition)
+    AMBIGUOUS = "ambiguous"  # a write that may or may not have happened (502, timeout)
+    DOC_DROPPED = "doc-dropped"  # our doc edit did not land (commit dropped, write failed)
+    DOC_EDITED = "doc-edited"  # landed, but a human edited the row's other cells meanwhile
+
+
+FAILED = frozenset({OutcomeKind.REFUSED, OutcomeKind.AMBIGUOUS, OutcomeKind.DOC_DROPPED})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    ticket: Ticket | None = None  # the ticket as last observed (returned by its last write)
+    doc_written: dict[str, Any] | None = None  # the doc side as the file reads after our edit
+    created: bool = False  # the ticket was created from the doc in this run
+
+
+def next_base(plan: ItemPlan, outcome: Outcome) -> Base | None:
+    """The snapshot to store after applying `plan`: it advances only on what was confirmed.
+
+    Anything not confirmed keeps the base planned against (None: no history), so the
+    next run sees the same difference and plans the same writes again. The planner
+    compares the current values first, so a write that did land meanwhile is not sent
+    twice.
+    """
+    if outcome.kind in FAILED or outcome.ticket is None:
+        return plan.base
+    doc = dict(plan.doc)
+    if outcome.created:
+        # Created from the doc just now: the ticket's status is the agreed base, so a
+        # status the tracker did not take (a failed initial transition) reads as a doc
+        # change and is pushed again next run.
+        doc["status"] = outcome.ticket.status.value
+    if outcome.doc_written is not None:
+        # Only the cells we own come from the file: a human's edit of the other cells
+        # while we wrote (DOC_EDITED) is not in the base, so it is pushed next run.
+        doc["status"] = outcome.doc_written.get("status", doc["status"])
+    return Base(doc, ticket_snapshot(outcome.ticket))
+
+
+def settled(plan: ItemPlan, stored: Base | None, fresh: bool, failing: bool) -> bool:
+    """Nothing to do and nothing new: no action, no fresh view of the ticket (the base
+    is all we know), the doc as last synced, and no failure waiting to be cleared."""
+    return (
+        not plan.actions
+        and stored is not None
+        and not fresh
+        and not failing
+        and stored.doc == plan.doc
+    )
+
+
+def retry_delay(attempts: int, first: timedelta, cap: timedelta) -> timedelta:
+    """Backoff across runs after `attempts` failures: the next run retries after the
+    first failure; then `first`, doubling up to `cap`."""
+    if attempts <= 1:
+        return timedelta(0)
+    return min(cap, first * (1 << min(attempts - 2, 32)))

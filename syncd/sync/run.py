@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from connectors.base import TrackerError
 from syncd.model import ActionItem, Postmortem
+from syncd.sync.identity import ItemId
+from syncd.sync.notes import Notes, Problem, RunNote
 
 
 @dataclass
@@ -20,13 +22,18 @@ class LoadedDoc:
     tracker: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class DocItem:
-    item_id: str
+    ident: ItemId
     tracker: str
     loaded: LoadedDoc
     item: ActionItem
     key: str | None  # ticket key named in the doc, resolved by the connector
+
+    @property
+    def item_id(self) -> str:
+        """The stored form of `ident`: the key of its state record and doc edits."""
+        return str(self.ident)
 
 
 @dataclass
@@ -40,12 +47,16 @@ class RunResult:
     docs_written: int = 0
     conflicts: int = 0
     errors: int = 0
-    notes: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    notes: Notes = field(default_factory=Notes)
+    problems: list[Problem] = field(default_factory=list)
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
     plans: list[dict[str, Any]] = field(default_factory=list)
     commit: str | None = None
     duration_s: float = 0.0
+
+    def failures(self) -> list[RunNote]:
+        """The notes saying what this run could not do (why it exits 2)."""
+        return self.notes.failures()
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -54,8 +54,16 @@ class ItemRecord:
     doc: dict[str, Any] = field(default_factory=dict)  # action, owner, due, priority, status
     ticket: dict[str, Any] = field(default_factory=dict)  # title, assignee, due, priority, …
     synced_at: datetime | None = None
-    error: str | None = None
-    attempts: int = 0
+    error: str | None = None  # the last failure; set while the item is due (not converged)
+    attempts: int = 0  # failed attempts in a row, across runs (backoff, `syncd status`)
+    # Not retried before this: set after a refusal that will not heal by itself (a
+    # missing transition, a rejected field), growing with `attempts`; None: every run
+    # retries (transient trouble: 5xx, timeouts, unknown outcomes, rate limits).
+    retry_at: datetime | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.error is not None
 
 
 @dataclass(frozen=True)
@@ -231,16 +239,22 @@ def _migration_2_leases_and_deliveries(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _migration_3_retry_at(db: sqlite3.Connection) -> None:
+    # When a failing item is next retried: the backoff across runs.
+    db.execute("ALTER TABLE items ADD COLUMN retry_at TEXT")
+
+
 # Append new migrations here; never edit a shipped one.
 MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _migration_1_initial,
     _migration_2_leases_and_deliveries,
+    _migration_3_retry_at,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _SELECT_ITEMS = (
-    "SELECT item_id, tracker, doc_path, ticket_key, doc, ticket, synced_at, error, attempts"
-    " FROM items"
+    "SELECT item_id, tracker, doc_path, ticket_key, doc, ticket, synced_at, error, attempts,"
+    " retry_at FROM items"
 )
 
 # Tables `reset()` empties: everything derived from docs and trackers, not the run log.
@@ -358,10 +372,6 @@ class StateStore:
 
     # ------------------------------------------------------------------ items
 
-    _ITEM_COLUMNS = (
-        "item_id, tracker, doc_path, ticket_key, doc, ticket, synced_at, error, attempts"
-    )
-
     def get_item(self, item_id: str) -> ItemRecord | None:
         rows = self._query(_SELECT_ITEMS + " WHERE item_id = ?", (item_id,))
         return _item(rows[0]) if rows else None
@@ -393,11 +403,12 @@ class StateStore:
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO items (item_id, tracker, doc_path, ticket_key, doc, ticket,"
-                " synced_at, error, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " synced_at, error, attempts, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (item_id) DO UPDATE SET tracker = excluded.tracker,"
                 " doc_path = excluded.doc_path, ticket_key = excluded.ticket_key,"
                 " doc = excluded.doc, ticket = excluded.ticket, synced_at = excluded.synced_at,"
-                " error = excluded.error, attempts = excluded.attempts",
+                " error = excluded.error, attempts = excluded.attempts,"
+                " retry_at = excluded.retry_at",
                 rows,
             )
 
@@ -749,6 +760,7 @@ def _item(row: sqlite3.Row) -> ItemRecord:
         synced_at=_from_optional_ts(row["synced_at"]),
         error=row["error"],
         attempts=row["attempts"],
+        retry_at=_from_optional_ts(row["retry_at"]),
     )
 
 
@@ -763,6 +775,7 @@ def _item_row(rec: ItemRecord) -> tuple[Any, ...]:
         _ts(rec.synced_at) if rec.synced_at is not None else None,
         rec.error,
         rec.attempts,
+        _ts(rec.retry_at) if rec.retry_at is not None else None,
     )
 
 

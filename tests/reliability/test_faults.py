@@ -29,13 +29,14 @@ import pytest
 
 from connectors.testing.emulation import Fault
 from connectors.testing.github import DOCS, SECONDARY_MESSAGE
+from syncd.sync.notes import NoteKind
 from tests.reliability import report
 from tests.reliability.harness import Rig, check_converged, generate_docs
 
 SEED = 424242
 MAX_RUNS = 15
 CLIENT_TIMEOUT = 1.0
-FAILURE_KINDS = ("error", "listing-failed", "lookup-failed", "write-failed", "push", "git")
+FAILURE_KINDS = tuple(k.value for k in NoteKind if k.failure)
 
 Maker = Callable[[random.Random], Fault]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,18 +22,28 @@ from hypothesis import strategies as st
 
 from connectors.base import FieldChanges, Ticket, TicketDraft
 from syncd.model import Status
+from syncd.sync.identity import ItemId
 from syncd.sync.planner import (
+    Base,
     Create,
     DocSide,
     ItemPlan,
     Note,
+    Outcome,
+    OutcomeKind,
     PlanInput,
     RecordConflict,
     SetStatus,
     UpdateFields,
     WriteStatus,
     WriteTicket,
+    next_base,
     plan_item,
+    retry_delay,
+    settled,
+    starting_base,
+    stored_base,
+    ticket_from_snapshot,
     ticket_snapshot,
 )
 
@@ -753,3 +763,196 @@ def test_plan_shape_invariants(inp: PlanInput, winner: str) -> None:
         if isinstance(action, WriteStatus):
             assert inp.ticket is not None
             assert action.status == inp.ticket.status
+
+
+# -- bases: where a plan starts and what a run's outcome leaves ---------------------------
+
+OLD = Base(make_doc().snapshot(), ticket_snapshot(make_ticket()))
+
+
+def planned(doc: DocSide, base: Base | None = OLD) -> ItemPlan:
+    return ItemPlan(ITEM, (), doc.snapshot(), base)
+
+
+DONE_DOC = make_doc(status=Status.DONE)
+DONE_TICKET = make_ticket(status=Status.DONE, updated=T1)
+REWORDED = make_doc(action="Alert on queue depth early")
+
+
+@pytest.mark.parametrize(
+    ("plan", "outcome", "expected"),
+    [
+        pytest.param(
+            planned(DONE_DOC),
+            Outcome(OutcomeKind.APPLIED, DONE_TICKET),
+            Base(DONE_DOC.snapshot(), ticket_snapshot(DONE_TICKET)),
+            id="applied: both sides advance to what was observed",
+        ),
+        pytest.param(
+            planned(DONE_DOC),
+            Outcome(OutcomeKind.REFUSED, make_ticket()),
+            OLD,
+            id="refused: the old base stands, so the push is planned again",
+        ),
+        pytest.param(
+            planned(DONE_DOC),
+            Outcome(OutcomeKind.AMBIGUOUS, make_ticket()),
+            OLD,
+            id="ambiguous: the old base stands (re-read by key next run)",
+        ),
+        pytest.param(
+            planned(make_doc()),
+            Outcome(OutcomeKind.DOC_DROPPED, DONE_TICKET),
+            OLD,
+            id="doc write dropped: the ticket's close is still a change next run",
+        ),
+        pytest.param(
+            planned(make_doc(), base=None),
+            Outcome(OutcomeKind.REFUSED, None),
+            None,
+            id="refused with no history: still no history",
+        ),
+        pytest.param(
+            planned(make_doc()),
+            Outcome(OutcomeKind.APPLIED, DONE_TICKET, doc_written=DONE_DOC.snapshot()),
+            Base(DONE_DOC.snapshot(), ticket_snapshot(DONE_TICKET)),
+            id="status written into the doc: the doc base takes the written status",
+        ),
+        pytest.param(
+            planned(make_doc()),
+            Outcome(
+                OutcomeKind.DOC_EDITED,
+                DONE_TICKET,
+                doc_written=make_doc(owner="bob", status=Status.DONE).snapshot(),
+            ),
+            Base(DONE_DOC.snapshot(), ticket_snapshot(DONE_TICKET)),
+            id="doc edited meanwhile: only the owned cell advances; the owner edit is pushed",
+        ),
+        pytest.param(
+            planned(DONE_DOC, base=None),
+            Outcome(OutcomeKind.APPLIED, make_ticket(), created=True),
+            Base(make_doc().snapshot(), ticket_snapshot(make_ticket())),
+            id="created: the ticket's status is the base (a failed transition is retried)",
+        ),
+        pytest.param(
+            planned(make_doc()),
+            Outcome(OutcomeKind.APPLIED, None),
+            OLD,
+            id="no ticket observed: nothing to advance to",
+        ),
+    ],
+)
+def test_next_base(plan: ItemPlan, outcome: Outcome, expected: Base | None) -> None:
+    assert next_base(plan, outcome) == expected
+
+
+def test_next_base_after_a_refused_push_replans_the_push() -> None:
+    inp = make_input(DONE_DOC, make_ticket(), base=(make_doc(), make_ticket()))
+    plan = plan_item(inp)
+    assert plan.actions == (set_status(Status.DONE),)
+    base = next_base(plan, Outcome(OutcomeKind.REFUSED, make_ticket()))
+    assert base is not None
+    again = dataclasses.replace(inp, base_doc=base.doc, base_ticket=base.ticket)
+    assert plan_item(again).actions == (set_status(Status.DONE),)
+
+
+def test_next_base_after_a_dropped_doc_write_replans_the_write() -> None:
+    inp = make_input(make_doc(), DONE_TICKET, base=(make_doc(), make_ticket()))
+    plan = plan_item(inp)
+    assert plan.actions == (write_status(Status.DONE),)
+    base = next_base(plan, Outcome(OutcomeKind.DOC_DROPPED, DONE_TICKET))
+    assert base is not None
+    again = dataclasses.replace(inp, base_doc=base.doc, base_ticket=base.ticket)
+    assert plan_item(again).actions == (write_status(Status.DONE),)
+
+
+@pytest.mark.parametrize(
+    ("doc", "ticket", "expected"),
+    [
+        pytest.param({}, {}, None, id="never synced"),
+        pytest.param({"a": 1}, {}, None, id="key only: the run died before snapshotting"),
+        pytest.param({"a": 1}, {"b": 2}, Base({"a": 1}, {"b": 2}), id="synced"),
+    ],
+)
+def test_stored_base(doc: dict[str, Any], ticket: dict[str, Any], expected: Base | None) -> None:
+    assert stored_base(doc, ticket) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "doc", "learned", "expected"),
+    [
+        pytest.param(OLD, DONE_DOC, DONE_TICKET, OLD, id="history wins"),
+        pytest.param(None, DONE_DOC, None, None, id="nothing learned: no history"),
+        pytest.param(
+            None,
+            DONE_DOC,
+            make_ticket(),
+            Base(make_doc().snapshot(), ticket_snapshot(make_ticket())),
+            id="learned create: the created ticket's status is the base",
+        ),
+        pytest.param(
+            None,
+            REWORDED,
+            make_ticket(),
+            Base(make_doc().snapshot(), ticket_snapshot(make_ticket())),
+            id="learned create, row reworded since: the created title is the base",
+        ),
+    ],
+)
+def test_starting_base(
+    stored: Base | None, doc: DocSide, learned: Ticket | None, expected: Base | None
+) -> None:
+    assert starting_base(stored, doc, learned) == expected
+
+
+@pytest.mark.parametrize(
+    ("plan", "stored", "fresh", "failing", "expected"),
+    [
+        pytest.param(planned(make_doc()), OLD, False, False, True, id="nothing new"),
+        pytest.param(planned(make_doc()), OLD, True, False, False, id="ticket read this run"),
+        pytest.param(planned(make_doc()), OLD, False, True, False, id="failing: clear it"),
+        pytest.param(planned(make_doc()), None, False, False, False, id="no history"),
+        pytest.param(planned(REWORDED), OLD, False, False, False, id="doc changed"),
+        pytest.param(
+            ItemPlan(ITEM, (write_status(Status.DONE),), make_doc().snapshot(), OLD),
+            OLD,
+            False,
+            False,
+            False,
+            id="an action",
+        ),
+    ],
+)
+def test_settled(
+    plan: ItemPlan, stored: Base | None, fresh: bool, failing: bool, expected: bool
+) -> None:
+    assert settled(plan, stored, fresh, failing) is expected
+
+
+def test_ticket_from_snapshot_round_trips() -> None:
+    ticket = dataclasses.replace(make_ticket(), labels=())
+    assert ticket_from_snapshot(KEY, ticket_snapshot(ticket), ITEM) == ticket
+    linked = ticket_from_snapshot(KEY, ticket_snapshot(ticket), None)
+    assert linked.marker is None
+
+
+@pytest.mark.parametrize(
+    ("attempts", "expected"),
+    [(0, 0), (1, 0), (2, 60), (3, 120), (4, 240), (8, 3600), (200, 3600)],
+)
+def test_retry_delay_is_capped_exponential(attempts: int, expected: int) -> None:
+    first, cap = timedelta(minutes=1), timedelta(hours=1)
+    assert retry_delay(attempts, first, cap) == timedelta(seconds=expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "ident"),
+    [
+        ("pm-0123456789abcdef", ItemId.marker("pm-0123456789abcdef")),
+        ("ref:jira:OPS-9", ItemId.linked("jira", "OPS-9")),
+        ("ref:github:acme/rel#3", ItemId.linked("github", "acme/rel#3")),
+    ],
+)
+def test_item_id_reads_the_stored_form(text: str, ident: ItemId) -> None:
+    assert ItemId.parse(text) == ident and str(ident) == text
+    assert ident.managed is (ident.kind == "marker")

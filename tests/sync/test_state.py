@@ -112,6 +112,25 @@ def test_reopen_is_idempotent_and_keeps_data(db_path):
             assert s.get_cursor("jira") == T0
 
 
+def test_a_version_2_file_keeps_its_items_and_gains_retry_at(db_path, monkeypatch):
+    """A state file written before migration 3 (items without `retry_at`) upgrades in
+    place: its rows read as before, not waiting on any backoff."""
+    monkeypatch.setattr(state_module, "MIGRATIONS", state_module.MIGRATIONS[:2])
+    with StateStore.open(db_path) as s:
+        s._db.execute(
+            "INSERT INTO items (item_id, tracker, doc_path, ticket_key, error, attempts)"
+            " VALUES ('ref:jira:OPS-9', 'jira', 'a.md', 'OPS-9', 'boom', 3)"
+        )
+    assert user_version(db_path) == 2
+    monkeypatch.undo()
+    with StateStore.open(db_path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        old = s.get_item("ref:jira:OPS-9")
+        assert old is not None and old.attempts == 3 and old.retry_at is None and old.failing
+        s.put_item(item(error="refused", attempts=2, retry_at=T0))
+        assert s.get_item("pm-1a2b3c4d5e6f") == item(error="refused", attempts=2, retry_at=T0)
+
+
 def test_adding_a_migration_is_one_function(db_path, monkeypatch):
     with StateStore.open(db_path) as s:
         s.put_item(item())
