@@ -116,6 +116,10 @@ def _leased_sync(args: argparse.Namespace) -> int:
         return outcome
     result = outcome.result
     summary = result.summary()
+    # Each note reaches a CronJob's log (stdout and stderr together) exactly once: plain
+    # output prints it on stdout, so its log line drops to debug; with --format json the
+    # document is for a program, and the warning log line is the record people read.
+    note_log = log.warning if args.format == "json" else log.debug
     for note in result.notes:
         if note.get("kind") in (
             "error",
@@ -125,9 +129,9 @@ def _leased_sync(args: argparse.Namespace) -> int:
             "push",
             "git",
         ):
-            log.warning(note["kind"], **{k: v for k, v in note.items() if k != "kind"})
+            note_log(note["kind"], **{k: v for k, v in note.items() if k != "kind"})
     for problem in result.problems:
-        log.warning(
+        note_log(
             "doc problem", path=problem["path"], line=problem["line"], message=problem["message"]
         )
     log.info("sync finished", **summary)

@@ -182,3 +182,35 @@ def test_status_is_sorted_with_action_owner_due_and_last_error(world):
     rollback = next(r for r in rows if "flag rollback" in r)
     assert "@lee" in rollback and "FAILING" in rollback and "HTTP 400" in rollback
     assert "Gate config changes" in out and "@sri" in out and "2026-06-12" in out
+
+
+def test_plain_sync_prints_each_note_once_and_the_log_does_not_repeat_it(world):
+    (world.docs / "2026-06-20-search.md").write_text(DANA_DOC)
+    (world.docs / "bad-utf8.md").write_bytes(b"# Bad bytes\n\nfine\n\xff\xfe not UTF-8\n")
+    world.configure(log_level="info")
+    proc = world.console("sync", "--once", "--config", str(world.config))
+    assert proc.returncode == 0, proc.stderr
+    both = proc.stdout + proc.stderr  # what a CronJob's log collects
+    assert both.count("unmapped owner") == 1, both
+    assert both.count("bad-utf8.md") == 1, both
+    assert "bad-utf8.md:4" in proc.stdout and "2026-06-20-search.md:6" in proc.stdout
+    # --format json: the document is for a program; the log line is the people's record
+    code, out, err = world.cli("sync", "--once", "--config", str(world.config), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["problems"][0]["path"] == "bad-utf8.md"
+    assert '"doc problem"' in err
+
+
+def test_digest_preview_creates_nothing_but_its_output(world, tmp_path):
+    assert not world.state.exists()
+    before = sorted(p for p in world.config.parent.rglob("*"))
+    preview = tmp_path / "out" / "digest.html"
+    preview.parent.mkdir()
+    proc = world.console(
+        "digest", "--preview", str(preview), "--config", str(world.config), "--as-of", "2026-07-05"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert preview.exists()
+    assert not world.state.exists(), "a preview must not create the state file"
+    assert sorted(p for p in world.config.parent.rglob("*")) == before
+    assert sorted(p.name for p in preview.parent.iterdir())[0].endswith(".html")
