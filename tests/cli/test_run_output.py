@@ -214,3 +214,14 @@ def test_digest_preview_creates_nothing_but_its_output(world, tmp_path):
     assert not world.state.exists(), "a preview must not create the state file"
     assert sorted(p for p in world.config.parent.rglob("*")) == before
     assert sorted(p.name for p in preview.parent.iterdir())[0].endswith(".html")
+
+
+def test_wrong_github_token_exits_1_naming_tracker_and_fix_without_the_token(world):
+    world.configure(github={"token": "ghp_wrongTokenQ7x2"})
+    code, out, err = world.cli("plan", "--config", str(world.config))
+    assert code == 1, out + err
+    failure = next(line for line in out.splitlines() if line.startswith("  github:"))
+    assert "token was rejected" in failure
+    assert "SYNCD_TRACKERS__GITHUB__TOKEN" in out and "token_file" in out
+    assert "ghp_wrongTokenQ7x2" not in out + err and "Traceback" not in out + err
+    assert not any(line.startswith("  jira:") for line in out.splitlines())  # jira is fine
