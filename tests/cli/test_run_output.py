@@ -225,3 +225,18 @@ def test_wrong_github_token_exits_1_naming_tracker_and_fix_without_the_token(wor
     assert "SYNCD_TRACKERS__GITHUB__TOKEN" in out and "token_file" in out
     assert "ghp_wrongTokenQ7x2" not in out + err and "Traceback" not in out + err
     assert not any(line.startswith("  jira:") for line in out.splitlines())  # jira is fine
+
+
+def test_read_timeout_exits_2_naming_host_port_and_time_waited(world):
+    # the emulator answers later than the connector waits (its `latency` option); the
+    # listing is retried with backoff, then given up: a later run retries (exit 2)
+    world.configure(jira={"timeout": 0.3})
+    world.jira.latency = 1.5
+    code, out, err = world.cli("plan", "--config", str(world.config))
+    world.jira.latency = 0.0
+    assert code == 2, out + err
+    failure = next(line for line in out.splitlines() if line.startswith("  jira:"))
+    port = world.jira.url.rsplit(":", 1)[1]
+    assert f"127.0.0.1:{port} sent no answer within 0.3 s" in failure, failure
+    assert "gave up after retrying for" in failure
+    assert "Traceback" not in out + err and "Timeout" not in out
