@@ -1,6 +1,22 @@
 """What `plan`, `sync --once` and `status` tell a person, through the real CLI against the
 loopback Jira and GitHub emulators: failures and notes in plain output, aligned columns,
-exit codes that say who must act, and log lines that parse into real JSON values."""
+exit codes that say who must act, and log lines that parse into real JSON values.
+
+Where each "Why" bullet of the first-hour issue is tested at CLI level (c = tests/cli):
+
+| Why bullet | test(s) |
+|---|---|
+| tokens printed | c/test_config_errors.py: test_config_error_is_one_clear_message_without_secrets, test_the_hint_text_is_never_masked_only_input_is; reliability/test_security.py: test_full_sync_never_prints_secrets |
+| failures hidden (401, empty token, unreachable, timeout) | here: test_wrong_token_exits_1_…, test_wrong_github_token_exits_1_…, test_unknown_project_and_repo_exit_1_…, test_refused_connection_fails_fast_…, test_read_timeout_exits_2_…; c/test_config_errors.py: test_missing_or_empty_token_… |
+| tracebacks for user errors; lint needs secrets | c/test_config_errors.py: test_missing_or_empty_token_… (empty GitHub token), test_lint_reads_only_its_section_and_today_turns_on_overdue, test_corrupt_state_names_the_recovery_and_reset_recovers |
+| silent success without a config | c/test_config_errors.py: test_no_config_is_an_error_and_creates_nothing; here: test_digest_preview_creates_nothing_but_its_output |
+| messages (twice, no key path, no token_file hint) | c/test_config_errors.py: test_config_error_is_one_clear_message_… (count == 1, dotted key, no pydantic link), test_missing_or_empty_token_… |
+| no progress | c/test_progress.py: test_cli_sync_off_a_terminal_logs_progress_lines, test_cli_sync_on_a_terminal_shows_phases_and_pacing_waits |
+| plain output says little | here: test_plan_groups_notes_…, test_sync_prints_summary_…, test_status_is_sorted_…, test_json_log_lines_carry_objects_…, test_plain_sync_prints_each_note_once_… |
+| no way to try it on one's own docs | c/test_sandbox.py, c/test_installed_sandbox.py, c/test_demo.py (--workdir names `syncd sandbox`) |
+| protected branches (pull-request write-back) | none: not built yet |
+| docs | c/test_docs_text.py, c/test_reference.py, c/test_tutorial.py, c/test_sandbox.py: test_demo_help_names_all_three_trackers; figures written by their command: none at CLI level |
+"""
 
 from __future__ import annotations
 
