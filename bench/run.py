@@ -244,8 +244,12 @@ def tally(
     }
 
 
+# the emulators check it, as the real services would; `connector_section` configures it
+BENCH_TOKEN = "bench-token"  # noqa: S105 - a loopback emulator's key, not a secret
+
+
 def start_jira(latency: float) -> JiraEmulator:
-    jira = JiraEmulator(latency=latency)
+    jira = JiraEmulator(latency=latency, token=BENCH_TOKEN)
     jira.start()
     for owner in OWNERS:
         jira.add_user(owner_identities(owner)["jira"], owner.lstrip("@").title())
@@ -256,6 +260,7 @@ def start_github(latency: float, limit: int | None, scale: float) -> GitHubEmula
     # GitHub also caps content creation at 500 an hour: a cold corpus above that needs a
     # second run (the connector's creates_per_hour budget stops at 480 on purpose)
     github = GitHubEmulator(
+        token=BENCH_TOKEN,
         latency=latency,
         secondary_limit_per_minute=limit,
         secondary_limit_per_hour=500 if limit else None,
@@ -793,13 +798,14 @@ def _seeded(tracker: str, n: int) -> tuple[Any, list[str]]:
     label = ["postmortem-action"]
     emulator: Any
     if tracker == "jira":
-        emulator = JiraEmulator(page_size=100)  # Cloud's cap for searches that ask for fields
+        # page_size: Cloud's cap for searches that ask for fields
+        emulator = JiraEmulator(page_size=100, token=BENCH_TOKEN)
         emulator.start()
         keys = [
             emulator.human_create(f"item {i}", labels=[*label, f"pm-{i:016x}"]) for i in range(n)
         ]
     elif tracker == "github":
-        emulator = GitHubEmulator()
+        emulator = GitHubEmulator(token=BENCH_TOKEN)
         emulator.start()
         keys = [
             emulator.human_create(

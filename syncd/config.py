@@ -100,7 +100,27 @@ def report_config_error(exc: ConfigError) -> int:
     return 1
 
 
+_FIXED_TEXTS: set[str] = set()  # the tool's own hint texts: never input, never scrubbed
+
+
+def _fixed(text: str) -> str:
+    """`text` (built from templates and key names only), remembered so that the
+    piece-by-piece scrub below never masks a word of it."""
+    _FIXED_TEXTS.add(text)
+    return text
+
+
 def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """Mask every secret, and any 6-character piece of one, in the input-derived parts
+    of `text`; the fixed hint texts (`_fixed`) between them are kept as written."""
+    fixed = sorted((f for f in _FIXED_TEXTS if f in text), key=len, reverse=True)
+    if fixed:
+        parts = re.split("(" + "|".join(re.escape(f) for f in fixed) + ")", text)
+        return "".join(p if p in _FIXED_TEXTS else _scrub_piece(p, secrets) for p in parts)
+    return _scrub_piece(text, secrets)
+
+
+def _scrub_piece(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
         # any 6-character piece (a secret cut by a message's truncation)
@@ -128,7 +148,7 @@ def secret_hint(where: str) -> str:
     """Where a secret at dotted key `where` (e.g. trackers.jira.token) can come from."""
     section, _, key = where.rpartition(".")
     env = ENV_PREFIX + where.upper().replace(".", ENV_NESTED_DELIMITER)
-    return (
+    return _fixed(
         f'set {key} in [{section}], or {key}{FILE_SUFFIX} = "path/to/file" (a file holding'
         f" it, e.g. a mounted Kubernetes secret), or the environment variable {env}"
     )

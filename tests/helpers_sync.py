@@ -21,8 +21,8 @@ from syncd.cli.demo import OWNERS, toml_value
 
 VENV_SYNCD = Path(sys.executable).with_name("syncd")  # the running interpreter's script
 
-# The Jira emulator checks this one; the GitHub emulator accepts any token, so the
-# configured GitHub token is simply a distinctive string to look for in output.
+# The emulators check these (a wrong one is a 401); both are distinctive strings to
+# look for in output.
 JIRA_TOKEN = "jira-e2e-secret-7f3a9c1d"
 GITHUB_TOKEN = "ghp_e2eSecretToken5b8d2e61"
 EMULATOR_TOKEN = "emulator-token"  # what `connector_section()` would put by default
@@ -285,7 +285,7 @@ def make_world(
 ) -> Iterator[World]:
     """Generator for a fixture: starts both emulators, builds the repo and a config."""
     jira = JiraEmulator(token=JIRA_TOKEN)
-    github = GitHubEmulator()
+    github = GitHubEmulator(token=GITHUB_TOKEN)
     jira.start()
     github.start()
     for owner, ids in OWNERS.items():

@@ -275,4 +275,6 @@ class EmulatorServer:
         http.send_header("Content-Length", str(len(payload)))
         http.end_headers()
         if payload and http.command != "HEAD":
-            http.wfile.write(payload)
+            # a client that timed out has closed its end (a delayed answer): not an error
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                http.wfile.write(payload)

@@ -114,9 +114,11 @@ class GitHubEmulator(PullsMixin, EmulatorServer):
         secondary_limit_per_minute: int | None = None,
         secondary_limit_per_hour: int | None = None,
         clock_scale: float = 1.0,
+        token: str | None = None,
     ) -> None:
         super().__init__(latency=latency, seed=seed, clock_scale=clock_scale)
         self.repo = repo
+        self.token = token  # None accepts any credentials; else only this one (401)
         self.secondary_limit_per_minute = secondary_limit_per_minute
         self.secondary_limit_per_hour = secondary_limit_per_hour
         self._register_routes()
@@ -181,6 +183,8 @@ class GitHubEmulator(PullsMixin, EmulatorServer):
     def dispatch(self, req: Request) -> Response:
         if not req.headers.get("authorization"):
             return _error(401, "Requires authentication")
+        if self.token is not None and not self._authenticated(req.headers["authorization"]):
+            return _error(401, "Bad credentials")
         with self.lock:
             self.request_queries.append((req.method, req.path, req.query))
             resource = "search" if req.path.startswith("/search/") else "core"
@@ -192,6 +196,11 @@ class GitHubEmulator(PullsMixin, EmulatorServer):
                 self._refund(resource)
             resp.headers.update(self._rate_headers(resource))
             return resp
+
+    def _authenticated(self, header: str) -> bool:
+        """`token X` or `Bearer X` (PyGithub sends the former) carrying the token."""
+        scheme, _, value = header.partition(" ")
+        return scheme.lower() in ("token", "bearer") and value == self.token
 
     def _repo_matches(self, params: dict[str, str]) -> bool:
         return f"{params['owner']}/{params['name']}".lower() == self.repo.lower()
@@ -725,5 +734,6 @@ class GitHubEmulator(PullsMixin, EmulatorServer):
         """A `[trackers.github]` config section pointing at this emulator."""
         if not self.url:
             raise RuntimeError("start the emulator before asking for its config section")
-        section = {"kind": "github", "url": self.url, "repo": self.repo, "token": "emulator-token"}
+        token = self.token or "emulator-token"
+        section = {"kind": "github", "url": self.url, "repo": self.repo, "token": token}
         return {**section, **overrides}

@@ -120,10 +120,14 @@ def _leased_sync(args: argparse.Namespace) -> int:
         return outcome
     result = outcome.result
     summary = result.summary()
+    # Each note reaches a CronJob's log (stdout and stderr together) exactly once: plain
+    # output prints it on stdout, so its log line drops to debug; with --format json the
+    # document is for a program, and the warning log line is the record people read.
+    note_log = log.warning if args.format == "json" else log.debug
     for note in result.failures():
-        log.warning(note.kind.value, **{k: v for k, v in note.to_dict().items() if k != "kind"})
+        note_log(note.kind.value, **{k: v for k, v in note.to_dict().items() if k != "kind"})
     for problem in result.problems:
-        log.warning("doc problem", path=problem.path, line=problem.line, message=problem.message)
+        note_log("doc problem", path=problem.path, line=problem.line, message=problem.message)
     log.info("sync finished", **summary)
     if args.format == "json":
         _print_json(

@@ -52,9 +52,17 @@ TRACKERS = {"jira": None, "github": "payments/**", "linear": "linear/**"}
 OVERRIDES: dict[str, dict[str, Any]] = {"github": {"writes_per_minute": 6000}}
 
 
+# the bundled emulators that check a token when given one: the config written for them
+# (`connector_section`) carries the same, so a sandbox behaves as the real service would
+CHECKED_TOKENS = {"jira": "emulator-token", "github": "emulator-token"}
+
+
 def start_emulator(kind: str) -> Any:
     """Start the emulator registered for `kind` (entry-point group `syncd.emulators`)."""
-    emulator = emulator_class(kind)()
+    cls = emulator_class(kind)
+    bundled = cls.__module__.startswith("connectors.testing.")
+    options = {"token": CHECKED_TOKENS[kind]} if bundled and kind in CHECKED_TOKENS else {}
+    emulator = cls(**options)
     emulator.start()
     return emulator
 

@@ -63,7 +63,7 @@ def _cmd_digest(args: argparse.Namespace) -> int:
     as_of = _as_of(args.as_of, settings.digest.timezone)
     try:
         docs = load_docs(settings)
-        state = StateStore.open(settings.state.path)
+        state = StateStore.open(_state_path(settings.state.path, sending=bool(args.send)))
     except (FileNotFoundError, StateError) as exc:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -115,6 +115,15 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 
         print(redactor.scrub(f"Subject: {subject(digest)}\n\n{render_text(digest, settings)}"))
     return exit_code
+
+
+def _state_path(path: Path | str, *, sending: bool) -> Path | str:
+    """The state file to read; an empty in-memory store when none exists yet and the
+    digest is only printed or previewed: such a command creates nothing beside its
+    output (a send records the week in the state, so it opens, or creates, the file)."""
+    if sending or str(path) == ":memory:" or Path(path).exists():
+        return path
+    return ":memory:"
 
 
 def _describe(result: object) -> str:

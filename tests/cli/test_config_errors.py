@@ -173,3 +173,32 @@ def test_corrupt_state_names_the_recovery_and_reset_recovers(tmp_path):
         [*base, "status", "--config", str(config)], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_hint_text_is_never_masked_only_input_is(tmp_path):
+    # a token sharing words with the tool's own hint ("secret", "[trackers"): the hint
+    # reads as written, and still no 6-character piece of the token is printed
+    token = "my-secret-[trackers.linear]-Kubernetes-q9"
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        BASE + f'[trackers.linear]\nkind = "linear"\nteam = "ENG"\nwebhook_secret = "{token}"\n'
+        '[trackers.github]\nkind = "github"\nrepo = "a/b"\n'
+    )
+    (tmp_path / "pm").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    proc = subprocess.run(
+        [str(SYNCD), "plan", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "e.g. a mounted Kubernetes secret), or the environment variable" in proc.stderr
+    assert "set token in [trackers.github]" in proc.stderr
+    assert "SYNCD_TRACKERS__GITHUB__TOKEN" in proc.stderr
+    for piece in pieces(token):
+        leftover = proc.stderr
+        for hint in ("Kubernetes secret", "[trackers.github]", "[trackers.linear]"):
+            leftover = leftover.replace(hint, "")
+        assert piece not in leftover, (piece, proc.stderr)

@@ -1,6 +1,22 @@
 """What `plan`, `sync --once` and `status` tell a person, through the real CLI against the
 loopback Jira and GitHub emulators: failures and notes in plain output, aligned columns,
-exit codes that say who must act, and log lines that parse into real JSON values."""
+exit codes that say who must act, and log lines that parse into real JSON values.
+
+Where each "Why" bullet of the first-hour issue is tested at CLI level (c = tests/cli):
+
+| Why bullet | test(s) |
+|---|---|
+| tokens printed | c/test_config_errors.py: test_config_error_is_one_clear_message_without_secrets, test_the_hint_text_is_never_masked_only_input_is; reliability/test_security.py: test_full_sync_never_prints_secrets |
+| failures hidden (401, empty token, unreachable, timeout) | here: test_wrong_token_exits_1_…, test_wrong_github_token_exits_1_…, test_unknown_project_and_repo_exit_1_…, test_refused_connection_fails_fast_…, test_read_timeout_exits_2_…; c/test_config_errors.py: test_missing_or_empty_token_… |
+| tracebacks for user errors; lint needs secrets | c/test_config_errors.py: test_missing_or_empty_token_… (empty GitHub token), test_lint_reads_only_its_section_and_today_turns_on_overdue, test_corrupt_state_names_the_recovery_and_reset_recovers |
+| silent success without a config | c/test_config_errors.py: test_no_config_is_an_error_and_creates_nothing; here: test_digest_preview_creates_nothing_but_its_output |
+| messages (twice, no key path, no token_file hint) | c/test_config_errors.py: test_config_error_is_one_clear_message_… (count == 1, dotted key, no pydantic link), test_missing_or_empty_token_… |
+| no progress | c/test_progress.py: test_cli_sync_off_a_terminal_logs_progress_lines, test_cli_sync_on_a_terminal_shows_phases_and_pacing_waits |
+| plain output says little | here: test_plan_groups_notes_…, test_sync_prints_summary_…, test_status_is_sorted_…, test_json_log_lines_carry_objects_…, test_plain_sync_prints_each_note_once_… |
+| no way to try it on one's own docs | c/test_sandbox.py, c/test_installed_sandbox.py, c/test_demo.py (--workdir names `syncd sandbox`) |
+| protected branches (pull-request write-back) | none: not built yet |
+| docs | c/test_docs_text.py, c/test_reference.py, c/test_tutorial.py, c/test_sandbox.py: test_demo_help_names_all_three_trackers; figures written by their command: none at CLI level |
+"""
 
 from __future__ import annotations
 
@@ -182,3 +198,61 @@ def test_status_is_sorted_with_action_owner_due_and_last_error(world):
     rollback = next(r for r in rows if "flag rollback" in r)
     assert "@lee" in rollback and "FAILING" in rollback and "HTTP 400" in rollback
     assert "Gate config changes" in out and "@sri" in out and "2026-06-12" in out
+
+
+def test_plain_sync_prints_each_note_once_and_the_log_does_not_repeat_it(world):
+    (world.docs / "2026-06-20-search.md").write_text(DANA_DOC)
+    (world.docs / "bad-utf8.md").write_bytes(b"# Bad bytes\n\nfine\n\xff\xfe not UTF-8\n")
+    world.configure(log_level="info")
+    proc = world.console("sync", "--once", "--config", str(world.config))
+    assert proc.returncode == 0, proc.stderr
+    both = proc.stdout + proc.stderr  # what a CronJob's log collects
+    assert both.count("unmapped owner") == 1, both
+    assert both.count("bad-utf8.md") == 1, both
+    assert "bad-utf8.md:4" in proc.stdout and "2026-06-20-search.md:6" in proc.stdout
+    # --format json: the document is for a program; the log line is the people's record
+    code, out, err = world.cli("sync", "--once", "--config", str(world.config), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["problems"][0]["path"] == "bad-utf8.md"
+    assert '"doc problem"' in err
+
+
+def test_digest_preview_creates_nothing_but_its_output(world, tmp_path):
+    assert not world.state.exists()
+    before = sorted(p for p in world.config.parent.rglob("*"))
+    preview = tmp_path / "out" / "digest.html"
+    preview.parent.mkdir()
+    proc = world.console(
+        "digest", "--preview", str(preview), "--config", str(world.config), "--as-of", "2026-07-05"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert preview.exists()
+    assert not world.state.exists(), "a preview must not create the state file"
+    assert sorted(p for p in world.config.parent.rglob("*")) == before
+    assert sorted(p.name for p in preview.parent.iterdir())[0].endswith(".html")
+
+
+def test_wrong_github_token_exits_1_naming_tracker_and_fix_without_the_token(world):
+    world.configure(github={"token": "ghp_wrongTokenQ7x2"})
+    code, out, err = world.cli("plan", "--config", str(world.config))
+    assert code == 1, out + err
+    failure = next(line for line in out.splitlines() if line.startswith("  github:"))
+    assert "token was rejected" in failure
+    assert "SYNCD_TRACKERS__GITHUB__TOKEN" in out and "token_file" in out
+    assert "ghp_wrongTokenQ7x2" not in out + err and "Traceback" not in out + err
+    assert not any(line.startswith("  jira:") for line in out.splitlines())  # jira is fine
+
+
+def test_read_timeout_exits_2_naming_host_port_and_time_waited(world):
+    # the emulator answers later than the connector waits (its `latency` option); the
+    # listing is retried with backoff, then given up: a later run retries (exit 2)
+    world.configure(jira={"timeout": 0.3})
+    world.jira.latency = 1.5
+    code, out, err = world.cli("plan", "--config", str(world.config))
+    world.jira.latency = 0.0
+    assert code == 2, out + err
+    failure = next(line for line in out.splitlines() if line.startswith("  jira:"))
+    port = world.jira.url.rsplit(":", 1)[1]
+    assert f"127.0.0.1:{port} sent no answer within 0.3 s" in failure, failure
+    assert "gave up after retrying for" in failure
+    assert "Traceback" not in out + err and "Timeout" not in out

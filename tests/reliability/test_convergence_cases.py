@@ -130,11 +130,6 @@ REFUSALS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 1: after the refused push, the next run exits 0, sends nothing and "
-    "`syncd status` shows no error (snapshot advanced to the intended state)",
-)
 @pytest.mark.parametrize("kind", sorted(REFUSALS))
 def test_case1_refused_push_fails_every_run_until_it_lands(world: World, kind: str) -> None:
     first_sync(world)
@@ -177,11 +172,6 @@ def push_conflicting_edit_on_first_search(world: World, rel: str, old: str, new:
     world.jira.dispatch = dispatch  # type: ignore[method-assign]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 2: a dropped commit loses the status writes of every doc in it, and "
-    "beyond the cursor overlap the closed tickets are never re-read: docs stay Open",
-)
 def test_case2_status_write_dropped_by_a_conflicting_push_is_written_later(
     tmp_path: Path,
 ) -> None:
@@ -222,11 +212,6 @@ HUMAN_FIXES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 3: the pending intent is resolved under the old marker after orphan "
-    "adoption ran, so the fixed row gets a second ticket",
-)
 @pytest.mark.parametrize("fix", sorted(HUMAN_FIXES))
 def test_case3_ambiguous_create_then_human_fix_gives_one_ticket_linked(
     world: World, fix: str
@@ -246,11 +231,6 @@ def test_case3_ambiguous_create_then_human_fix_gives_one_ticket_linked(
 
 
 # ---------------------------------------------------------------------------- case 4
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 4: the listing filters on the shared label and keyed tickets are not "
-    "re-read; `syncd sync --full` (What to build 3) does not exist yet",
-)
 @pytest.mark.parametrize("tracker", ["github", "jira"])
 def test_case4_removed_label_then_close_reaches_the_doc(world: World, tracker: str) -> None:
     first_sync(world)
