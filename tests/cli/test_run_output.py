@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_sync import TOKENS, make_world
+from tests.helpers_sync import TOKENS, git, make_world
 
 
 @pytest.fixture(autouse=True)
@@ -203,6 +203,9 @@ def test_status_is_sorted_with_action_owner_due_and_last_error(world):
 def test_plain_sync_prints_each_note_once_and_the_log_does_not_repeat_it(world):
     (world.docs / "2026-06-20-search.md").write_text(DANA_DOC)
     (world.docs / "bad-utf8.md").write_bytes(b"# Bad bytes\n\nfine\n\xff\xfe not UTF-8\n")
+    # committed by their author: the tool never commits a doc with uncommitted changes
+    git(world.repo, "add", "-A")
+    git(world.repo, "commit", "-q", "-m", "new postmortems")
     world.configure(log_level="info")
     proc = world.console("sync", "--once", "--config", str(world.config))
     assert proc.returncode == 0, proc.stderr
