@@ -33,6 +33,7 @@ LABELS = {
     "no-tracker": "no tracker for doc",
     "closed-without-ticket": "closed without a ticket",
     "error": "failed item",
+    "dead-ref": "dead ticket reference",
     "write-failed": "doc write failed",
     "push": "git push failed",
     "git": "git",
@@ -48,6 +49,7 @@ HINTS = {
     "removed-from-doc": "nothing to do if intended; the ticket is left as it is",
     "no-tracker": "add a [[routing.rules]] entry or routing.default",
     "error": "retried on the next run",
+    "dead-ref": "put the right key in the doc's ticket cell, or empty the cell to get a new ticket",
     "write-failed": "retried on the next run",
     "push": "retried on the next run",
     "create-limit": "the next run continues",
@@ -55,6 +57,9 @@ HINTS = {
     "stopped": "the next run continues",
     "problem": "fix the line in the doc (see `syncd parse --explain`)",
 }
+
+
+ITEM_FAILURES = frozenset({"error", "dead-ref"})  # note kinds that mean "this item failed"
 
 
 @dataclass(frozen=True)
@@ -288,12 +293,15 @@ def render_sync(result: RunResult, settings: Settings, failures: Sequence[Tracke
         for n in result.notes.as_dicts()
         if n.get("kind") == "error" and n.get("path") and n.get("line")
     }
-    rows = table(item_rows(result, settings, done=True, failed=failed))
-    # a failed item's error is on its row already
+    item_table = item_rows(result, settings, done=True, failed=failed)
+    rows = table(item_table)
+    # a failed item's error is on its row already; one with no row (a dead reference is
+    # never planned) keeps its note
+    on_rows = {row.where for row in item_table}
     notes = [
         n
         for n in result.notes.as_dicts()
-        if not (n.get("kind") == "error" and (n.get("path"), n.get("line")) in failed)
+        if not (n.get("kind") == "error" and f"{n.get('path')}:{n.get('line')}" in on_rows)
     ]
     lines = _sections(notes + _problems_as_notes(result), failures, rows)
     commit = f", commit {result.commit[:12]}" if result.commit else ""
@@ -321,7 +329,7 @@ def render_status(
     failed = {
         (str(n["path"]), int(n["line"])): str(n["message"])
         for n in notes
-        if n.get("kind") == "error" and n.get("path") and n.get("line")
+        if n.get("kind") in ITEM_FAILURES and n.get("path") and n.get("line")
     }
     shown: set[tuple[str, int]] = set()
     rows = []
@@ -353,7 +361,7 @@ def render_status(
     if rest:
         lines.append("notes from the last sync (shown until resolved):")
         lines += render_notes(rest)
-    failing = len(shown) + sum(1 for n in rest if n.get("kind") == "error")
+    failing = len(shown) + sum(1 for n in rest if n.get("kind") in ITEM_FAILURES)
     lines.append(
         f"status: {len(records)} items, {failing} failing, {pending} pending creates,"
         f" {conflicts} conflicts; last sync {last_run}"

@@ -79,6 +79,7 @@ from syncd.sync.steps import (
     keys_to_fetch,
     note_learned_keys,
     record_text,
+    released,
 )
 from syncd.sync.writeback import WriteBack
 
@@ -348,6 +349,10 @@ class Engine:
                 self._report_waiting(item, record, result)
                 continue
             key = item.key or (record.ticket_key if record else None)
+            if key and key in fetched.tickets.missing and released(item, record, key):
+                # the human cleared the dead key from the doc: a new ticket (the old one
+                # is confirmed gone, so this cannot duplicate it)
+                key, record = None, None
             ticket = fetched.tickets.get(key) if key else fetched.by_marker.get(item.item_id)
             fresh = ticket is not None
             if key and key in fetched.tickets.missing:
@@ -407,9 +412,14 @@ class Engine:
         """A row naming (or synced with) a ticket the tracker says does not exist."""
         if key in fetched.tickets.missing:
             message = f"ticket {key} does not exist in {item.tracker} (deleted, or never was)"
+            result.errors += 1
+            result.notes.append(
+                RunNote(NoteKind.DEAD_REF, message, path=item.loaded.rel, line=item.item.line)
+            )
+            log.warning("dead reference", path=item.loaded.rel, line=item.item.line, key=key)
         else:
             message = f"ticket {key} could not be read from {item.tracker}"
-        self._fail(item, message, result)
+            self._fail(item, message, result)
         failure = Failure(OutcomeKind.REFUSED, message)  # re-read every run: costs a read
         self._failed[item.item_id] = self._failed_record(item, record, key, failure)
 

@@ -17,7 +17,8 @@ from typing import Any, SupportsIndex
 
 class NoteKind(StrEnum):
     # something not done: the run exits 2 until it is
-    ERROR = "error"  # an item's write failed or its ticket is gone; its record is due
+    ERROR = "error"  # an item's write failed; its record is due
+    DEAD_REF = "dead-ref"  # a row names (or was synced with) a ticket that does not exist
     RETRY_LATER = "retry-later"  # a failing item waiting out its backoff
     LISTING_FAILED = "listing-failed"  # a tracker could not be read: its items wait
     WRITE_FAILED = "write-failed"  # a doc could not be written
@@ -41,6 +42,7 @@ class NoteKind(StrEnum):
 _FAILURES = frozenset(
     {
         NoteKind.ERROR,
+        NoteKind.DEAD_REF,
         NoteKind.RETRY_LATER,
         NoteKind.LISTING_FAILED,
         NoteKind.WRITE_FAILED,

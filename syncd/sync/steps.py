@@ -145,6 +145,12 @@ def keys_to_fetch(
     return keys
 
 
+def released(item: DocItem, record: ItemRecord | None, dead_key: str) -> bool:
+    """Whether a human let go of a dead ticket: the doc's cell is empty, and the key
+    was only in our record. A row that still names the key keeps being reported."""
+    return item.key is None and record is not None and record.ticket_key == dead_key
+
+
 def adopted_by_marker(item: DocItem, tickets: Mapping[str, Ticket]) -> DocItem:
     """A row naming a ticket we created, with no record of it (state lost): ours again."""
     if item.key is None or item.ident.managed:

@@ -284,7 +284,21 @@ def test_deleted_ticket_is_reported_every_run_and_not_recreated(rig: Rig) -> Non
     assert rig.jira.issue_count() == 0
     again = rig.run()  # not a full run: the item is due, so it is read by key again
     assert again.errors >= 1 and f"{key} does not exist" in messages(again)
+    assert "dead-ref" in kinds(again)
     assert rig.jira.issue_count() == 0
+
+
+def test_deleted_tickets_key_emptied_in_the_doc_gets_the_row_a_new_ticket(rig: Rig) -> None:
+    key = synced(rig)
+    rig.jira.human_delete(key)
+    assert rig.run(full=True).errors >= 1
+    assert key in rig.doc.read_text(), "the tool never removes a key it cannot read"
+    rig.edit(f" {key} ", " ")  # the human lets the dead ticket go
+    fixed = rig.run()
+    assert fixed.errors == 0 and fixed.created == 1, fixed.notes
+    (fresh,) = rig.jira.keys()
+    assert fresh != key and fresh in rig.doc.read_text()
+    assert rig.record().ticket_key == fresh and not rig.record().failing
 
 
 # -- intents before identity -----------------------------------------------------------
