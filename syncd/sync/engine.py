@@ -470,6 +470,11 @@ class Engine:
         by_tracker: dict[str, list[DocItem]] = defaultdict(list)
         for item in items:
             by_tracker[item.tracker].append(item)
+        if only is None:
+            # a tracker whose rows are all gone still has intents to resolve (a kill
+            # right after a create) and removed items to report
+            for tracker in self._trackers_with_state():
+                by_tracker.setdefault(tracker, [])
         doc_edits: dict[str, dict[str, Edit]] = defaultdict(dict)
         applied: list[Applied] = []
         pending_records: dict[str, ItemRecord] = {}
@@ -527,6 +532,11 @@ class Engine:
                 result.summary(),
             )
         return result
+
+    def _trackers_with_state(self) -> list[str]:
+        known = {r.tracker for r in self._records.values()}
+        known |= {i.tracker for i in self.state.pending_intents()}
+        return sorted(t for t in known if t in self.connectors)
 
     def _full_reconcile_due(self, tracker: str) -> bool:
         last = self.state.meta_get(FULL_RECONCILE + tracker)

@@ -21,8 +21,8 @@ not slept, so faults cost no wall time.
 
 `SYNCD_MACHINE_EXAMPLES` sets the number of examples (default 200; `make soak`: 5000);
 `SYNCD_MACHINE_SHRINK=1` shrinks a counterexample (minutes); `SYNCD_MACHINE_SKIP` leaves
-rules out. The minimal counterexamples found on today's engine are replayed as plain
-tests at the end (strict xfails: they must pass once the engine fix lands).
+rules out. The minimal counterexamples hypothesis found on earlier engines are replayed
+as plain tests at the end.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -52,7 +51,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-import syncd.sync.engine as engine_module
+import syncd.sync.writeback as writeback_module
 from connectors.registry import connector_class
 from connectors.testing.emulation import Fault
 from connectors.testing.jira import JiraEmulator
@@ -122,14 +121,14 @@ class KillSwitch:
 @contextlib.contextmanager
 def write_points(switch: KillSwitch) -> Iterator[None]:
     """Route the engine's doc write, commit and push through the kill switch."""
-    saved = (engine_module.write_atomic, gitops.commit, gitops.push)
-    engine_module.write_atomic = switch.wrap(saved[0])
+    saved = (writeback_module.write_atomic, gitops.commit, gitops.push)
+    writeback_module.write_atomic = switch.wrap(saved[0])
     gitops.commit = switch.wrap(saved[1])
     gitops.push = switch.wrap(saved[2])
     try:
         yield
     finally:
-        engine_module.write_atomic, gitops.commit, gitops.push = saved
+        writeback_module.write_atomic, gitops.commit, gitops.push = saved
 
 
 def render(rows: list[dict[str, str]]) -> str:
@@ -534,35 +533,17 @@ class ConvergenceMachine(SyncMachine):
     check_convergence = True
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="#12: no-duplicate does not hold today: a row naming its deleted ticket gets it "
-    "re-created, and a kill before the key is stored makes a second one with the same "
-    "marker (replayed below); some runs of the 200 examples reach it",
-)
 def test_sync_machine_never_duplicates_a_marker_nor_changes_human_text() -> None:
-    """Remove the marker with the engine fix: then this must hold for every example."""
     SafetyMachine.TestCase.settings = machine_settings(EXAMPLES)
     SafetyMachine.TestCase().runTest()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="#12 on today's engine: an intent left by a kill after a create is never resolved "
-    "once its row is deleted; dead keys go unreported (case 5); replays below",
-)
 def test_sync_machine_converges_without_duplicate_items() -> None:
     ConvergenceMachine.TestCase.settings = machine_settings(EXAMPLES)
     ConvergenceMachine.TestCase().runTest()
 
 
 # ------------------------------------------------------------------------------ replays
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12 case 5 + kill: the row names its deleted ticket; a run without a cursor "
-    "re-creates it (never written into the doc), is killed before storing the key, and "
-    "the next run creates a second ticket with the same marker",
-)
 def test_counterexample_deleted_ticket_then_kill_gives_one_marker_two_tickets() -> None:
     """Shrunk by hypothesis from `test_sync_machine_never_duplicates_a_marker_…`."""
     machine = SafetyMachine()
@@ -581,11 +562,6 @@ def test_counterexample_deleted_ticket_then_kill_gives_one_marker_two_tickets() 
         machine.teardown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#12: killed right after a create (before its key is stored), then the row is "
-    "deleted: the pending intent is never resolved and the ticket stays unlinked, exit 0",
-)
 def test_counterexample_kill_after_create_then_row_deleted_leaves_the_intent() -> None:
     """Shrunk from `test_sync_machine_converges_without_duplicate_items` (SKIP=tracker_deletes)."""
     machine = ConvergenceMachine()
