@@ -63,7 +63,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("reliability counts")
     for line in lines:
         terminalreporter.write_line(line)
-    if written := report.write_guarantees():
+    failed = len(terminalreporter.stats.get("failed", [])) + len(
+        terminalreporter.stats.get("error", [])
+    )
+    if written := report.write_guarantees(failed=failed):
         terminalreporter.write_line(f"reliability guarantees written to {written}")
     cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
     if cache is not None:

@@ -49,13 +49,16 @@ GUARANTEES_FILE = Path(__file__).resolve().parents[2] / "build" / "reliability" 
 MACHINE, CASES = "sync-machine", "convergence-cases"
 
 
-def guarantees() -> dict[str, Any] | None:
-    """The convergence figures of this run, or None when neither suite ran."""
+def guarantees(failed: int = 0) -> dict[str, Any] | None:
+    """The convergence figures of this run, or None when neither suite ran. `failed`:
+    the session's failed tests (a counterexample fails its test), so a figure from a
+    red run can never pass for a green one."""
     machine, cases = STATS.get(MACHINE), STATS.get(CASES)
     if not machine and not cases:
         return None
     machine, cases = machine or {}, cases or {}
     return {
+        "failed_tests": failed,
         "model_based": {
             "examples": machine.get("examples", 0),
             "engine_runs": machine.get("runs", 0),
@@ -70,8 +73,8 @@ def guarantees() -> dict[str, Any] | None:
     }
 
 
-def write_guarantees(path: Path | None = None) -> Path | None:
-    figures = guarantees()
+def write_guarantees(path: Path | None = None, *, failed: int = 0) -> Path | None:
+    figures = guarantees(failed)
     if figures is None:
         return None
     target = path or Path(os.environ.get("SYNCD_GUARANTEES_FILE") or GUARANTEES_FILE)
