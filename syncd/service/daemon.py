@@ -28,7 +28,7 @@ import structlog
 
 from connectors.base import Connector, WebhookRejected
 from syncd.common.exits import EXIT_OK, EXIT_RETRY
-from syncd.config import Settings
+from syncd.config import ConfigError, Settings
 from syncd.service.cron import Cron
 from syncd.service.debounce import Debouncer
 from syncd.service.metrics import Metrics
@@ -307,6 +307,10 @@ class Worker:
             self._failing(f"{type(exc).__name__}: {exc}")
             self.metrics.observe_run(kind, "failed", duration, None, self.now())
             log.error("run failed", kind=kind, error=exc, duration_s=round(duration, 3))
+            if self.once and isinstance(exc, ConfigError):
+                # a detached HEAD, a missing branch: no later run heals it, so `run --once`
+                # exits 1 with the message `syncd.cli.main` prints for every ConfigError
+                raise
             return None
         finally:
             structlog.contextvars.unbind_contextvars("run")

@@ -371,12 +371,16 @@ def test_case8_rejected_push_prints_the_reason_every_run_until_pushed(world: Wor
     covered("8")  # counted only when every assertion held
 
 
-def test_case8_detached_head_is_a_configuration_error(world: World) -> None:
+@pytest.mark.parametrize("command", [("sync", "--once"), ("run", "--once")])
+def test_case8_detached_head_is_a_configuration_error(
+    world: World, command: tuple[str, ...]
+) -> None:
+    """`run --once` (the CronJob's command) exits 1 too: no later run heals it."""
     first_sync(world)
     git(world.tool, "checkout", "-q", "--detach")
     head = git(world.tool, "rev-parse", "HEAD").strip()
     world.jira.human_set_status(key_of(world, JIRA_REL, 0), Status.DONE)
-    run = world.sync()
+    run = world.syncd(*command)
     assert run.code == 1, f"a detached HEAD must be exit 1:\n{run}"
     assert re.search(r"detached", run.text, re.I), f"no clear message:\n{run}"
     assert git(world.tool, "rev-parse", "HEAD").strip() == head, "committed on a detached HEAD"
