@@ -14,6 +14,7 @@ Field ownership (README "Field ownership"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from connectors.base import FieldChanges, Ticket, TicketDraft
 from syncd.model import ActionItem, Status
 from syncd.sync.notes import NoteKind
+from syncd.sync.snapshots import DocSnapshot, TicketSnapshot
 
 Winner = Literal["tracker", "doc"]
 FIELDS = ("title", "assignee", "due", "priority")
@@ -41,7 +43,7 @@ class DocSide:
     def of(cls, item: ActionItem) -> DocSide:
         return cls(item.action, item.owner, item.due, item.priority, item.status)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> DocSnapshot:
         return {
             "action": self.action,
             "owner": self.owner,
@@ -51,7 +53,7 @@ class DocSide:
         }
 
 
-def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
+def ticket_snapshot(ticket: Ticket) -> TicketSnapshot:
     return {
         "url": ticket.url,
         "title": ticket.title,
@@ -69,11 +71,11 @@ def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
 class Base:
     """The last-synced pair of snapshots both sides are compared against."""
 
-    doc: dict[str, Any]
-    ticket: dict[str, Any]
+    doc: DocSnapshot
+    ticket: TicketSnapshot
 
 
-def stored_base(doc: dict[str, Any], ticket: dict[str, Any]) -> Base | None:
+def stored_base(doc: DocSnapshot, ticket: TicketSnapshot) -> Base | None:
     """The base a state record holds: None until both halves were snapshotted (a record
     that only got its key - a create the run did not finish - has no history)."""
     return Base(doc, ticket) if doc and ticket else None
@@ -92,24 +94,22 @@ def starting_base(stored: Base | None, doc: DocSide, learned: Ticket | None) -> 
     return Base({**snapshot, "status": learned.status.value}, ticket_snapshot(learned))
 
 
-def ticket_from_snapshot(key: str, snapshot: dict[str, Any], marker: str | None) -> Ticket:
+def ticket_from_snapshot(key: str, snapshot: TicketSnapshot, marker: str | None) -> Ticket:
     """The ticket as last synced, for an item the listing did not mention (unchanged)."""
+    due, updated = snapshot.get("due"), snapshot.get("updated")
+    completed = snapshot.get("completed_at")
     return Ticket(
         key=key,
-        url=snapshot.get("url", ""),
+        url=snapshot.get("url") or "",
         title=snapshot.get("title", ""),
         assignee=snapshot.get("assignee"),
-        due=date.fromisoformat(snapshot["due"]) if snapshot.get("due") else None,
+        due=date.fromisoformat(due) if due else None,
         priority=snapshot.get("priority"),
         status=Status(snapshot.get("status", "open")),
         labels=(),
-        updated=datetime.fromisoformat(snapshot["updated"])
-        if snapshot.get("updated")
-        else datetime.min.replace(tzinfo=UTC),
+        updated=datetime.fromisoformat(updated) if updated else datetime.min.replace(tzinfo=UTC),
         marker=marker,
-        completed_at=datetime.fromisoformat(snapshot["completed_at"])
-        if snapshot.get("completed_at")
-        else None,
+        completed_at=datetime.fromisoformat(completed) if completed else None,
     )
 
 
@@ -122,8 +122,8 @@ class PlanInput:
     doc_ticket: str | None  # the key the doc's Ticket cell names (already resolved)
     assignee: str | None  # tracker identity of the doc owner (None: unmapped or no owner)
     draft: TicketDraft | None  # what to create if no ticket exists
-    base_doc: dict[str, Any] | None  # last-synced snapshots (None: never synced)
-    base_ticket: dict[str, Any] | None
+    base_doc: DocSnapshot | None  # last-synced snapshots (None: never synced)
+    base_ticket: TicketSnapshot | None
     ticket: Ticket | None  # current ticket (fresh, or the snapshot's view when unchanged)
     managed: bool = True  # created by us (carries the marker): doc-owned fields are pushed
 
@@ -193,7 +193,7 @@ Action = Create | UpdateFields | SetStatus | WriteTicket | WriteStatus | RecordC
 class ItemPlan:
     item_id: str
     actions: tuple[Action, ...] = field(default=())
-    doc: dict[str, Any] = field(default_factory=dict)  # the doc side planned from
+    doc: DocSnapshot = field(default_factory=lambda: DocSnapshot())  # the doc side planned from
     base: Base | None = None  # the base planned against
 
     @property
@@ -262,7 +262,7 @@ _DOC_KEY = {"title": "action", "assignee": "owner", "due": "due", "priority": "p
 
 def _field_actions(inp: PlanInput, ticket: Ticket, winner: Winner) -> list[Action]:
     desired, current = _desired(inp), _current(ticket)
-    snapshot = inp.doc.snapshot()
+    snapshot: Mapping[str, Any] = inp.doc.snapshot()  # looked up by field name below
     push: dict[str, Any] = {}
     actions: list[Action] = []
     for name in FIELDS:
@@ -342,7 +342,7 @@ FAILED = frozenset({OutcomeKind.REFUSED, OutcomeKind.AMBIGUOUS, OutcomeKind.DOC_
 class Outcome:
     kind: OutcomeKind
     ticket: Ticket | None = None  # the ticket as last observed (returned by its last write)
-    doc_written: dict[str, Any] | None = None  # the doc side as the file reads after our edit
+    doc_written: DocSnapshot | None = None  # the doc side as the file reads after our edit
     created: bool = False  # the ticket was created from the doc in this run
 
 
@@ -356,7 +356,7 @@ def next_base(plan: ItemPlan, outcome: Outcome) -> Base | None:
     """
     if outcome.kind in FAILED or outcome.ticket is None:
         return plan.base
-    doc = dict(plan.doc)
+    doc = plan.doc.copy()
     if outcome.created:
         # Created from the doc just now: the ticket's status is the agreed base, so a
         # status the tracker did not take (a failed initial transition) reads as a doc

@@ -27,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from syncd.sync.snapshots import DocSnapshot, TicketSnapshot
+
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 10_000
 RUN_LOG_KEEP = 5_000  # newest runs kept; the latest success is always kept as well
@@ -51,8 +53,8 @@ class ItemRecord:
     tracker: str
     doc_path: str
     ticket_key: str | None = None
-    doc: dict[str, Any] = field(default_factory=dict)  # action, owner, due, priority, status
-    ticket: dict[str, Any] = field(default_factory=dict)  # title, assignee, due, priority, …
+    doc: DocSnapshot = field(default_factory=lambda: DocSnapshot())
+    ticket: TicketSnapshot = field(default_factory=lambda: TicketSnapshot())
     synced_at: datetime | None = None
     error: str | None = None  # the last failure; set while the item is due (not converged)
     attempts: int = 0  # failed attempts in a row, across runs (backoff, `syncd status`)

@@ -16,6 +16,7 @@ from connectors.base import AmbiguousWrite, RateLimited, Ticket, TicketsByKey, T
 from syncd.sync.identity import ItemId
 from syncd.sync.planner import Base, ItemPlan, Outcome, OutcomeKind, ticket_from_snapshot
 from syncd.sync.run import DocItem
+from syncd.sync.snapshots import DocSnapshot
 from syncd.sync.state import Intent, ItemRecord
 
 
@@ -74,7 +75,7 @@ class Applied:
     failure: Failure | None = None
     created: bool = False
 
-    def outcome(self, doc_written: dict[str, Any] | None) -> Outcome:
+    def outcome(self, doc_written: DocSnapshot | None) -> Outcome:
         if self.failure is not None:
             return Outcome(self.failure.kind, self.current, doc_written, self.created)
         kind = OutcomeKind.APPLIED

@@ -13,7 +13,6 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from syncd.config import Settings
 from syncd.documents.parser import parse_file, parse_text
@@ -24,6 +23,7 @@ from syncd.sync.lease import holder_is_dead
 from syncd.sync.planner import DocSide
 from syncd.sync.prmode import PullRequestMode
 from syncd.sync.run import LoadedDoc, RunObserver, RunResult, SilentObserver
+from syncd.sync.snapshots import DocSnapshot
 from syncd.sync.state import ItemRecord, StateStore
 
 GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
@@ -378,7 +378,7 @@ class WriteBack:
             self.state.meta_set(GIT_HOLDER, "")
 
 
-def _with_doc(record: ItemRecord, snapshot: dict[str, Any]) -> ItemRecord:
+def _with_doc(record: ItemRecord, snapshot: DocSnapshot) -> ItemRecord:
     return ItemRecord(
         record.item_id,
         record.tracker,
