@@ -24,14 +24,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check syncd connectors tests bench
 	$(BIN)/ruff format --check syncd connectors tests bench
 
-# Speed and request-budget figures beside their targets (not a test). BENCH_ARGS=--quick for a smoke run.
+# Speed and request-budget figures beside their targets (not a test); a full run also
+# rewrites the results in bench/README.md. BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --readme bench/README.md $(BENCH_ARGS)
 
-# The model-based sync test (issue #12) at >= 5,000 examples (`make test` runs 200).
+# The model-based sync test at >= 5,000 examples per machine (`make test` runs 200), and
+# the end-to-end convergence cases.
 SOAK_EXAMPLES ?= 5000
+# Then the README's Guarantees figures are rewritten from that run (refused if it failed).
 soak: $(STAMP)
-	SYNCD_MACHINE_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest -q tests/reliability/test_sync_machine.py
+	SYNCD_MACHINE_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest -q \
+		tests/reliability/test_sync_machine.py tests/reliability/test_convergence_cases.py
+	$(BIN)/python -m bench.guarantees_docs --from build/reliability/guarantees.json
 
 demo: $(STAMP)
 	$(BIN)/syncd demo

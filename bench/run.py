@@ -41,7 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from bench import archive as archive_bench
 from bench import parser_accuracy
 from bench import similarity as similarity_bench
 from bench.corpus import OWNERS, Corpus, generate, owner_identities
+from bench.similarity_docs import replace_block
 from connectors.registry import build
 from connectors.testing.github import GitHubEmulator
 from connectors.testing.jira import JiraEmulator
@@ -362,6 +363,7 @@ class Options:
     github_items: int
     github_probe: float
     verbose: bool
+    readme: Path | None = None
 
 
 class Bench:
@@ -1044,6 +1046,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, bool]:
         "off with --quick)",
     )
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        help="write the results into this file's generated block (a full run only)",
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="syncd-bench-"))
     default_probe = 0.0 if args.quick else 76.0
@@ -1059,6 +1066,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, bool]:
         github_items=args.github_items,
         github_probe=args.github_probe if args.github_probe is not None else default_probe,
         verbose=args.verbose,
+        readme=args.readme,
     )
     return opts, args.workdir is not None
 
@@ -1103,11 +1111,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `search` latency: 10,000 documents (about a minute, most of it the first index
     # build); --quick times 1,000, which shows the figures but does not judge them
     similar = similarity_bench.report()
-    print("\nIncident similarity (issue 16):\n" + similar.text)
+    print("\nIncident similarity:\n" + similar.text)
     lookups = archive_bench.measure(1_000 if opts.quick else archive_bench.TARGET_DOCS)
-    print("\nArchive lookups (issue 16):\n" + "\n".join(lookups.lines))
+    print("\nArchive lookups:\n" + "\n".join(lookups.lines))
     ok = accuracy.meets_targets() and similar.ok and lookups.ok
+    if opts.readme is not None:
+        extra = [parser_accuracy.render(accuracy), similar.text, "\n".join(lookups.lines)]
+        write_readme(opts, markdown(results, opts), extra)
     return 1 if failed or not ok else 0
+
+
+def write_readme(opts: Options, tables: str, texts: Sequence[str]) -> None:
+    """The figures of this run in bench/README.md, so no one copies them by hand."""
+    if opts.quick:
+        print(f"\n{opts.readme}: not written (a --quick run has no 10k tier)")
+        return
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    body = (
+        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d} ({os.cpu_count()} CPUs,"
+        f" Python {platform.python_version()}, load average {load} at the end; medians of"
+        f" {opts.repeat} runs, {opts.latency * 1000:.0f} ms per request):\n\n"
+        + tables
+        + "\n```\n"
+        + "\n\n".join(t.rstrip() for t in texts)
+        + "\n```"
+    )
+    text = opts.readme.read_text(encoding="utf-8")
+    opts.readme.write_text(replace_block(text, "results", body), encoding="utf-8")
+    print(f"\n{opts.readme}: results regenerated")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,13 @@ def current(text: str, name: str) -> str | None:
     return found.group(2) if found else None
 
 
+def replace_block(text: str, name: str, body: str) -> str:
+    """`text` with the generated block NAME holding `body` (which must exist)."""
+    if _pattern(name).search(text) is None:
+        raise SystemExit(f"no <!-- BEGIN generated:{name} --> block to write")
+    return _pattern(name).sub(_between(body), text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.similarity_docs", description=__doc__)
     parser.add_argument("--latency", action="store_true")
