@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         FIGURES.parent.mkdir(parents=True, exist_ok=True)
         FIGURES.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", "utf-8")
+    if not FIGURES.exists():
+        print(f"{FIGURES}: no figures yet: run make soak", file=sys.stderr)
+        return 1
     figures = json.loads(FIGURES.read_text(encoding="utf-8"))
     text = README.read_text(encoding="utf-8")
     block = render(figures)
