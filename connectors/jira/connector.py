@@ -226,6 +226,11 @@ class JiraRequestError(TrackerError):
         self.body = body  # the parsed JSON error reply, e.g. a bulk create's element errors
 
 
+class RetriedStepRefused(JiraRequestError):
+    """A transition refused on a retry: the try before may have moved the issue (a 5xx
+    or a lost answer after Jira applied it), so where it stands must be read again."""
+
+
 @dataclass(frozen=True)
 class _Move:
     """One step that worked from a workflow spot towards a target status."""
@@ -749,7 +754,8 @@ class JiraConnector:
         that worked is cached per (workflow, status, target), so the next issue in the
         same spot walks the same chain with POSTs only; a cached step Jira refuses
         (400/409: the workflow was edited) is forgotten, the issue read again, and the
-        walk goes on from where it really stands.
+        walk goes on from where it really stands. So does a fresh step refused after the
+        issue moved: a POST retried after a 5xx whose first try Jira had applied.
         """
         status_id, status_name, category = where
         start = status_name  # the status the walk started from, for the error
@@ -758,25 +764,8 @@ class JiraConnector:
         for _step in range(MAX_CHAIN):
             spot = (workflow, status_id, target.value) if workflow and status_id else None
             move = self._cached_move(spot) if spot is not None else None
-            if move is not None and spot is not None:
-                try:
-                    self._post_move(key, move)
-                except JiraRequestError as exc:
-                    if exc.status not in STALE_TRANSITION:
-                        raise
-                    self._moves.pop(spot, None)
-                    log.info("cached transition refused on %s; looking it up again", key)
-                    if status_id == _INITIAL:
-                        # A just-created issue in an unexpected workflow: read where it
-                        # stands (the steps after this are then keyed by real ids).
-                        raw = self._read_raw(key)
-                        ticket = self._ticket(raw)
-                        if ticket.status is target:
-                            return ticket
-                        status_id, status_name, category = _where(raw.get("fields") or {})
-                        visited.add(status_id)
-                    continue
-            else:
+            cached = move is not None
+            if move is None:
                 usable = self._transitions(key)
                 seen.append(f"{status_name}: {_describe(usable)}")
                 move = self._next_move(usable, target, category, visited)
@@ -788,9 +777,31 @@ class JiraConnector:
                         "in done_transition / wont_do_transition",
                         reached=self._status_of_category(category, status_name),
                     )
+            try:
                 self._post_move(key, move)
-                if spot is not None:
-                    self._moves[spot] = move
+            except JiraRequestError as exc:
+                if exc.status not in STALE_TRANSITION:
+                    raise
+                if cached and spot is not None:
+                    self._moves.pop(spot, None)
+                    log.info("cached transition refused on %s; looking it up again", key)
+                # Where the issue stands is known unless the POST was retried (a 5xx
+                # after Jira applied the first try) or it was just created in a
+                # workflow other than the cached one: then read it, and walk on.
+                retried = isinstance(exc, RetriedStepRefused)
+                if not retried and not (cached and status_id == _INITIAL):
+                    if not cached:
+                        raise  # refused for where it stands: real (e.g. a required field)
+                    continue  # the cached step went stale: look the transitions up again
+                raw = self._read_raw(key)
+                ticket = self._ticket(raw)
+                if ticket.status is target:
+                    return ticket
+                status_id, status_name, category = _where(raw.get("fields") or {})
+                visited.add(status_id)
+                continue
+            if not cached and spot is not None:
+                self._moves[spot] = move
             if move.final:
                 return self._moved(ticket, target)
             status_id, status_name, category = move.to_id, move.to_name, move.to_category
@@ -841,11 +852,22 @@ class JiraConnector:
     def _post_move(self, key: str, move: _Move) -> None:
         client = self._jira()
         fields = dict(move.fields)
-        # A numeric id makes the library POST directly, without another GET /transitions.
-        self._call(
-            "transition",
-            lambda: client.transition_issue(key, move.transition_id, fields=fields),
-        )
+        tries = 0
+
+        def post() -> None:
+            nonlocal tries
+            tries += 1
+            # A numeric id makes the library POST directly, without another GET.
+            client.transition_issue(key, move.transition_id, fields=fields)
+
+        try:
+            self._call("transition", post)
+        except JiraRequestError as exc:
+            if tries > 1 and exc.status in STALE_TRANSITION:
+                raise RetriedStepRefused(
+                    str(exc), retryable=False, status=exc.status, messages=exc.messages
+                ) from None
+            raise
 
     def _cached_move(self, spot: tuple[str, ...]) -> _Move | None:
         move = self._moves.get(spot)

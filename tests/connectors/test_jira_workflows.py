@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from connectors.jira import JiraConfig, JiraConnector
-from connectors.jira.connector import NoTransitionChain
+from connectors.jira.connector import JiraRequestError, NoTransitionChain
 from connectors.testing.conformance import created, draft, fast_sleep
+from connectors.testing.emulation import Fault
 from connectors.testing.jira import NO_DONE_WORKFLOW, STEPPED_WORKFLOW, JiraEmulator, Transition
 from syncd.model import Status
 from tests.connectors.test_jira import calls
@@ -139,3 +140,29 @@ def test_done_transition_override_wins_over_the_first_done_transition(
     stepped.calls.clear()
     connector.set_status(ticket.key, Status.DONE)
     assert transition_names(stepped) == ["Start Progress", "Close as fixed"]
+
+
+def is_transition(method: str, path: str) -> bool:
+    return method == "POST" and path.endswith("/transitions")
+
+
+def test_a_retried_step_the_first_try_applied_walks_on(stepped: JiraEmulator) -> None:
+    """A 502 after Jira applied the step: the client retries the POST, Jira answers 400
+    (the transition is not valid from where the issue now is). Found by the soak: the
+    push failed and waited out a backoff although nothing was wrong."""
+    (ticket,) = created(connect(stepped).create_many([draft(1)]))
+    stepped.faults.add(Fault(502, match=is_transition, after_apply=True, body={"m": "x"}))
+    connector = connect(stepped)  # nothing cached: the walk reads the transitions
+    assert connector.set_status(ticket.key, Status.DONE).status is Status.DONE
+    assert stored(stepped, ticket.key)[0] == "Done"
+    assert [s for m, p, s in stepped.request_log if is_transition(m, p)] == [502, 400, 204]
+
+
+def test_a_refused_step_that_did_not_move_the_issue_is_reported(stepped: JiraEmulator) -> None:
+    (ticket,) = created(connect(stepped).create_many([draft(1)]))
+    body = {"errorMessages": ["Field 'resolution' is required"], "errors": {}}
+    stepped.faults.add(Fault(400, match=is_transition, body=body))
+    with pytest.raises(JiraRequestError, match="resolution' is required") as raised:
+        connect(stepped).set_status(ticket.key, Status.IN_PROGRESS)
+    assert raised.value.status == 400
+    assert stored(stepped, ticket.key)[0] == "To Do"

@@ -589,3 +589,22 @@ def test_counterexample_ticket_deleted_as_faults_stop_is_found_by_the_full_recon
     machine.sync()
     machine.tracker_deletes(pick=0)
     machine.teardown()
+
+
+def test_counterexample_status_push_refused_after_the_tracker_got_there_heals() -> None:
+    """Found by `make soak`: the doc and a human in Jira both moved an item to In
+    Progress while 502s-after-apply were pending; a status push was refused with 400
+    "Transition id '21' is not valid" and then waited out its backoff, so the clean
+    runs after the faults still failed."""
+    machine = ConvergenceMachine()
+    machine.setup(n=1)
+    machine.tracker_moves(pick=0, status=Status.OPEN)
+    machine.fault_502_after_the_server_acted()
+    machine.kill_during_next_run(after=4)
+    machine.fault_502_after_the_server_acted()
+    machine.human_sets_status(pick=9, status=Status.IN_PROGRESS)
+    machine.fault_502_after_the_server_acted()
+    machine.tracker_moves(pick=3, status=Status.IN_PROGRESS)
+    machine.sync()
+    machine.sync()
+    machine.teardown()
