@@ -71,6 +71,8 @@ def test_a_green_run_writes_the_guarantees_block_and_check_sees_it_current(
         lambda f: {k: v for k, v in f.items() if k != "failed_tests"},
         lambda f: {**f, "model_based": {**f["model_based"], "max_clean_runs_to_converge": 3}},
         lambda f: {**f, "model_based": {**f["model_based"], "max_clean_runs_to_converge": None}},
+        lambda f: {**f, "model_based": {**f["model_based"], "examples": 400}},
+        lambda f: {**f, "end_to_end_cases": {**f["end_to_end_cases"], "covered": ["1", "2"]}},
     ],
 )
 def test_a_red_or_slow_run_is_refused_and_nothing_is_written(
