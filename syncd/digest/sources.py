@@ -36,12 +36,13 @@ def load_docs(settings: Settings) -> list[tuple[str, Postmortem]]:
     return docs
 
 
-def load_texts(settings: Settings, docs: list[tuple[str, Postmortem]]) -> dict[str, list[str]]:
-    """Each doc's lines, for the `completed:` dates written beside items."""
+def load_texts(settings: Settings, docs: list[tuple[str, Postmortem]]) -> dict[str, str]:
+    """Each doc's text as it is now (for the `completed:` dates written beside items,
+    and so the history need not parse the same text twice)."""
     out = {}
     for rel, _doc in docs:
         try:
-            out[rel] = (settings.docs.root / rel).read_text(encoding="utf-8").splitlines()
+            out[rel] = (settings.docs.root / rel).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue  # parse_file already reported it; no dates to read
     return out
@@ -56,7 +57,10 @@ def digest_from(
     """The digest from the docs tree (or `docs` already loaded), its git history and the
     state store."""
     docs = load_docs(settings) if docs is None else docs
-    history = read_history(settings.docs.root, [p for p, _ in docs], settings.digest.tz)
+    texts = load_texts(settings, docs)
+    parsed = dict(docs)
+    current = {rel: (text, parsed[rel]) for rel, text in texts.items()}
+    history = read_history(settings.docs.root, list(parsed), settings.digest.tz, current)
     return compute(
         docs,
         state.items(),
@@ -64,5 +68,5 @@ def digest_from(
         settings,
         as_of,
         history=history,
-        texts=load_texts(settings, docs),
+        texts={rel: text.splitlines() for rel, text in texts.items()},
     )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -42,6 +43,7 @@ from connectors.base import FieldChanges, Ticket, TicketDraft
 from connectors.jira import JiraConfig, JiraConnector
 from connectors.testing.jira import JiraEmulator
 from syncd.config import load_config
+from syncd.digest import history as history_module
 from syncd.digest.history import read_history
 from syncd.digest.sources import digest_from
 from syncd.documents.parser import parse_text
@@ -244,3 +246,28 @@ def test_completion_from_when_the_item_was_set(scenario: Scenario, tmp_path: Pat
     assert _numbers(digest) == {"P0": (2, 1, 1, 0, 0.5), "P1": (2, 0, 0, 1, 1.0)}
     # B2 (due D+20, still open) is the only overdue item on D+30.
     assert [(r.action, r.days_overdue) for r in digest.overdue] == [("B2 shard the queue", 10)]
+
+
+def test_history_reuses_the_parse_of_a_version_that_is_the_current_text(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """b.md's last commit is its working-tree text: that version is not parsed again
+    (the digest parses every doc once already). a.md differs from its last commit (A5
+    is ticked only in the working tree), so every one of its versions is parsed."""
+    paths = ["a.md", "b.md"]
+    before = read_history(scenario.root, paths, UTC)
+    texts = {p: (scenario.root / p).read_text() for p in paths}
+    current = {p: (t, parse_text(t, p)) for p, t in texts.items()}
+    parsed: list[str] = []
+
+    def counting(text: str, path: str) -> Any:
+        parsed.append(path)
+        return parse_text(text, path)
+
+    monkeypatch.setattr(history_module, "parse_text", counting)
+    after = read_history(scenario.root, paths, UTC, current)
+    assert before is not None and after is not None
+    assert Counter(parsed) == {"a.md": 3, "b.md": 1}  # of 3 and 2 committed versions
+    for path, (_text, doc) in current.items():
+        for item in doc.action_items:
+            assert after[path].get(item) == before[path].get(item), item.action
