@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, SupportsIndex
+from typing import Any
 
 
 class NoteKind(StrEnum):
@@ -75,16 +75,6 @@ class RunNote(Mapping[str, Any]):
             data["tracker"] = self.tracker
         return data
 
-    @classmethod
-    def of(cls, data: Mapping[str, Any]) -> RunNote:
-        return cls(
-            kind=NoteKind(data["kind"]),
-            message=str(data.get("message", "")),
-            path=data.get("path"),
-            line=data.get("line"),
-            tracker=data.get("tracker"),
-        )
-
     def __getitem__(self, key: str) -> Any:
         return self.to_dict()[key]
 
@@ -96,14 +86,7 @@ class RunNote(Mapping[str, Any]):
 
 
 class Notes(list[RunNote]):
-    """The run's notes. `append` also takes the dict form (the write-back still
-    reports that way) and types it on the way in: one representation inside."""
-
-    def append(self, note: RunNote | Mapping[str, Any]) -> None:
-        super().append(note if isinstance(note, RunNote) else RunNote.of(note))
-
-    def insert(self, index: SupportsIndex, note: RunNote | Mapping[str, Any]) -> None:
-        super().insert(index, note if isinstance(note, RunNote) else RunNote.of(note))
+    """The run's notes, in the order they happened (typed: see `RunNote`)."""
 
     def failures(self) -> list[RunNote]:
         return [n for n in self if n.kind.failure]

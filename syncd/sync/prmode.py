@@ -21,6 +21,7 @@ import structlog
 
 from syncd.config import Settings
 from syncd.sync import gitops
+from syncd.sync.notes import NoteKind, RunNote
 from syncd.sync.pullrequest import PullInfo, PullRequestError, PullRequests
 from syncd.sync.run import RunResult
 from syncd.sync.state import ItemRecord, StateStore
@@ -172,4 +173,4 @@ class PullRequestMode:
 
 def _fail(result: RunResult, message: str) -> None:
     result.errors += 1
-    result.notes.append({"kind": "push", "message": message})
+    result.notes.append(RunNote(NoteKind.PUSH, message))

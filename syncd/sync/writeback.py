@@ -20,6 +20,7 @@ from syncd.documents.patch import Edit, PatchError, apply_edits, write_atomic
 from syncd.sync import gitops
 from syncd.sync.identity import SIMILAR, identity, similarity
 from syncd.sync.lease import holder_is_dead
+from syncd.sync.notes import NoteKind, RunNote
 from syncd.sync.planner import DocSide
 from syncd.sync.prmode import PullRequestMode
 from syncd.sync.run import LoadedDoc, RunObserver, RunResult, SilentObserver
@@ -122,12 +123,12 @@ class WriteBack:
                 continue
             result.errors += 1
             result.notes.append(
-                {
-                    "kind": "git",
-                    "path": rel,
-                    "message": f"{rel} has uncommitted changes; commit or stash them"
+                RunNote(
+                    NoteKind.GIT,
+                    f"{rel} has uncommitted changes; commit or stash them"
                     f" ({len(edits)} cell edit(s) wait until it is clean)",
-                }
+                    path=rel,
+                )
             )
             for item_id in edits:
                 records.pop(item_id, None)
@@ -152,7 +153,7 @@ class WriteBack:
                 path, applied = self._write_doc(loaded, edits, records, result)
             except (OSError, PatchError) as exc:
                 result.errors += 1
-                result.notes.append({"path": rel, "kind": "write-failed", "message": str(exc)})
+                result.notes.append(RunNote(NoteKind.WRITE_FAILED, str(exc), path=rel))
                 path, applied = None, set()
             for item_id in set(edits) - applied:
                 records.pop(item_id, None)
@@ -260,7 +261,7 @@ class WriteBack:
             error = gitops.pull(top, git.remote, self._me())
         if error is not None:
             result.errors += 1
-            result.notes.append({"kind": "git", "message": error})
+            result.notes.append(RunNote(NoteKind.GIT, error))
 
     def _push_unpushed(self, top: Path, result: RunResult) -> None:
         """Commits an earlier run could not push go first, and every run says so until
@@ -274,21 +275,20 @@ class WriteBack:
             pushed = gitops.push(top, self.settings.docs.git.remote, self._me())
         for path in sorted(pushed.dropped):
             result.notes.append(
-                {
-                    "kind": "push",
-                    "path": path,
-                    "message": f"{path}: an unpushed edit conflicted with a pushed change;"
+                RunNote(
+                    NoteKind.PUSH,
+                    f"{path}: an unpushed edit conflicted with a pushed change;"
                     " kept the pushed version, the edit is planned again",
-                }
+                    path=path,
+                )
             )
         if not pushed.pushed:
             result.errors += 1
             result.notes.append(
-                {
-                    "kind": "push",
-                    "message": f"{ahead} commit(s) from earlier runs are not pushed yet:"
-                    f" {pushed.message}",
-                }
+                RunNote(
+                    NoteKind.PUSH,
+                    f"{ahead} commit(s) from earlier runs are not pushed yet: {pushed.message}",
+                )
             )
 
     def _commit(
@@ -314,7 +314,7 @@ class WriteBack:
                 pushed = gitops.push(top, git.remote, self._me())
         except gitops.GitError as exc:
             result.errors += 1
-            result.notes.append({"kind": "git", "message": str(exc)})
+            result.notes.append(RunNote(NoteKind.GIT, str(exc)))
             return set(written), True
         return self._push_outcome(top, written, pushed, result), False
 
@@ -323,7 +323,7 @@ class WriteBack:
     ) -> set[Path]:
         if not pushed.pushed:
             result.errors += 1
-            result.notes.append({"kind": "push", "message": pushed.message})
+            result.notes.append(RunNote(NoteKind.PUSH, pushed.message))
             return set(written)
         result.commit = gitops.head(top)
         by_top = {p.resolve().relative_to(top.resolve()).as_posix(): p for p in written}
@@ -332,13 +332,13 @@ class WriteBack:
             rel = path.relative_to(self.root).as_posix()
             result.errors += 1
             result.notes.append(
-                {
-                    "kind": "push",
-                    "path": rel,
-                    "message": f"{rel}: our edit conflicted with a pushed change; dropped it"
+                RunNote(
+                    NoteKind.PUSH,
+                    f"{rel}: our edit conflicted with a pushed change; dropped it"
                     " (the pushed text wins), the next run re-plans it; the other docs'"
                     " edits were pushed",
-                }
+                    path=rel,
+                )
             )
         if lost and len(lost) == len(written) and gitops.ahead_behind(top)[0] == 0:
             result.commit = None  # nothing of ours is left in the history
@@ -369,11 +369,11 @@ class WriteBack:
             if lock.exists():
                 lock.unlink(missing_ok=True)
                 result.notes.append(
-                    {
-                        "kind": "git",
-                        "message": "removed .git/index.lock left "
+                    RunNote(
+                        NoteKind.GIT,
+                        "removed .git/index.lock left "
                         "by a run that was killed during a git operation",
-                    }
+                    )
                 )
             self.state.meta_set(GIT_HOLDER, "")
 
