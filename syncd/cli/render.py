@@ -49,7 +49,10 @@ HINTS = {
     "removed-from-doc": "nothing to do if intended; the ticket is left as it is",
     "no-tracker": "add a [[routing.rules]] entry or routing.default",
     "error": "retried on the next run",
-    "dead-ref": "put the right key in the doc's ticket cell, or empty the cell to get a new ticket",
+    "dead-ref": (
+        "check the key and that the token can see it; put the right key in the ticket cell, "
+        "or empty the cell to get a new ticket"
+    ),
     "write-failed": "retried on the next run",
     "push": "retried on the next run",
     "create-limit": "the next run continues",

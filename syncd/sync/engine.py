@@ -411,7 +411,12 @@ class Engine:
     ) -> None:
         """A row naming (or synced with) a ticket the tracker says does not exist."""
         if key in fetched.tickets.missing:
-            message = f"ticket {key} does not exist in {item.tracker} (deleted, or never was)"
+            # Jira answers 404 alike for a deleted issue and one behind a security level the
+            # token cannot see, so the message must not claim the ticket is gone.
+            message = (
+                f"ticket {key} does not exist in {item.tracker}, or the token cannot see it "
+                "(deleted, never was, or hidden by permissions)"
+            )
             result.errors += 1
             result.notes.append(
                 RunNote(NoteKind.DEAD_REF, message, path=item.loaded.rel, line=item.item.line)
