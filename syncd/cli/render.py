@@ -37,6 +37,7 @@ LABELS = {
     "write-failed": "doc write failed",
     "push": "git push failed",
     "git": "git",
+    "recovered": "recovered",
     "create-limit": "creates deferred",
     "rate-limited": "rate limited",
     "stopped": "stopped early",

@@ -23,7 +23,7 @@ class NoteKind(StrEnum):
     LISTING_FAILED = "listing-failed"  # a tracker could not be read: its items wait
     WRITE_FAILED = "write-failed"  # a doc could not be written
     PUSH = "push"  # git refused our push
-    GIT = "git"  # another git failure (or a lock a killed run left)
+    GIT = "git"  # another git failure
     # reported, nothing left undone by this run
     NO_TRACKER = "no-tracker"
     FOREIGN_REF = "foreign-ref"
@@ -33,6 +33,7 @@ class NoteKind(StrEnum):
     RATE_LIMITED = "rate-limited"
     UNMAPPED_OWNER = "unmapped-owner"
     CLOSED_WITHOUT_TICKET = "closed-without-ticket"
+    RECOVERED = "recovered"  # the run cleared debris a killed run left (a git lock)
 
     @property
     def failure(self) -> bool:

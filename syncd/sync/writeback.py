@@ -370,7 +370,7 @@ class WriteBack:
                 lock.unlink(missing_ok=True)
                 result.notes.append(
                     RunNote(
-                        NoteKind.GIT,
+                        NoteKind.RECOVERED,
                         "removed .git/index.lock left "
                         "by a run that was killed during a git operation",
                     )

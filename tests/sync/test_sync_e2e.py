@@ -923,5 +923,7 @@ def test_git_lock_left_by_a_killed_run_is_cleared(world: World) -> None:
 
     assert code == 0, out["notes"]
     assert not lock.exists()
+    # said once, as what it is: cleared debris, not a git failure the run left undone
+    assert [n["kind"] for n in out["notes"] if "index.lock" in n["message"]] == ["recovered"]
     assert f"| Done | {slo} |" in world.doc(TABLE_REL)
     assert git(world.repo, "status", "--porcelain") == ""
