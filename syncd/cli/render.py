@@ -38,6 +38,7 @@ LABELS = {
     "push": "git push failed",
     "git": "git",
     "recovered": "recovered",
+    "pull-request-closed": "stale pull request closed",
     "create-limit": "creates deferred",
     "rate-limited": "rate limited",
     "stopped": "stopped early",

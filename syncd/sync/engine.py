@@ -518,7 +518,8 @@ class Engine:
         self.observer.phase("list", len(by_tracker), len(by_tracker))
         if not dry_run:
             pending_records.update(self._failed)
-            pending_records.update(self._land(docs, doc_edits, applied, result))
+            landed = self._land(docs, doc_edits, applied, result, complete=only is None)
+            pending_records.update(landed)
             self.state.put_items(pending_records.values())
             for tracker, at in cursors.items():
                 self.state.set_cursor(tracker, at)
@@ -635,6 +636,8 @@ class Engine:
         doc_edits: dict[str, dict[str, Edit]],
         applied: list[Applied],
         result: RunResult,
+        *,
+        complete: bool,
     ) -> dict[str, ItemRecord]:
         """Write the doc edits, then the record of every item from what was confirmed:
         `next_base` for the snapshots, the error and attempt count where anything failed."""
@@ -646,7 +649,7 @@ class Engine:
             for a in applied
             if a.item.item_id in edited
         }
-        self.writeback.land(docs, doc_edits, landing, result)
+        self.writeback.land(docs, doc_edits, landing, result, complete=complete)
         now, out = self.now(), {}
         for a in applied:
             item_id = a.item.item_id

@@ -34,6 +34,7 @@ class NoteKind(StrEnum):
     UNMAPPED_OWNER = "unmapped-owner"
     CLOSED_WITHOUT_TICKET = "closed-without-ticket"
     RECOVERED = "recovered"  # the run cleared debris a killed run left (a git lock)
+    PULL_REQUEST_CLOSED = "pull-request-closed"  # the tool's PR held only stale edits
 
     @property
     def failure(self) -> bool:

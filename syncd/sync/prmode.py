@@ -9,7 +9,10 @@ Landed means merged: until then the edits' items keep their old snapshot, so eac
 plans the same edits again; they produce the same tree, so nothing is committed or
 pushed twice. After a merge the base branch (pulled at the start of the run) carries the
 edits and nothing is due. A pull request closed without merging is reported (exit 2);
-the next run opens a fresh one with the edits still due.
+the next run opens a fresh one with the edits still due. A pull request whose edits are
+no longer due (the ticket was reopened, a human wrote the cells by hand) is closed by the
+first complete run that finds nothing to write: merged later, it would write stale
+values into the docs, and the next run would push them to the tickets.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ class PullRequestMode:
         written: dict[Path, set[str]],
         records: dict[str, ItemRecord],
         result: RunResult,
+        *,
+        complete: bool,
     ) -> None:
         """Put `texts` (doc path -> new bytes) on the tool's branch and in the pull request.
         Nothing of it has landed yet: its items keep their old snapshot."""
@@ -94,6 +99,8 @@ class PullRequestMode:
             for item_id in written.get(path, set()):
                 records.pop(item_id, None)
         if not texts:
+            if complete:
+                self._close_stale(result)
             return
         if self._hold:
             _fail(result, f"{len(texts)} doc(s) with edits wait for a fresh pull request")
@@ -103,6 +110,33 @@ class PullRequestMode:
         except (gitops.GitError, PullRequestError, gitops.GitConfigError) as exc:
             # after the tracker writes: report, so the run still records what it did
             _fail(result, str(exc))
+
+    def _close_stale(self, result: RunResult) -> None:
+        """Nothing is due, yet our pull request is open: its edits are stale. Only a run
+        that saw everything may say so (not a webhook's run for some tickets); after any
+        failure (a tracker not read, an item not planned or in backoff) the edits may
+        still be due, and the next run decides."""
+        pull = self._found
+        if pull is None or result.errors:
+            return
+        try:
+            self.client().close_pull(
+                pull.number,
+                "Closed by postmortem-syncd: none of these edits is due any more (the"
+                " tickets or the docs changed since this pull request was opened).",
+            )
+        except PullRequestError as exc:
+            _fail(result, f"could not close stale pull request #{pull.number}: {exc}")
+            return
+        self.state.meta_set(OPEN_PR, "")  # closed by us: not "closed without merging"
+        self._found = None
+        log.info("closed a stale pull request", number=pull.number, url=pull.url)
+        result.notes.append(
+            RunNote(
+                NoteKind.PULL_REQUEST_CLOSED,
+                f"closed pull request #{pull.number} ({pull.url}): its doc edits are no longer due",
+            )
+        )
 
     def _publish(self, top: Path, texts: dict[Path, bytes], result: RunResult) -> None:
         git, branch, base = self.settings.docs.git, self.config.branch, self.base(top)

@@ -1,10 +1,11 @@
 """The one pull request the tool keeps open on GitHub for its doc edits (PyGithub).
 
 Only what pull-request write-back needs: find the open pull request from the tool's
-branch, read one by number (open, merged, or closed without merging), open one, and
-update its title and body. A refused token or an unknown repository is a configuration
-error (exit 1); anything else is retried by the next run. The token never appears in a
-message: PyGithub's exceptions carry the status and GitHub's answer, not the request.
+branch, read one by number (open, merged, or closed without merging), open one,
+update its title and body, and close one whose edits are no longer due. A refused token
+or an unknown repository is a configuration error (exit 1); anything else is retried by
+the next run. The token never appears in a message: PyGithub's exceptions carry the
+status and GitHub's answer, not the request.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ class PullRequests:
             self._repo.get_pull(number).edit(title=title, body=body)
 
         self._call(edit)
+
+    def close_pull(self, number: int, comment: str) -> None:
+        def close() -> None:
+            pull = self._repo.get_pull(number)
+            pull.create_issue_comment(comment)
+            pull.edit(state="closed")
+
+        self._call(close)
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:

@@ -65,9 +65,12 @@ class WriteBack:
         doc_edits: dict[str, dict[str, Edit]],
         records: dict[str, ItemRecord],
         result: RunResult,
+        *,
+        complete: bool,
     ) -> None:
         """Write and commit the docs' cell edits; `records` keeps only the items whose
-        doc edit landed (or that had none)."""
+        doc edit landed (or that had none). `complete` is False for a run limited to
+        some tickets (a webhook's), which cannot tell that nothing else is due."""
         top = self._top()
         if top is not None:
             doc_edits = self._skip_dirty(top, docs, doc_edits, records, result)
@@ -75,7 +78,7 @@ class WriteBack:
             self._texts = {}  # the work tree stays as it is: the edits go to a branch
             try:
                 written = self._write_docs(docs, doc_edits, records, result)
-                self.pr.land(top, self._texts, written, records, result)
+                self.pr.land(top, self._texts, written, records, result, complete=complete)
             finally:
                 self._texts = None
             return

@@ -436,3 +436,33 @@ def test_pull_request_settings_reuse_a_github_tracker_or_take_their_own_token_fi
     with pytest.raises(ConfigError, match=r"pull_request\.token: required"):
         load_config(missing, env={})
     assert secret in secrets_of(load_config(own, env={}))  # so every output redacts it
+
+
+def test_pull_request_whose_edits_are_no_longer_due_is_closed_not_left_to_be_merged(
+    world: World, tmp_path: Path
+) -> None:
+    """Merged late, a stale pull request would write "Done" over a reopened ticket's row,
+    and the next run would push that back and close the ticket again."""
+    bare = pull_request_world(world, tmp_path)
+    assert world.sync()[0] == 2
+    [keys] = open_pulls(world)
+    world.github.human_merge_pull(keys["number"])
+    assert world.sync()[0] == 0
+    slo = key_of(world, TABLE_REL, "Add a page-severity")
+    world.jira.human_set_status(slo, Status.DONE)
+    assert world.sync()[0] == 2
+    [stale] = open_pulls(world)
+    assert f"| Done | {slo} |" in git(bare, "show", f"{BRANCH}:postmortems/{TABLE_REL}")
+
+    world.jira.human_set_status(slo, Status.OPEN)  # reopened before anyone merged
+    code, out, _err = world.sync()
+
+    assert code == 0, out["notes"]
+    assert open_pulls(world) == []
+    closed = [p for p in world.github.pulls() if p["number"] == stale["number"]]
+    assert closed[0]["state"] == "closed" and closed[0]["merged"] is False
+    assert any(f"#{stale['number']}" in n["message"] for n in notes(out, "pull-request-closed"))
+    assert f"| Done | {slo} |" not in world.doc(TABLE_REL)
+    code, out, _err = world.sync()  # closed by the tool: not "closed without merging"
+    assert code == 0 and not notes(out, "push"), out["notes"]
+    assert world.jira.issue(slo)["fields"]["status"] == "To Do"  # not closed again
