@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from syncd.common.exits import EXIT_CONFIG, EXIT_OK
-from syncd.digest.archive import Archive, ArchiveError, Hit, Similar, Subject, subject_of
+from syncd.digest.archive import (
+    DEFAULT_PARSE,
+    Archive,
+    ArchiveError,
+    Hit,
+    ParseSettings,
+    Similar,
+    Subject,
+    subject_of,
+)
 
 DEFAULT_INCLUDE = ("**/*.md",)
 DEFAULT_EXCLUDE = ("**/TEMPLATE*.md", "**/README.md", "**/_*.md")  # as [docs] exclude
@@ -31,6 +40,7 @@ class Where(NamedTuple):
     db: Path
     include: tuple[str, ...]
     exclude: tuple[str, ...]
+    parse: ParseSettings = DEFAULT_PARSE
 
 
 def _where(args: argparse.Namespace) -> Where:
@@ -62,7 +72,12 @@ def _where(args: argparse.Namespace) -> Where:
         db = _under(base, state_path).parent / "archive.db"
     include = tuple(docs.get("include", DEFAULT_INCLUDE))
     exclude = tuple(docs.get("exclude", DEFAULT_EXCLUDE))
-    return Where(root, db, include, exclude)
+    parse = (
+        tuple(docs.get("action_sections", ())),
+        tuple(docs.get("ignore_sections", ())),
+        str(docs.get("date_order", "mdy")),
+    )
+    return Where(root, db, include, exclude, parse)
 
 
 def _under(base: Path, raw: str) -> Path:
@@ -71,7 +86,7 @@ def _under(base: Path, raw: str) -> Path:
 
 
 def _open(where: Where) -> Archive:
-    archive = Archive.open(where.root, where.db)
+    archive = Archive.open(where.root, where.db, where.parse)
     refresh = archive.refresh(where.include, where.exclude)
     if refresh.rebuilt or refresh.added or refresh.changed or refresh.removed:
         print(f"syncd: {refresh.describe()} in {where.db}", file=sys.stderr)
@@ -97,7 +112,7 @@ def _subject(archive: Archive, raw: str) -> Subject:
     from syncd.documents.parser import parse_file
 
     archive.learn_stems()
-    doc, _text = parse_file(path)
+    doc, _text = parse_file(path, options=archive.parse_options())
     return subject_of(doc, rel)
 
 

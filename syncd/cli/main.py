@@ -19,7 +19,7 @@ from syncd import __version__
 from syncd.common.gcpause import collector_paused
 
 if TYPE_CHECKING:
-    from syncd.documents.sections import SectionRules
+    from syncd.documents.options import ParseOptions
 
 Command = Callable[[argparse.Namespace], int]
 ARCHIVE_COMMANDS = ("similar", "search")  # docs only: no trackers, no config validation
@@ -57,17 +57,16 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return _cmd_parse(args)
 
 
-Job = tuple[Any, ...]  # file, shown path[, section rules]
+Job = tuple[Any, ...]  # file, shown path[, ParseOptions]
 
 
 def _parse_one(job: Job) -> dict[str, Any]:
     # start-up: the parser only for commands that read documents (see `_documents`)
     from syncd.documents.discover import doc_json
     from syncd.documents.parser import parse_file
-    from syncd.documents.sections import SectionRules
 
-    rules = job[2] if len(job) == 3 else SectionRules()
-    return doc_json(parse_file(job[0], rules)[0], job[1])
+    options = job[2] if len(job) == 3 else None
+    return doc_json(parse_file(job[0], options=options)[0], job[1])
 
 
 PARALLEL_FROM = 400  # documents; below this, starting workers costs more than it saves
@@ -92,31 +91,31 @@ def parse_all(jobs: Sequence[Job]) -> list[dict[str, Any]]:
         return list(pool.map(_parse_one, jobs, chunksize=max(16, len(jobs) // (workers * 8))))
 
 
-def _section_rules(config_arg: str | None) -> SectionRules:
-    """`[docs] action_sections` / `ignore_sections` when a config is given."""
+def _parse_options(config_arg: str | None) -> ParseOptions:
+    """The config's `[docs]` parse settings (section rules, date order) when a config is
+    given, else the built-in defaults."""
     # start-up: the parser only for commands that read documents
-    from syncd.documents.sections import SectionRules
+    from syncd.documents.options import DEFAULT_OPTIONS, ParseOptions
 
     config_path = config_arg or os.environ.get("SYNCD_CONFIG")
     if not config_path:
-        return SectionRules()
+        return DEFAULT_OPTIONS
     # start-up: pydantic-settings only when a config is given; only [docs] is read, so
     # parse and lint never need tracker or SMTP secrets
     from syncd.config import DocsSettings, load_section
-    from syncd.documents.sections import rules_from_settings
 
-    return rules_from_settings(load_section("docs", DocsSettings, config_path))
+    return ParseOptions.from_settings(load_section("docs", DocsSettings, config_path))
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
     try:
-        rules = _section_rules(args.config)
+        options = _parse_options(args.config)
     except ValueError as exc:
         print(f"syncd parse: {exc}", file=sys.stderr)
         return 1
     if args.explain:
-        return _explain(args, rules)
-    docs = parse_all([(file, shown, rules) for file, _root, shown in _documents(args.paths)])
+        return _explain(args, options)
+    docs = parse_all([(file, shown, options) for file, _root, shown in _documents(args.paths)])
     if args.format == "json":
         write_json({"documents": docs})
         return 0
@@ -137,12 +136,15 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explain(args: argparse.Namespace, rules: SectionRules) -> int:
+def _explain(args: argparse.Namespace, options: ParseOptions) -> int:
     # start-up: the explanation renderer is only needed by --explain
     from syncd.documents.explain import explanation_json, render_explanation
     from syncd.documents.parser import explain_file
 
-    found = [(explain_file(file, rules), shown) for file, _root, shown in _documents(args.paths)]
+    found = [
+        (explain_file(file, options=options), shown)
+        for file, _root, shown in _documents(args.paths)
+    ]
     if args.format == "json":
         write_json({"documents": [explanation_json(exp, shown) for exp, shown in found]})
     else:
@@ -160,11 +162,9 @@ def _lint_config(args: argparse.Namespace) -> Any:
     config_path = args.config or os.environ.get("SYNCD_CONFIG")
     if config_path:
         # start-up: pydantic only when a config is given; only [lint] and [docs] are read
-        from syncd.config import DocsSettings, LintSettings, load_section
-        from syncd.documents.dates import set_default_date_order
+        from syncd.config import LintSettings, load_section
 
         settings = load_section("lint", LintSettings, config_path)
-        set_default_date_order(load_section("docs", DocsSettings, config_path).date_order)
         disable |= set(settings.disable)
         ignore = [(glob, frozenset(rules)) for glob, rules in settings.ignore.items()]
         today = today or settings.today_date()
@@ -198,7 +198,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         return 1
     try:
         config = _lint_config(args)
-        rules = _section_rules(args.config)  # so possible-missed-items honours its own hint
+        options = _parse_options(args.config)  # possible-missed-items honours its own hint
     except ValueError as exc:
         print(f"syncd lint: {exc}", file=sys.stderr)
         return 1
@@ -207,7 +207,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         # start-up: the parser only for commands that read documents (see `_documents`)
         from syncd.documents.parser import parse_file
 
-        doc, _text = parse_file(file, rules)
+        doc, _text = parse_file(file, options=options)
         findings.extend(lint_document(doc, config, shown))
     if args.format == "json":
         write_json({"findings": [f.as_dict() for f in findings]})

@@ -17,6 +17,7 @@ from typing import Any
 
 from syncd.cli.failures import TrackerFailure
 from syncd.config import Settings
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_file
 from syncd.model import ActionItem
 from syncd.sync.run import RunResult
@@ -105,15 +106,16 @@ class DocIndex:
     """The action items of documents under the docs root, found by action text (lines
     can move when a sync writes a key into a YAML block), read once per document."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, options: ParseOptions) -> None:
         self.root = root
+        self.options = options  # the run's parse settings, or its items are not found
         self._docs: dict[str, dict[str, list[ActionItem]]] = {}
 
     def find(self, rel: str, action: str, line: int | None = None) -> ActionItem | None:
         if rel not in self._docs:
             by_text: dict[str, list[ActionItem]] = defaultdict(list)
             try:
-                doc, _text = parse_file(self.root / rel)
+                doc, _text = parse_file(self.root / rel, options=self.options)
                 for item in doc.action_items:
                     by_text[_norm(item.action)].append(item)
             except OSError:
@@ -227,7 +229,7 @@ def item_rows(
     failed: Mapping[tuple[str, int], str] | None = None,
 ) -> list[Row]:
     """One row per item with something to do (or done), in (doc, line) order."""
-    index = DocIndex(settings.docs.root)
+    index = DocIndex(settings.docs.root, ParseOptions.from_settings(settings.docs))
     rows = []
     for entry in sorted(result.plans, key=lambda e: (e["path"], e["line"])):
         actions = [a for a in entry["actions"] if a["action"] != "Note"]
@@ -330,7 +332,7 @@ def render_status(
 ) -> tuple[str, int]:
     """The items as last synced, in (doc, line) order, and how many are failing: by
     their stored error, or by the last sync's failed-item notes."""
-    index = DocIndex(settings.docs.root)
+    index = DocIndex(settings.docs.root, ParseOptions.from_settings(settings.docs))
     failed = {
         (str(n["path"]), int(n["line"])): str(n["message"])
         for n in notes

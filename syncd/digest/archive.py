@@ -33,6 +33,7 @@ from syncd.common.globs import glob_regex
 from syncd.digest import similarity
 
 if TYPE_CHECKING:
+    from syncd.documents.options import ParseOptions
     from syncd.model import Postmortem
 
 SCHEMA = 4
@@ -240,15 +241,44 @@ def _rel(entry: os.DirEntry[str], root: str) -> str:
     return entry.path[len(root) :].lstrip(os.sep).replace(os.sep, "/")
 
 
+# `[docs] action_sections`, `ignore_sections` and `date_order` as the config spells them.
+# Kept raw until a document must be parsed: building the parser's options imports the
+# parser (about 70 ms), and a lookup in an unchanged archive never needs it.
+ParseSettings = tuple[tuple[str, ...], tuple[str, ...], str]
+DEFAULT_PARSE: ParseSettings = ((), (), "mdy")
+
+
 class Archive:
-    def __init__(self, conn: sqlite3.Connection, root: Path, rebuilt: str | None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        root: Path,
+        rebuilt: str | None,
+        parse: ParseSettings = DEFAULT_PARSE,
+    ) -> None:
         self._db = conn
         self.root = root
         self._rebuilt = rebuilt
         self._stems_learnt = False
+        self._parse = parse
+        self._options: ParseOptions | None = None
+
+    def parse_options(self) -> ParseOptions:
+        """The parser's options for this archive's documents (the config's [docs])."""
+        if self._options is None:
+            # start-up: the parser's modules only when a document is parsed
+            from syncd.documents.options import ParseOptions
+            from syncd.documents.sections import SectionRules
+
+            action, ignore, order = self._parse
+            try:
+                self._options = ParseOptions(SectionRules(action, ignore, "config"), order)
+            except ValueError as exc:
+                raise ArchiveError(f"[docs] {exc}") from None
+        return self._options
 
     @classmethod
-    def open(cls, root: Path, db_path: Path) -> Archive:
+    def open(cls, root: Path, db_path: Path, parse: ParseSettings = DEFAULT_PARSE) -> Archive:
         if not root.is_dir():
             raise ArchiveError(f"docs root {root} is not a directory")
         try:
@@ -271,12 +301,15 @@ class Archive:
             "schema": str(SCHEMA),
             "analyser": similarity.ANALYSER_VERSION,
             "root": root_key,
+            "parse": json.dumps(parse),  # documents read with other settings: re-read
         }
         if meta and {k: meta.get(k) for k in wanted} != wanted:
             if meta.get("root") != root_key:
                 why = "it was built for another docs root"
             elif meta.get("schema") != wanted["schema"]:
                 why = "it was built by another version of syncd"
+            elif meta.get("parse") != wanted["parse"]:
+                why = "the [docs] parse settings changed"
             else:
                 why = "the vocabulary changed"
             rebuilt = rebuilt or why
@@ -286,7 +319,7 @@ class Archive:
         if not meta or rebuilt:
             with conn:
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", wanted.items())
-        return cls(conn, root, rebuilt)
+        return cls(conn, root, rebuilt, parse)
 
     @staticmethod
     def _connect(db_path: Path) -> sqlite3.Connection:
@@ -444,7 +477,7 @@ class Archive:
         # start-up: the Markdown parser only when a document changed since the last run
         from syncd.documents.parser import parse_file
 
-        doc, text = parse_file(path)
+        doc, text = parse_file(path, options=self.parse_options())
         text = text or ""
         factors = [similarity.terms(s) for s in similarity.sentences_of(doc.contributing_factors)]
         items = [

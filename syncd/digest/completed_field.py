@@ -32,7 +32,7 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def _table_column(lines: Sequence[str], idx: int) -> date | None:
+def _table_column(lines: Sequence[str], idx: int, order: str) -> date | None:
     """The date in the item's cell under a "Completed"-like header, if its table has one."""
     if not lines[idx].lstrip().startswith("|"):
         return None
@@ -45,16 +45,17 @@ def _table_column(lines: Sequence[str], idx: int) -> date | None:
     row = _cells(lines[idx])
     for col, name in enumerate(header):
         if _HEADER.match(name) and col < len(row):
-            return parse_date(row[col]).value
+            return parse_date(row[col], order=order).value
     return None
 
 
-def completed_on(text_lines: Sequence[str], line: int) -> date | None:
-    """The completion date written for the item starting at 1-based `line`, or None."""
+def completed_on(text_lines: Sequence[str], line: int, order: str = "mdy") -> date | None:
+    """The completion date written for the item starting at 1-based `line`, or None;
+    a numeric day/month date in a "Completed" cell is read in `order` ("mdy"/"dmy")."""
     idx = line - 1
     if not 0 <= idx < len(text_lines):
         return None
-    if (found := _table_column(text_lines, idx)) is not None:
+    if (found := _table_column(text_lines, idx, order)) is not None:
         return found
     candidates = [text_lines[idx]]
     # A YAML or multi-line list item continues on the more-indented lines below it.
@@ -66,5 +67,5 @@ def completed_on(text_lines: Sequence[str], line: int) -> date | None:
         candidates.append(below)
     for text in candidates:
         if match := _INLINE.search(text):
-            return parse_date(match.group(1)).value
+            return parse_date(match.group(1), order=order).value
     return None

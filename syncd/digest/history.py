@@ -27,6 +27,7 @@ from pathlib import Path
 
 import structlog
 
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_text
 from syncd.model import ActionItem, Postmortem
 
@@ -155,12 +156,14 @@ def read_history(
     paths: Iterable[str],
     tz: tzinfo,
     current: Mapping[str, tuple[str, Postmortem]] | None = None,
+    options: ParseOptions | None = None,
 ) -> dict[str, DocHistory] | None:
     """Histories of the items of each doc in `paths` (relative to `root`).
 
     `current`: the text of each doc as it is now and its parse. Most docs' last commit
     is that very text, so its parse is reused rather than done twice (half the cost
-    of a digest over a large archive).
+    of a digest over a large archive). `options`: the configuration's parse settings
+    (the built-in defaults without them), the same the current docs were parsed with.
 
     None when `root` is not in a git work tree or git fails: the digest then works
     without doc evidence and says so, rather than stopping.
@@ -184,6 +187,9 @@ def read_history(
             if text is None:
                 continue
             now = current.get(path)
-            doc = now[1] if now is not None and now[0] == text else parse_text(text, path)
+            if now is not None and now[0] == text:
+                doc = now[1]
+            else:
+                doc = parse_text(text, path, options=options)
             out[path].observe_doc(doc, day)
     return out

@@ -107,7 +107,7 @@ def compute(
     # A doc dated after as_of does not exist yet for a digest of the past (re-runs with
     # --as-of must give what that week's digest would have said).
     known = [(p, d) for p, d in docs if d.date is None or d.date <= as_of]
-    tracked = track_all(known, records, tz, history, texts)
+    tracked = track_all(known, records, tz, history, texts, settings.docs.date_order)
     dated = recurrence.dated_incidents(known, as_of)
     window = settings.digest.lookback_days
     series_start = as_of - timedelta(days=WEEK_DAYS * series_weeks - 1)

@@ -8,10 +8,9 @@ from syncd.config import Settings
 from syncd.digest.history import read_history
 from syncd.digest.metrics import compute
 from syncd.digest.model import Digest
-from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import discover
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_file
-from syncd.documents.sections import rules_from_settings, set_default_section_rules
 from syncd.model import Postmortem
 from syncd.sync.state import StateStore
 
@@ -23,13 +22,12 @@ def load_docs(settings: Settings) -> list[tuple[str, Postmortem]]:
     the state store agree on which documents exist and on their relative paths.
     """
     root = settings.docs.root
-    set_default_date_order(settings.docs.date_order)  # before any document is parsed
-    set_default_section_rules(rules_from_settings(settings.docs))  # [docs] action_sections
+    options = ParseOptions.from_settings(settings.docs)
     if not root.is_dir():
         raise FileNotFoundError(f"docs root {root} is not a directory")
     docs = []
     for path, _root in discover([root], settings.docs.include, settings.docs.exclude):
-        doc, text = parse_file(path)
+        doc, text = parse_file(path, options=options)
         if text is None:  # unreadable or binary: nothing to report on
             continue
         docs.append((path.relative_to(root).as_posix(), doc))
@@ -60,7 +58,13 @@ def digest_from(
     texts = load_texts(settings, docs)
     parsed = dict(docs)
     current = {rel: (text, parsed[rel]) for rel, text in texts.items()}
-    history = read_history(settings.docs.root, list(parsed), settings.digest.tz, current)
+    history = read_history(
+        settings.docs.root,
+        list(parsed),
+        settings.digest.tz,
+        current,
+        ParseOptions.from_settings(settings.docs),
+    )
     return compute(
         docs,
         state.items(),

@@ -224,10 +224,12 @@ def track_all(
     tz: tzinfo,
     history: Mapping[str, DocHistory] | None = None,
     texts: Mapping[str, Sequence[str]] | None = None,
+    date_order: str = "mdy",
 ) -> list[TrackedItem]:
     """Every item of `docs` joined with its record; `history` (per path, from the docs'
-    git history) and `texts` (each doc's lines, for `completed:` dates) are optional
-    evidence of when items were set and done."""
+    git history) and `texts` (each doc's lines, for `completed:` dates, read in
+    `date_order` as the docs were) are optional evidence of when items were set and
+    done."""
     by_path: dict[str, list[ItemRecord]] = defaultdict(list)
     for rec in records:
         by_path[rec.doc_path].append(rec)
@@ -244,7 +246,7 @@ def track_all(
                 rec,
                 tz,
                 doc_history.get(item) if doc_history else None,
-                completed_on(lines, item.line) if lines else None,
+                completed_on(lines, item.line, date_order) if lines else None,
             )
             for item, rec in zip(doc.action_items, matched, strict=True)
         )

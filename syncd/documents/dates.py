@@ -35,22 +35,6 @@ _VERSION = re.compile(
 _STRUCK = re.compile(r"~~.*?~~|<(del|s|strike)>.*?</\1>", re.IGNORECASE | re.DOTALL)
 _SUPERSEDED = re.compile(r"\s*(?:→|->|=>|⇒|➔|⟶|\bmoved to\b|\bpushed to\b|\bnow\b)\s*", re.I)
 DATE_ORDERS = ("mdy", "dmy")
-_default_order = "mdy"
-
-
-def set_default_date_order(order: str) -> None:
-    """Deprecated: pass `ParseOptions(date_order=…)` to the parse instead (a process-wide
-    order leaks from one configuration into another's parse). The numeric day/month
-    order used by parses given no options, and by `parse_date` given no order."""
-    global _default_order
-    if order not in DATE_ORDERS:
-        raise ValueError(f"date_order must be one of {DATE_ORDERS}, not {order!r}")
-    _default_order = order
-
-
-def process_date_order() -> str:
-    """The order `set_default_date_order` set (deprecated; "mdy" unless set)."""
-    return _default_order
 
 
 _QUARTER = re.compile(r"\b(?:end\s+of\s+)?Q([1-4])\s*(?:FY)?\s*'?(\d{2}|\d{4})?\b", re.IGNORECASE)
@@ -128,14 +112,16 @@ def _yearless(month: int, day: int, ref: date | None) -> DateResult:
 _PLAIN_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
-def parse_date(raw: str | None, ref: date | None = None, order: str | None = None) -> DateResult:
-    """Read a due/incident date. Never raises; unreadable text yields a problem."""
+def parse_date(raw: str | None, ref: date | None = None, order: str = "mdy") -> DateResult:
+    """Read a due/incident date; a numeric day/month date in `order` ("mdy"/"dmy", the
+    `[docs] date_order` of the configuration). Never raises; unreadable text yields a
+    problem."""
     if raw is not None and len(raw) == 10 and (iso := _PLAIN_ISO.fullmatch(raw)):
         # most dates are written `2026-03-10` and nothing else: read as `_parse_date`
         # would (no markup, no superseded part, no version, year given, order moot)
         value = _safe(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
         return DateResult(value, None if value else f"invalid date {raw!r}")
-    return _parse_date(raw, ref, order or _default_order)
+    return _parse_date(raw, ref, order)
 
 
 def _latest(raw: str) -> str:

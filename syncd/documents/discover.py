@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from syncd.common.globs import match_glob
-from syncd.documents.parser import parse_file
 from syncd.model import ActionItem, Postmortem
 
 DEFAULT_INCLUDE = ("**/*.md", "**/*.markdown")
@@ -67,7 +66,3 @@ def doc_json(doc: Postmortem, display_path: str | None = None) -> dict[str, Any]
         "contributing_factors": list(doc.contributing_factors),
         "problems": [{"line": p.line, "message": p.message} for p in doc.problems],
     }
-
-
-def load(path: Path) -> Postmortem:
-    return parse_file(path)[0]

@@ -1,13 +1,11 @@
 """What one configuration tells the parser, passed with every parse.
 
-`[docs] action_sections` / `ignore_sections` and `date_order` used to be set once per
-process (`set_default_section_rules`, `set_default_date_order`), so a daemon serving two
-configurations, or two tests, could parse one configuration's documents with the
-other's rules. A `ParseOptions` travels with the parse instead: `parse_file(path,
-options=opts)`, `parse_text(…, options=opts)`, `explain_file(…, options=opts)`,
-`apply_edits(…, options=opts)` (whose verification re-parses with the same options).
-Without one, the parse falls back to the deprecated process-wide settings, which are
-the built-in defaults unless something set them.
+`[docs] action_sections` / `ignore_sections` and `date_order` travel with the parse as
+a `ParseOptions`: `parse_file(path, options=opts)`, `parse_text(…, options=opts)`,
+`explain_file(…, options=opts)`, `apply_edits(…, options=opts)` (whose verification
+re-parses with the same options). There is no process-wide setting: one process (a
+daemon, a test run) may read several configurations' documents, and each parse says
+which rules it follows. Without options a parse uses the built-in defaults.
 """
 
 from __future__ import annotations
@@ -44,9 +42,9 @@ DEFAULT_OPTIONS = ParseOptions()
 
 def resolve(rules: SectionRules | None, options: ParseOptions | None) -> ParseOptions:
     """The options of one parse: `options` if given (with `rules` instead of its own when
-    both are), else the deprecated process-wide settings (see module docstring)."""
+    both are), else the built-in defaults."""
     if options is None:
-        options = ParseOptions(sections.configured_rules(), dates.process_date_order())
+        options = DEFAULT_OPTIONS
     if rules is not None and rules is not options.rules:
         options = ParseOptions(rules, options.date_order)
     return options

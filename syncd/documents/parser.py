@@ -424,8 +424,8 @@ def parse_text(
     *,
     options: ParseOptions | None = None,
 ) -> Postmortem:
-    """Parse `text` with `options` (see options.py; without them, the deprecated
-    process-wide settings); `rules`, if given, replace the options' section rules."""
+    """Parse `text` with `options` (see options.py; without them, the built-in
+    defaults); `rules`, if given, replace the options' section rules."""
     try:
         return _Parser(text, Path(path), resolve(rules, options)).parse()
     except (RecursionError, MemoryError):

@@ -62,7 +62,7 @@ def apply_edits(
     text: str, doc: Postmortem, edits: list[Edit], options: ParseOptions | None = None
 ) -> str:
     """`text` with `edits` applied, verified by re-reading it with `options` (those `doc`
-    was parsed with; without them, the deprecated process-wide settings)."""
+    was parsed with; without them, the built-in defaults)."""
     changes: list[_Change] = []
     new_columns: dict[int, dict[str, dict[int, str]]] = defaultdict(lambda: defaultdict(dict))
     cell_writes: _CellWrites = defaultdict(lambda: defaultdict(dict))

@@ -226,21 +226,6 @@ class SectionRules:
         return None, ""
 
 
-# Deprecated: `[docs] action_sections` / `ignore_sections` for parses given no
-# `ParseOptions` (options.py), set process-wide by whoever loaded the config. A process
-# serving two configurations parses one's documents with the other's rules through it.
-_configured: list[SectionRules] = [SectionRules()]
-
-
-def set_default_section_rules(rules: SectionRules) -> None:
-    """Deprecated: pass `ParseOptions(rules=…)` to the parse instead."""
-    _configured[0] = rules
-
-
-def configured_rules() -> SectionRules:
-    return _configured[0]
-
-
 def rules_from_settings(docs: DocsSettings) -> SectionRules:
     """`[docs] action_sections` / `ignore_sections` as parser rules."""
     return SectionRules(tuple(docs.action_sections), tuple(docs.ignore_sections), "config")

@@ -34,14 +34,13 @@ from connectors.base import (
     TrackerError,
 )
 from syncd.config import Settings
-from syncd.documents.dates import set_default_date_order
 from syncd.documents.discover import discover
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_file
 from syncd.documents.patch import (
     Edit,
     remove_stale_temp_files,
 )
-from syncd.documents.sections import rules_from_settings, set_default_section_rules
 from syncd.sync.describe import action_text, plan_json
 from syncd.sync.identity import SIMILAR, SIMILAR_MOVED, ItemId, marker_for, similarity
 from syncd.sync.notes import NoteKind, Problem, RunNote
@@ -110,12 +109,11 @@ class Engine:
         self.connectors = dict(connectors)
         self.now = now
         self.root = settings.docs.root
-        self.writeback = WriteBack(settings, state, self.observer)
-        set_default_date_order(settings.docs.date_order)  # before any document is parsed
+        self.options = ParseOptions.from_settings(settings.docs)  # [docs] parse settings
+        self.writeback = WriteBack(settings, state, self.observer, self.options)
 
     # -- reading ---------------------------------------------------------------------
     def load_docs(self, result: RunResult) -> list[LoadedDoc]:
-        set_default_section_rules(rules_from_settings(self.settings.docs))  # [docs] overrides
         loaded = []
         if not self.root.is_dir():
             raise FileNotFoundError(f"docs root {self.root} is not a directory")
@@ -125,7 +123,7 @@ class Engine:
         for done, (path, _root) in enumerate(found):
             self.observer.phase("parse", done, len(found))
             rel = path.relative_to(self.root).as_posix()
-            doc, text = parse_file(path)
+            doc, text = parse_file(path, options=self.options)
             for problem in doc.problems:
                 result.problems.append(Problem(rel, problem.line, problem.message))
             if text is None:

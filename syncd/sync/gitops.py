@@ -151,6 +151,32 @@ def dirty(root: Path, paths: list[Path]) -> set[Path]:
     return found
 
 
+def modified(top: Path, under: Path) -> list[Path]:
+    """Tracked files below `under` whose work-tree text differs from HEAD (staged or
+    not), as paths below `under`."""
+    base = under.resolve()
+    try:
+        scope = base.relative_to(top.resolve()).as_posix() or "."
+    except ValueError:
+        return []
+    out = _git(top, "status", "--porcelain", "-z", "--untracked-files=no", "--", scope)
+    found: list[Path] = []
+    entries = out.stdout.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        if entry[0] in "RC":  # a rename carries its source as the next entry
+            i += 1
+        if "D" in entry[:2]:
+            continue
+        path = (top.resolve() / entry[3:]).relative_to(base)
+        found.append(under / path)
+    return found
+
+
 def fetch(root: Path, remote: str) -> str | None:
     proc = _git(root, "fetch", "--quiet", remote, check=False)
     return None if proc.returncode == 0 else f"git fetch {remote} failed: {clean_stderr(proc)}"

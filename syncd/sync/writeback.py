@@ -7,14 +7,17 @@ their old snapshot and the next run plans the same writes again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from syncd.config import Settings
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_file, parse_text
 from syncd.documents.patch import Edit, PatchError, apply_edits, write_atomic
 from syncd.sync import gitops
@@ -28,14 +31,38 @@ from syncd.sync.snapshots import DocSnapshot
 from syncd.sync.state import ItemRecord, StateStore
 
 GIT_HOLDER = "git_operation_holder"  # state meta: host:pid of a git command in flight
-UNCOMMITTED = "docs_written_not_committed"  # state meta key: JSON list of doc paths
+# state meta: {doc path: sha256 of the bytes the tool wrote} for docs a run may have
+# written and not committed (killed in between); the next run commits them first
+UNCOMMITTED = "docs_written_not_committed"
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A doc's new text, verified, not yet written."""
+
+    loaded: LoadedDoc
+    new_text: str
+    remapped: dict[tuple[str, int], tuple[str, Edit]]
+
+    @property
+    def data(self) -> bytes:
+        return (self.loaded.prefix + self.new_text).encode("utf-8")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class WriteBack:
     def __init__(
-        self, settings: Settings, state: StateStore, observer: RunObserver | None = None
+        self,
+        settings: Settings,
+        state: StateStore,
+        observer: RunObserver | None = None,
+        options: ParseOptions | None = None,
     ) -> None:
         self.observer: RunObserver = observer or SilentObserver()
+        self.options = options or ParseOptions.from_settings(settings.docs)
         self.settings = settings
         self.state = state
         self.root = settings.docs.root
@@ -82,7 +109,6 @@ class WriteBack:
             finally:
                 self._texts = None
             return
-        self._note_uncommitted(doc_edits)
         written = self._write_docs(docs, doc_edits, records, result)
         not_landed, failed = self._commit(top, list(written), result)
         # our edits to these docs are not (or not yet) where people read them: their
@@ -90,8 +116,10 @@ class WriteBack:
         for path in not_landed:
             for item_id in written.get(path, set()):
                 records.pop(item_id, None)
-        if doc_edits and not failed:
-            self.state.meta_set(UNCOMMITTED, "[]")
+        if doc_edits and not failed:  # this run's writes are committed; others' stay
+            landed = {p.relative_to(self.root).as_posix() for p in written}
+            rest = {rel: sha for rel, sha in self._leftovers().items() if rel not in landed}
+            self.state.meta_set(UNCOMMITTED, json.dumps(rest, sort_keys=True))
 
     def _top(self) -> Path | None:
         """The git work tree the tool commits in, or None when it does not commit."""
@@ -149,30 +177,51 @@ class WriteBack:
         again instead of believing the doc was updated."""
         by_rel = {d.rel: d for d in docs}
         written: dict[Path, set[str]] = {}
-        for done, (rel, edits) in enumerate(doc_edits.items()):
-            self.observer.phase("write back", done, len(doc_edits))
-            loaded = by_rel[rel]
+        staged: list[_Staged] = []
+        for rel, edits in doc_edits.items():
             try:
-                path, applied = self._write_doc(loaded, edits, records, result)
+                ready = self._stage_doc(by_rel[rel], edits)
             except (OSError, PatchError) as exc:
-                result.errors += 1
-                result.notes.append(RunNote(NoteKind.WRITE_FAILED, str(exc), path=rel))
-                path, applied = None, set()
+                self._write_failed(rel, exc, edits, records, result)
+                continue
+            if isinstance(ready, _Staged):
+                staged.append(ready)
+            else:  # nothing to write: the doc already says it, or no row is left
+                for item_id in set(edits) - ready:
+                    records.pop(item_id, None)
+        if self._texts is None:
+            self._note_uncommitted(staged)
+        for done, ready in enumerate(staged):
+            self.observer.phase("write back", done, len(staged))
+            edits = doc_edits[ready.loaded.rel]
+            try:
+                applied = self._write_staged(ready, records, result)
+            except OSError as exc:
+                self._write_failed(ready.loaded.rel, exc, edits, records, result)
+                continue
             for item_id in set(edits) - applied:
                 records.pop(item_id, None)
-            if path is not None:
-                written[path] = applied
-        self.observer.phase("write back", len(doc_edits), len(doc_edits))
+            written[ready.loaded.path] = applied
+        self.observer.phase("write back", len(staged), len(staged))
         return written
 
-    def _write_doc(
-        self,
-        loaded: LoadedDoc,
+    @staticmethod
+    def _write_failed(
+        rel: str,
+        exc: Exception,
         edits: dict[str, Edit],
         records: dict[str, ItemRecord],
         result: RunResult,
-    ) -> tuple[Path | None, set[str]]:
-        current_doc, text = parse_file(loaded.path)
+    ) -> None:
+        result.errors += 1
+        result.notes.append(RunNote(NoteKind.WRITE_FAILED, str(exc), path=rel))
+        for item_id in edits:
+            records.pop(item_id, None)
+
+    def _stage_doc(self, loaded: LoadedDoc, edits: dict[str, Edit]) -> _Staged | set[str]:
+        """The doc's new text with `edits` applied to what it says now, verified; or,
+        when there is nothing to write, the ids of the edits it already carries."""
+        current_doc, text = parse_file(loaded.path, options=self.options)
         if text is None:
             raise OSError(f"{loaded.rel} became unreadable")
         text = text[len(loaded.prefix) :]
@@ -183,14 +232,22 @@ class WriteBack:
         # item identity at what is there now, so nothing they wrote is overwritten.
         remapped = self._rematch(loaded, current, edits)
         if not remapped:
-            return None, set()
-        new_text = apply_edits(text, current_doc, [edit for _id, edit in remapped.values()])
+            return set()
+        new_text = apply_edits(
+            text, current_doc, [edit for _id, edit in remapped.values()], self.options
+        )
         if new_text == text:
-            return None, {item_id for item_id, _edit in remapped.values()}
-        if parse_file(loaded.path)[1] != loaded.prefix + text:
+            return {item_id for item_id, _edit in remapped.values()}
+        return _Staged(current, new_text, remapped)
+
+    def _write_staged(
+        self, staged: _Staged, records: dict[str, ItemRecord], result: RunResult
+    ) -> set[str]:
+        loaded, new_text, remapped = staged.loaded, staged.new_text, staged.remapped
+        if parse_file(loaded.path, options=self.options)[1] != loaded.prefix + loaded.text:
             raise OSError(f"{loaded.rel} changed while being written; retried next run")
         if self._texts is not None:
-            self._texts[loaded.path] = (loaded.prefix + new_text).encode("utf-8")
+            self._texts[loaded.path] = staged.data
         else:
             write_atomic(loaded.path, new_text, prefix=loaded.prefix)
         result.docs_written += 1
@@ -201,7 +258,7 @@ class WriteBack:
             loaded.path,
             new_text,
             loaded.prefix,
-            parse_text(new_text, loaded.path),
+            parse_text(new_text, loaded.path, options=self.options),
             loaded.tracker,
         )
         for item in after.doc.action_items:
@@ -212,7 +269,7 @@ class WriteBack:
             if hit[1].status is None:  # only a key was written: the status base stands
                 snapshot["status"] = record.doc.get("status", snapshot["status"])
             records[hit[0]] = _with_doc(record, snapshot)
-        return loaded.path, {item_id for item_id, _edit in remapped.values()}
+        return {item_id for item_id, _edit in remapped.values()}
 
     def _rematch(
         self, loaded: LoadedDoc, current: LoadedDoc, edits: dict[str, Edit]
@@ -241,20 +298,60 @@ class WriteBack:
                 out[best[1]] = (item_id, Edit(best[2], ticket=edit.ticket, status=edit.status))
         return out
 
-    def _note_uncommitted(self, doc_edits: dict[str, dict[str, Edit]]) -> None:
-        """Before writing docs, remember which ones may end up written but uncommitted
-        (a kill between write and commit); the next run commits them first."""
-        if doc_edits:
-            pending = set(json.loads(self.state.meta_get(UNCOMMITTED) or "[]")) | set(doc_edits)
-            self.state.meta_set(UNCOMMITTED, json.dumps(sorted(pending)))
+    def _leftovers(self) -> dict[str, str | None]:
+        raw = json.loads(self.state.meta_get(UNCOMMITTED) or "{}")
+        if isinstance(raw, list):  # written by a version that kept paths only
+            return dict.fromkeys(raw)
+        return raw
+
+    def _note_uncommitted(self, staged: list[_Staged]) -> None:
+        """Before writing docs, remember what each will hold: a run killed between write
+        and commit leaves them written, and the next run commits them first."""
+        if staged:
+            pending = self._leftovers() | {s.loaded.rel: _sha(s.data) for s in staged}
+            self.state.meta_set(UNCOMMITTED, json.dumps(pending, sort_keys=True))
 
     def _commit_leftovers(self, result: RunResult) -> None:
-        leftovers = json.loads(self.state.meta_get(UNCOMMITTED) or "[]")
-        if leftovers:
-            paths = [self.root / rel for rel in leftovers if (self.root / rel).is_file()]
-            # pushed with whatever this run commits, or by `_push_unpushed`
-            if not self._commit(self._top(), paths, result, push=False)[1]:
-                self.state.meta_set(UNCOMMITTED, "[]")
+        """Commit what a killed run wrote: each doc that holds exactly the bytes it wrote,
+        where it wrote them or where a human's committed rename moved them. A doc that
+        holds anything else has a human's edit on top: it is theirs to commit, and every
+        run says so until they have (the tool's edit in it has not landed)."""
+        leftovers = self._leftovers()
+        top = self._top()
+        if not leftovers or top is None:
+            return
+        ours: list[Path] = []
+        moved: set[str] = set()
+        mixed: dict[str, str | None] = {}
+        for rel, sha in leftovers.items():
+            path = self.root / rel
+            if not path.is_file():
+                if sha is not None:
+                    moved.add(sha)
+            elif sha is None or _sha(path.read_bytes()) == sha:
+                ours.append(path)
+            else:
+                mixed[rel] = sha
+        if moved:
+            for path in gitops.modified(top, self.root):
+                if path not in ours and _sha(path.read_bytes()) in moved:
+                    ours.append(path)
+        dirty = gitops.dirty(top, [self.root / rel for rel in mixed])
+        mixed = {rel: sha for rel, sha in mixed.items() if self.root / rel in dirty}
+        for rel in mixed:
+            result.errors += 1
+            result.notes.append(
+                RunNote(
+                    NoteKind.GIT,
+                    f"{rel} holds an edit of a run that was killed before committing it,"
+                    " with uncommitted changes of someone else on top; commit the file"
+                    " (the tool never commits a person's work)",
+                    path=rel,
+                )
+            )
+        # pushed with whatever this run commits, or by `_push_unpushed`
+        if not self._commit(top, ours, result, push=False)[1]:
+            self.state.meta_set(UNCOMMITTED, json.dumps(mixed, sort_keys=True))
 
     def _pull(self, top: Path, result: RunResult) -> None:
         git = self.settings.docs.git

@@ -293,3 +293,33 @@ def test_the_readme_example_is_what_syncd_similar_prints(
     lines = out.splitlines()
     positions = [lines.index(q) for q in quoted]  # ValueError: quoted but not printed
     assert positions == sorted(positions) and len(quoted) >= 5
+
+
+def test_the_index_reads_docs_with_the_configs_parse_settings(
+    docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`[docs] action_sections` decides what an item is for the index as for the sync;
+    changing it re-reads every document rather than mixing two readings."""
+    (docs / "2026-07-01-notes.md").write_text(
+        "# Queue lag\n**Date:** 2026-07-01\n\n## Notes\n- Add alerting (@maya, due 2027-02-01)\n"
+    )
+    config = tmp_path / "syncd.toml"
+    base = '[docs]\nroot = "postmortems"\n[state]\npath = "state/state.db"\n'
+    db = tmp_path / "state" / "archive.db"
+
+    def items() -> list[str]:
+        row = (
+            sqlite3.connect(db)
+            .execute("SELECT items FROM docs WHERE path = '2026-07-01-notes.md'")
+            .fetchone()
+        )
+        return [i["action"] for i in json.loads(row[0])]
+
+    config.write_text(base.replace("[state]", 'action_sections = ["^Notes$"]\n[state]'))
+    assert main(["search", "lag", "--config", str(config)]) == 0
+    assert items() == ["Add alerting"]
+    capsys.readouterr()
+    config.write_text(base)
+    assert main(["search", "lag", "--config", str(config)]) == 0
+    assert "index rebuilt (the [docs] parse settings changed" in capsys.readouterr().err
+    assert items() == []

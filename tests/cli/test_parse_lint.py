@@ -123,3 +123,22 @@ def test_parallel_parse_gives_exactly_the_sequential_result(tmp_path: Path) -> N
         check=True,
     ).stdout
     assert json.loads(out)["documents"] == [cli._parse_one(job) for job in jobs]
+
+
+def test_parse_with_a_config_reads_dates_in_its_date_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`syncd parse --config` reads documents as the sync does: its section rules and its
+    `date_order` (a dmy team's 03/04/2027 is 3 April), also in the parallel workers."""
+    doc = tmp_path / "x.md"
+    doc.write_text(
+        "# X\n**Date:** 2027-01-05\n\n## Notes\n- Add alerting (@maya, due 03/04/2027)\n"
+    )
+    config = tmp_path / "syncd.toml"
+    config.write_text('[docs]\ndate_order = "dmy"\naction_sections = ["^Notes$"]\n')
+    code, out = run(capsys, "parse", "--format", "json", "--config", str(config), str(doc))
+    assert code == 0
+    [item] = json.loads(out)["documents"][0]["action_items"]
+    assert (item["action"], item["due"]) == ("Add alerting", "2027-04-03")
+    code, out = run(capsys, "parse", "--format", "json", str(doc))
+    assert json.loads(out)["documents"][0]["action_items"] == []  # nothing stayed behind

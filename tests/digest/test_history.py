@@ -46,7 +46,9 @@ from syncd.config import load_config
 from syncd.digest import history as history_module
 from syncd.digest.history import read_history
 from syncd.digest.sources import digest_from
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_text
+from syncd.documents.sections import SectionRules
 from syncd.model import Status
 from syncd.sync.planner import DocSide, ticket_snapshot
 from syncd.sync.state import ItemRecord, StateStore
@@ -260,9 +262,9 @@ def test_history_reuses_the_parse_of_a_version_that_is_the_current_text(
     current = {p: (t, parse_text(t, p)) for p, t in texts.items()}
     parsed: list[str] = []
 
-    def counting(text: str, path: str) -> Any:
+    def counting(text: str, path: str, **kw: Any) -> Any:
         parsed.append(path)
-        return parse_text(text, path)
+        return parse_text(text, path, **kw)
 
     monkeypatch.setattr(history_module, "parse_text", counting)
     after = read_history(scenario.root, paths, UTC, current)
@@ -271,3 +273,25 @@ def test_history_reuses_the_parse_of_a_version_that_is_the_current_text(
     for path, (_text, doc) in current.items():
         for item in doc.action_items:
             assert after[path].get(item) == before[path].get(item), item.action
+
+
+def test_history_reads_old_versions_with_the_configs_section_rules(tmp_path: Path) -> None:
+    """A team whose items live under "## Notes" (`action_sections`) gets its old
+    versions read the same way, or no item would have a history."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    doc = root / "x.md"
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    doc.write_text(
+        "# X\n**Date:** 2027-01-05\n\n## Notes\n- Add alerting (@maya, due 2027-02-01)\n"
+    )
+    subprocess.run([*git, "add", "x.md"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    options = ParseOptions(SectionRules(("^Notes$",)))
+    (item,) = parse_text(doc.read_text(), "x.md", options=options).action_items
+    configured = read_history(root, ["x.md"], UTC, options=options)
+    built_in = read_history(root, ["x.md"], UTC)
+    assert configured is not None and built_in is not None
+    assert configured["x.md"].get(item) is not None
+    assert built_in["x.md"].get(item) is None  # the test can tell the two apart

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from syncd.config import load_config
 from syncd.digest.sources import load_docs
-from syncd.documents.sections import SectionRules, set_default_section_rules
 
 DOC = """# Outage of the widget service
 
@@ -31,8 +30,6 @@ def test_digest_counts_items_of_sections_named_in_the_config(tmp_path: Path) -> 
     plain.write_text(f'[docs]\nroot = "{docs}"\n')
     named = tmp_path / "named.toml"
     named.write_text(f'[docs]\nroot = "{docs}"\naction_sections = ["^Homework$"]\n')
-    try:
-        assert [len(d.action_items) for _rel, d in load_docs(load_config(plain))] == [0]
-        assert [len(d.action_items) for _rel, d in load_docs(load_config(named))] == [2]
-    finally:
-        set_default_section_rules(SectionRules())  # process-wide: leave none behind
+    assert [len(d.action_items) for _rel, d in load_docs(load_config(plain))] == [0]
+    assert [len(d.action_items) for _rel, d in load_docs(load_config(named))] == [2]
+    assert [len(d.action_items) for _rel, d in load_docs(load_config(plain))] == [0]

@@ -3,23 +3,17 @@ the configured day/month order (ambiguity reported), version strings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
 from syncd.config import load_config
 from syncd.documents import dates
-from syncd.documents.dates import parse_date, set_default_date_order
+from syncd.documents.dates import parse_date
+from syncd.documents.options import ParseOptions
 from syncd.documents.parser import parse_text
 
 INCIDENT = date(2026, 9, 1)
-
-
-@pytest.fixture(autouse=True)
-def _order_restored() -> Iterator[None]:
-    yield
-    set_default_date_order("mdy")
 
 
 @pytest.mark.parametrize(
@@ -97,8 +91,7 @@ def test_one_table_reads_all_numeric_dates_in_one_order_and_reports_the_ambiguou
         "# Incident\n\n**Date:** 2026-09-01\n\n## Action items\n\n"
         "| Action | Due |\n|---|---|\n| A | 12.03.2027 |\n| B | 13.03.2027 |\n"
     )
-    set_default_date_order("dmy")
-    doc = parse_text(text)
+    doc = parse_text(text, options=ParseOptions(date_order="dmy"))
     assert [i.due for i in doc.action_items] == [date(2027, 3, 12), date(2027, 3, 13)]
     (problem,) = doc.problems
     assert problem.line == 9 and "day/month" in problem.message
@@ -112,7 +105,7 @@ def test_date_order_is_a_docs_setting(tmp_path) -> None:  # type: ignore[no-unty
     with pytest.raises(Exception, match="date_order"):
         load_config(config)
     with pytest.raises(ValueError, match="date_order"):
-        set_default_date_order("ymd")
+        ParseOptions(date_order="ymd")
 
 
 def test_yaml_timestamp_due_is_a_date_not_a_datetime() -> None:

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from syncd.config import DocsSettings
-from syncd.documents.dates import set_default_date_order
 from syncd.documents.options import DEFAULT_OPTIONS, ParseOptions
 from syncd.documents.parser import explain_file, parse_file, parse_text
 from syncd.documents.patch import Edit, apply_edits
-from syncd.documents.sections import SectionRules, set_default_section_rules
+from syncd.documents.sections import SectionRules
 from syncd.model import Status
 
 DOC = """# Outage
@@ -36,25 +35,25 @@ def test_each_parse_uses_its_own_options_not_another_configs() -> None:
     assert _brief(DEFAULT_OPTIONS) == []  # nothing of the earlier parses stayed behind
 
 
-def test_explicit_options_win_over_the_deprecated_process_settings() -> None:
-    set_default_section_rules(SectionRules(ignore=("notes",)))
-    set_default_date_order("mdy")
-    try:
-        assert _brief(TAKE_THINGS) == [("Add alerting", date(2027, 4, 3))]
-        assert _brief(DEFAULT_OPTIONS) == []
-    finally:
-        set_default_section_rules(SectionRules())
-        set_default_date_order("mdy")
+def test_a_digest_with_a_config_leaves_nothing_behind_for_the_next_parse(
+    tmp_path: Path,
+) -> None:
+    """There is no process-wide parse setting: a daemon or a test run reading one
+    configuration's documents cannot change how the next caller's are read."""
+    from syncd.config import load_config
+    from syncd.digest.sources import load_docs
 
-
-def test_the_old_setters_still_work_for_parses_without_options() -> None:
-    set_default_section_rules(SectionRules(("notes",)))
-    set_default_date_order("dmy")
-    try:
-        assert _brief() == [("Add alerting", date(2027, 4, 3))]
-    finally:
-        set_default_section_rules(SectionRules())
-        set_default_date_order("mdy")
+    docs = tmp_path / "postmortems"
+    docs.mkdir()
+    (docs / "a.md").write_text(DOC, encoding="utf-8")
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        f'[docs]\nroot = "{docs}"\ndate_order = "dmy"\naction_sections = ["^Notes$"]\n'
+    )
+    [(_rel, doc)] = load_docs(load_config(config))
+    assert [(i.action, i.due) for i in doc.action_items] == [("Add alerting", date(2027, 4, 3))]
+    assert _brief() == []
+    assert not parse_file(docs / "a.md")[0].action_items
 
 
 def test_file_explain_and_settings_take_options(tmp_path: Path) -> None:

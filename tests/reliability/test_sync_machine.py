@@ -608,3 +608,22 @@ def test_counterexample_status_push_refused_after_the_tracker_got_there_heals() 
     machine.sync()
     machine.sync()
     machine.teardown()
+
+
+def test_counterexample_kill_before_commit_then_a_human_renames_the_doc() -> None:
+    """Found by `make soak`: a run killed between writing the doc and committing it,
+    then a human's `git mv` + commit (which takes the rename, not the tool's unstaged
+    edit). The edit then sat under a path the tool had not written: it read as a
+    human's uncommitted change and was skipped on every run."""
+    machine = ConvergenceMachine()
+    machine.setup(n=3)
+    machine.local_clock_skews(minutes=10)
+    machine.fault_5xx(status=502, times=2)
+    machine.human_sets_status(pick=5, status=Status.IN_PROGRESS)
+    machine.kill_during_next_run(after=4)
+    machine.fault_5xx(status=500, times=1)
+    machine.tracker_moves(pick=7, status=Status.IN_PROGRESS)
+    machine.time_passes_beyond_the_cursor_overlap()
+    machine.tracker_edits_summary(pick=0)
+    machine.human_renames_the_doc()
+    machine.teardown()

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from syncd.documents.sections import SectionRules, set_default_section_rules
 from tests.helpers_sync import World, git, make_world
 
 DOC = """# Outage of the widget service
@@ -42,8 +41,6 @@ def _no_syncd_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def world(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Any:
     yield from make_world(tmp_path, capsys)
-    # the CLI runs in this process: the engine's rules must not leak into later tests
-    set_default_section_rules(SectionRules())
 
 
 def test_config_action_sections_are_synced_and_written_back(world: World) -> None:

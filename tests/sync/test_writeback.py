@@ -4,6 +4,8 @@ needs a refused push) and a colleague's clone."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ from syncd.model import Status
 from syncd.sync.context import secrets_of
 from syncd.sync.gitops import GitConfigError
 from syncd.sync.pullrequest import PullRequests
+from syncd.sync.state import StateStore
+from syncd.sync.writeback import UNCOMMITTED
 from tests.helpers_sync import (
     AUTHOR_NAME,
     GITHUB_ITEMS,
@@ -192,6 +196,57 @@ def test_staged_doc_is_not_swept_into_the_tools_commit(world: World) -> None:
         f"postmortems/{TABLE_REL}"
     ]
     assert "Staged by a human." not in git(world.repo, "show", f"HEAD:postmortems/{TABLE_REL}")
+
+
+def killed_run_left(world: World, rel: str, text: str) -> None:
+    """The state a run killed between writing `rel` and committing it leaves behind."""
+    (world.docs / rel).write_text(text)
+    with StateStore.open(world.state) as state:
+        state.meta_set(UNCOMMITTED, json.dumps({rel: hashlib.sha256(text.encode()).hexdigest()}))
+
+
+def test_a_killed_runs_write_is_committed_where_a_humans_rename_moved_it(world: World) -> None:
+    assert world.sync()[0] == 0
+    slo = key_of(world, TABLE_REL, "Add a page-severity")
+    world.jira.human_set_status(slo, Status.DONE)
+    ours = world.doc(TABLE_REL).replace(f"| Open | {slo} |", f"| Done | {slo} |")
+    assert ours != world.doc(TABLE_REL)
+    killed_run_left(world, TABLE_REL, ours)
+    moved = TABLE_REL.replace(".md", "-renamed.md")
+    git(world.repo, "mv", f"postmortems/{TABLE_REL}", f"postmortems/{moved}")
+    git(world.repo, *HUMAN, "commit", "-q", "-m", "Rename")  # the rename, not our edit
+
+    code, out, _err = world.sync()
+
+    assert code == 0, out["notes"]
+    assert git(world.repo, "status", "--porcelain") == ""
+    assert f"| Done | {slo} |" in git(world.repo, "show", f"HEAD:postmortems/{moved}")
+    assert git(world.repo, "log", "-1", "--format=%an").strip() == AUTHOR_NAME
+
+
+def test_a_killed_runs_write_with_a_humans_edit_on_top_is_not_committed(world: World) -> None:
+    assert world.sync()[0] == 0
+    slo = key_of(world, TABLE_REL, "Add a page-severity")
+    world.jira.human_set_status(slo, Status.DONE)
+    ours = world.doc(TABLE_REL).replace(f"| Open | {slo} |", f"| Done | {slo} |")
+    killed_run_left(world, TABLE_REL, ours)
+    theirs = ours.replace("Config is code.", "Config is code. (draft note)")
+    (world.docs / TABLE_REL).write_text(theirs)  # a human saved on top, not committed
+    head = git(world.repo, "rev-parse", "HEAD")
+
+    code, out, _err = world.sync()
+
+    assert code == 2
+    assert git(world.repo, "rev-parse", "HEAD") == head  # nothing committed under our name
+    assert (world.docs / TABLE_REL).read_text() == theirs
+    [said] = [n["message"] for n in notes(out, "git") if n.get("path") == TABLE_REL]
+    assert "killed before committing" in said and "commit the file" in said
+    assert world.sync()[0] == 2  # said every run until it is committed
+
+    git(world.repo, *HUMAN, "commit", "-q", "-a", "-m", "Draft note")
+    code, out, _err = world.sync()
+    assert code == 0, out["notes"]
+    assert f"| Done | {slo} |" in git(world.repo, "show", f"HEAD:postmortems/{TABLE_REL}")
 
 
 # ---------------------------------------------------------------------------- dropped commit
