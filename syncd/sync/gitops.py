@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,8 +137,12 @@ def dirty(root: Path, paths: list[Path]) -> set[Path]:
     top = root.resolve()
     rel = {str(p.resolve().relative_to(top)): p for p in paths}
     out = _git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", *rel)
-    found: set[Path] = set()
-    entries = out.stdout.split("\0")
+    return {rel[name] for _xy, name in _status_entries(out.stdout) if name in rel}
+
+
+def _status_entries(porcelain_z: str) -> Iterator[tuple[str, str]]:
+    """(XY status, path from the top) of each `git status --porcelain -z` entry."""
+    entries = porcelain_z.split("\0")
     i = 0
     while i < len(entries):
         entry = entries[i]
@@ -146,9 +151,7 @@ def dirty(root: Path, paths: list[Path]) -> set[Path]:
             continue
         if entry[0] in "RC":  # a rename carries its source as the next entry
             i += 1
-        if entry[3:] in rel:
-            found.add(rel[entry[3:]])
-    return found
+        yield entry[:2], entry[3:]
 
 
 def modified(top: Path, under: Path) -> list[Path]:
@@ -160,21 +163,11 @@ def modified(top: Path, under: Path) -> list[Path]:
     except ValueError:
         return []
     out = _git(top, "status", "--porcelain", "-z", "--untracked-files=no", "--", scope)
-    found: list[Path] = []
-    entries = out.stdout.split("\0")
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        i += 1
-        if len(entry) < 4:
-            continue
-        if entry[0] in "RC":  # a rename carries its source as the next entry
-            i += 1
-        if "D" in entry[:2]:
-            continue
-        path = (top.resolve() / entry[3:]).relative_to(base)
-        found.append(under / path)
-    return found
+    return [
+        under / (top.resolve() / name).relative_to(base)
+        for xy, name in _status_entries(out.stdout)
+        if "D" not in xy
+    ]
 
 
 def fetch(root: Path, remote: str) -> str | None:

@@ -242,3 +242,17 @@ def test_dirty_sees_modified_staged_and_untracked_files(repos: tuple[Path, Path,
     assert gitops.dirty(tool, paths) == {tool / "c.md", tool / "d.md"}
     (tool / "b.md").write_text(DOC_B + "more\n")
     assert gitops.dirty(tool, paths) == {tool / "b.md", tool / "c.md", tool / "d.md"}
+
+
+def test_modified_lists_changed_tracked_files_under_a_folder_by_their_new_name(
+    repos: tuple[Path, Path, Path],
+) -> None:
+    _bare, tool, _other = repos
+    git(tool, "mv", "a.md", "renamed a.md")
+    git(tool, *HUMAN, "commit", "-q", "-m", "Rename")
+    (tool / "renamed a.md").write_text(DOC_A + "edited\n")
+    (tool / "b.md").unlink()  # deleted: nothing to commit there
+    (tool / "new.md").write_text("untracked\n")
+    assert gitops.modified(tool, tool) == [tool / "renamed a.md"]
+    (tool / "docs").mkdir()
+    assert gitops.modified(tool, tool / "docs") == []
