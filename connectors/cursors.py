@@ -5,8 +5,9 @@ tracker's by more than the listing overlap (a close made right after a run falls
 the next `since`). So GitHub and Linear take the cursor from the tracker itself: the
 `Date` header of the first response of a listing (the server's time when it began to
 answer, so every change after that has a later `updated`), or, where a proxy strips
-`Date`, the largest `updated` the listing saw. Jira needs neither: its JQL dates are
-relative ("-15m"), measured as time elapsed on one clock (see the Jira connector).
+`Date`, the largest `updated` the listing saw. Jira's JQL dates are relative ("-15m",
+evaluated on Jira's clock), so its connector also checks, from the `Date` of the
+answer, that the window it asked for really reached back to the cursor (see there).
 """
 
 from __future__ import annotations
@@ -45,16 +46,37 @@ class TrackerCursor:
         self._lock = threading.Lock()
         self._listing = False
         self._first: datetime | None = None
+        self._last: datetime | None = None
         self.value: datetime | None = None
 
     def begin(self) -> None:
         with self._lock:
-            self._listing, self._first = True, None
+            self._listing, self._first, self._last = True, None, None
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
         with self._lock:
-            if self._listing and self._first is None:
-                self._first = http_date(headers)
+            if not self._listing:
+                return
+            moment = http_date(headers)
+            if self._first is None:
+                self._first = moment
+            if moment is not None:
+                self._last = moment
+
+    @property
+    def first(self) -> datetime | None:
+        """The tracker's time on the first answer of the listing under way."""
+        return self._first
+
+    @property
+    def last(self) -> datetime | None:
+        """The tracker's time on the latest answer of the listing under way."""
+        return self._last
+
+    def end(self) -> None:
+        """The listing is over; later answers are not part of it."""
+        with self._lock:
+            self._listing = False
 
     def complete(self, tickets: Iterable[Ticket], since: datetime | None) -> datetime | None:
         with self._lock:

@@ -13,8 +13,11 @@ What it relies on, and why (see /work/shared/design/API-NOTES.md §1, §2, §7):
   retried on a 5xx or a timeout: the caller resolves those by marker lookup.
 * The incremental cursor is sent as a JQL relative date ("-15m"): absolute JQL dates
   are read in the API user's profile time zone, which would cost a /myself request per
-  process to learn. `serverInfo` is skipped when the deployment is known (configured,
-  or an *.atlassian.net host), so a no-change run is exactly one search request.
+  process to learn. The cursor itself is Jira's time (the `Date` of the listing's first
+  answer), and the window is checked against the `Date` of the answer (see
+  `list_changed_since`), so no step of either clock loses a change. `serverInfo` is
+  skipped when the deployment is known (configured, or an *.atlassian.net host), so a
+  no-change run is exactly one search request.
 * Transitions: the transition that moved one issue to a status is remembered, keyed by
   where the issue stood in its workflow (issue type and status ids; for a just-created
   issue, the workflow's initial status), and reused for the next issue in the same spot
@@ -61,6 +64,7 @@ from connectors.base import (
     WebhookRejected,
 )
 from connectors.batching import create_in_batches
+from connectors.cursors import TrackerCursor, http_date
 from connectors.markers import marker_from_labels
 from connectors.retry import call_idempotent, retry_after_seconds
 from connectors.transport import transport_error
@@ -275,6 +279,8 @@ class JiraConnector:
         self._clock = clock  # seam for tests; expires cached transitions
         self._wall = wall_clock  # seam for tests (skew); listing cursors, relative JQL dates
         self._cursor: datetime | None = None
+        self._listing = TrackerCursor()  # Jira's `Date` on the answers of a listing
+        self._skew = timedelta(0)  # Jira's clock minus ours, as its last answer said
         # (issue type id, status id, target) or (_INITIAL, target) -> a transition that worked
         self._moves: dict[tuple[str, ...], _Move] = {}
         # key -> ticket, while create_many moves that just-created issue (see set_status)
@@ -354,6 +360,9 @@ class JiraConnector:
         return bool(self._jira()._is_cloud)
 
     def _on_response(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        if (answered := http_date(response.headers)) is not None:
+            self._skew = answered - self._now()
+        self._listing.observe(response.headers)
         method = (response.request.method or "GET").upper()
         path = urlsplit(response.request.url or "").path
         kind = _request_kind(method, path)
@@ -397,25 +406,41 @@ class JiraConnector:
 
     # -- reading -------------------------------------------------------------------------------
     def list_changed_since(self, since: datetime | None) -> Iterator[Ticket]:
-        """All managed tickets updated at or after `since`, fetched completely before yielding."""
+        """All managed tickets updated at or after `since` (Jira's time, less the overlap),
+        fetched completely before yielding.
+
+        The window is a relative JQL date: minutes back from Jira's now, estimated from
+        our clock and the skew Jira's last answer showed. A fresh process knows no skew,
+        and either clock may have been stepped since the cursor was taken, so the
+        estimate is checked against the `Date` of Jira's answer: when the window it
+        asked for began after `since`, the listing is asked again from Jira's own time
+        (one more search, only after a clock moved).
+        """
         started = self._now()
+        self._listing.begin()
         jql = f'project = "{self.config.project}" AND labels = "{_quote(self.config.label)}"'
-        if since is not None:
-            jql += f' AND updated >= "{self._jql_relative(since - CURSOR_OVERLAP)}"'
-        jql += " ORDER BY updated ASC"
-        tickets = {t.key: t for t in self._search(jql)}  # a key seen twice keeps its last state
-        self._cursor = started
+        order = " ORDER BY updated ASC"
+        if since is None:
+            tickets = {t.key: t for t in self._search(jql + order)}
+        else:
+            start = since - CURSOR_OVERLAP
+            minutes = self._minutes_back(start)
+            tickets = {t.key: t for t in self._search(f'{jql} AND updated >= "-{minutes}m"{order}')}
+            answered = self._listing.last  # no earlier than Jira evaluated the query
+            if answered is not None and answered - timedelta(minutes=minutes) > start:
+                wider = math.ceil((answered - start).total_seconds() / 60) + 1
+                log.info("jira's clock moved: listing again from -%dm (asked -%dm)", wider, minutes)
+                tickets.update(
+                    (t.key, t) for t in self._search(f'{jql} AND updated >= "-{wider}m"{order}')
+                )
+        # Jira's time when it began to answer; without a Date header (a proxy stripped
+        # it), our own, which the next window measures on the same clock
+        self._cursor = self._listing.first or started
+        self._listing.end()
         return iter(list(tickets.values()))
 
     def listing_cursor(self) -> datetime | None:
-        """When the last completed listing began, on this process's clock.
-
-        Not the tracker's clock, and it need not be: the next listing turns it into a
-        relative JQL date ("-15m": minutes elapsed since, on this same clock), which
-        Jira evaluates on its own clock. Skew between the two clocks cancels out; only
-        a local clock stepped between runs (NTP) shifts it, and the overlap covers
-        small steps.
-        """
+        """Jira's time (its `Date` header) when the last completed listing began."""
         return self._cursor
 
     def _now(self) -> datetime:
@@ -1000,8 +1025,8 @@ class JiraConnector:
     def _browse_url(self, key: str) -> str:
         return f"{self._browse}/browse/{key}"
 
-    def _jql_relative(self, when: datetime) -> str:
-        """`when` as a JQL date relative to the server's clock ("-15m").
+    def _minutes_back(self, when: datetime) -> int:
+        """How many minutes before Jira's now `when` (Jira's time) is, by our estimate.
 
         Absolute JQL dates are read in the API user's profile time zone, which costs a
         /myself request per process to learn; a relative date needs no zone. Rounded
@@ -1009,8 +1034,7 @@ class JiraConnector:
         """
         if when.tzinfo is None:  # treat a naive cursor as UTC, never as local time
             when = when.replace(tzinfo=UTC)
-        minutes = math.ceil((self._now() - when).total_seconds() / 60)
-        return f"-{max(minutes, 1)}m"
+        return max(math.ceil((self._now() + self._skew - when).total_seconds() / 60), 1)
 
     def parse_key(self, text: str) -> str | None:
         """ "OPS-12", "ops-12", "<url>/browse/OPS-12", or a markdown link to one of those."""

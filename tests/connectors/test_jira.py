@@ -42,13 +42,25 @@ class Setup:
         self.sleep = SleepRecorder()
 
     def connector(
-        self, sleep: SleepRecorder | None = None, clock: Any = time.monotonic, **overrides: Any
+        self,
+        sleep: SleepRecorder | None = None,
+        clock: Any = time.monotonic,
+        wall_clock: Any = None,
+        **overrides: Any,
     ) -> JiraConnector:
         section = self.emulator.connector_section(**overrides)
         if sleep is not None:
             self.sleep = sleep
         config = JiraConfig.model_validate(section)
-        return JiraConnector("jira", config, sleep=self.sleep, clock=clock)
+        # our clock follows the emulator's: advancing it is time passing for both sides
+        # (a clock stepped on one side only is tested on its own)
+        return JiraConnector(
+            "jira",
+            config,
+            sleep=self.sleep,
+            clock=clock,
+            wall_clock=wall_clock or (lambda: self.emulator.now().timestamp()),
+        )
 
 
 @contextmanager
@@ -392,9 +404,11 @@ def test_no_change_listing_is_one_read(jira_setup: Setup) -> None:
     created(jira_setup.connector().create_many([draft(1), draft(2)]))
     connector = jira_setup.connector()
     list(connector.list_changed_since(None))  # connects: serverInfo, then one search
-    cursor = datetime.now(UTC)
-    jira_setup.emulator.advance_clock(timedelta(minutes=10))
+    jira_setup.emulator.advance_clock(timedelta(minutes=10))  # the creates are old news
     for _ in range(2):
+        cursor = connector.listing_cursor()
+        assert cursor is not None
+        jira_setup.emulator.advance_clock(timedelta(minutes=10))
         before = connector.stats.reads
         assert list(connector.list_changed_since(cursor + timedelta(minutes=5))) == []
         assert connector.stats.reads - before == 1
@@ -406,9 +420,52 @@ def test_no_change_listing_with_known_deployment_costs_one_search(jira_setup: Se
     jira_setup.emulator.calls.clear()
     deployment = "cloud" if jira_setup.emulator.deployment == "Cloud" else "server"
     connector = jira_setup.connector(deployment=deployment)
-    assert list(connector.list_changed_since(datetime.now(UTC) + timedelta(minutes=5))) == []
+    since = jira_setup.emulator.now() - timedelta(minutes=5)
+    assert list(connector.list_changed_since(since)) == []
     calls = [r.path.rsplit("/api/2/", 1)[1] for r in jira_setup.emulator.calls]
     assert calls == ["search/jql" if deployment == "cloud" else "search"]
+
+
+@pytest.mark.parametrize("step", [timedelta(minutes=10), timedelta(minutes=-10)])
+def test_a_clock_stepped_between_runs_loses_no_change(jira_setup: Setup, step: timedelta) -> None:
+    """Jira's clock jumps ahead of ours (or ours ahead of Jira's) between two runs: the
+    relative window estimated on our clock would begin after the cursor; the `Date`
+    of Jira's answer shows it, and the listing is asked again from Jira's time."""
+    emulator = jira_setup.emulator
+    ours = [0.0]  # seconds our clock is off the emulator's
+
+    def wall() -> float:
+        return emulator.now().timestamp() + ours[0]
+
+    tickets = created(jira_setup.connector(wall_clock=wall).create_many([draft(1), draft(2)]))
+    emulator.advance_clock(timedelta(minutes=10))  # the creates are old news
+    connector = jira_setup.connector(wall_clock=wall)  # a fresh process: no skew known
+    list(connector.list_changed_since(None))
+    cursor = connector.listing_cursor()
+    assert cursor is not None and abs((cursor - emulator.now()).total_seconds()) < 5
+    emulator.human_set_status(tickets[1].key, Status.DONE)  # right after the run
+    emulator.advance_clock(timedelta(minutes=5))  # time passes, on both clocks
+    ours[0] -= step.total_seconds()  # Jira ahead by `step` (or we, when it is negative)
+
+    fresh = jira_setup.connector(wall_clock=wall)
+    before = fresh.stats.reads
+    changed = list(fresh.list_changed_since(cursor))
+
+    keys = [t.key for t in changed]
+    if step > timedelta(0):  # Jira ahead: the window was too short, and asked again
+        assert keys == [tickets[1].key]
+        searches = 2
+    else:  # we are ahead: our window is only wider than it needs be (a superset)
+        assert tickets[1].key in keys
+        searches = 1
+    server_info = 1 if fresh._deployment() == "auto" else 0
+    assert fresh.stats.reads - before == searches + server_info
+    later = fresh.listing_cursor()
+    assert later is not None and abs((later - emulator.now()).total_seconds()) < 5
+    emulator.advance_clock(timedelta(minutes=10))  # time passes, on both clocks
+    before = fresh.stats.reads
+    assert list(fresh.list_changed_since(later)) == []
+    assert fresh.stats.reads - before == 1  # the skew is known now: no second search
 
 
 def test_cursor_does_not_depend_on_the_jira_users_time_zone(jira_setup: Setup) -> None:

@@ -627,3 +627,20 @@ def test_counterexample_kill_before_commit_then_a_human_renames_the_doc() -> Non
     machine.tracker_edits_summary(pick=0)
     machine.human_renames_the_doc()
     machine.teardown()
+
+
+def test_counterexample_tracker_move_during_faults_reaches_the_doc() -> None:
+    """Found by `make soak`: a ticket moved in the tracker while 5xx faults were
+    pending; after the faults stopped, two clean runs left the doc Open."""
+    machine = ConvergenceMachine()
+    machine.setup(n=2)
+    machine.fault_5xx(status=500, times=1)
+    machine.sync()
+    machine.fault_5xx(status=503, times=1)
+    machine.tracker_moves(pick=2, status=Status.IN_PROGRESS)
+    machine.time_passes_beyond_the_cursor_overlap()
+    machine.sync()
+    machine.fault_5xx(status=503, times=1)
+    machine.fault_5xx(status=502, times=3)
+    machine.sync()
+    machine.teardown()
