@@ -423,6 +423,8 @@ class JiraConnector:
         if since is None:
             tickets = {t.key: t for t in self._search(jql + order)}
         else:
+            if since.tzinfo is None:  # treat a naive cursor as UTC, never as local time
+                since = since.replace(tzinfo=UTC)
             start = since - CURSOR_OVERLAP
             minutes = self._minutes_back(start)
             tickets = {t.key: t for t in self._search(f'{jql} AND updated >= "-{minutes}m"{order}')}
@@ -1032,8 +1034,6 @@ class JiraConnector:
         /myself request per process to learn; a relative date needs no zone. Rounded
         up to whole minutes, so it only ever widens the window.
         """
-        if when.tzinfo is None:  # treat a naive cursor as UTC, never as local time
-            when = when.replace(tzinfo=UTC)
         return max(math.ceil((self._now() + self._skew - when).total_seconds() / 60), 1)
 
     def parse_key(self, text: str) -> str | None:

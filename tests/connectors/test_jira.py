@@ -835,3 +835,14 @@ def test_registry_builds_from_a_section(jira_setup: Setup) -> None:
         pytest.skip("package entry points not installed in this venv")
     assert isinstance(built, JiraConnector)
     built.close()
+
+
+def test_a_naive_cursor_is_read_as_utc(jira_setup: Setup) -> None:
+    """A cursor stored without a zone (an older state file) is UTC, never local time."""
+    connector = jira_setup.connector()
+    (ticket,) = created(connector.create_many([draft(1)]))
+    jira_setup.emulator.advance_clock(timedelta(minutes=10))
+    mark = jira_setup.emulator.now()
+    jira_setup.emulator.human_set_status(ticket.key, Status.DONE)
+    changed = list(connector.list_changed_since(mark.replace(tzinfo=None)))
+    assert [t.key for t in changed] == [ticket.key]
