@@ -14,7 +14,14 @@ from typing import Any
 
 from connectors.base import AmbiguousWrite, RateLimited, Ticket, TicketsByKey, TrackerError
 from syncd.sync.identity import ItemId
-from syncd.sync.planner import Base, ItemPlan, Outcome, OutcomeKind, ticket_from_snapshot
+from syncd.sync.planner import (
+    Base,
+    DocSide,
+    ItemPlan,
+    Outcome,
+    OutcomeKind,
+    ticket_from_snapshot,
+)
 from syncd.sync.run import DocItem
 from syncd.sync.snapshots import DocSnapshot
 from syncd.sync.state import Intent, ItemRecord
@@ -131,7 +138,9 @@ def keys_to_fetch(
 ) -> set[str]:
     """Keys the listing does not cover, read by key (batched): never snapshotted,
     linked by a human (no shared label: the listing never sees them), due (a failure
-    to retry), or - in a full reconcile - every one."""
+    to retry), with a doc change to push (planned against the ticket as it is now, not
+    as last synced: a ticket whose label was removed moves unseen by the listing), or -
+    in a full reconcile - every one."""
     keys = set()
     for item in items:
         if item.item_id in waiting:
@@ -140,8 +149,9 @@ def keys_to_fetch(
         key = item.key or (record.ticket_key if record else None)
         if not key or key in tickets:
             continue
-        unseen = record is None or not record.ticket or not item.ident.managed
-        if unseen or full or (record is not None and record.failing):
+        if record is None or not record.ticket or not item.ident.managed or full:
+            keys.add(key)  # unseen, or every one
+        elif record.failing or record.doc != DocSide.of(item.item).snapshot():
             keys.add(key)
     return keys
 

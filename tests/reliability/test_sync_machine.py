@@ -644,3 +644,22 @@ def test_counterexample_tracker_move_during_faults_reaches_the_doc() -> None:
     machine.fault_5xx(status=502, times=3)
     machine.sync()
     machine.teardown()
+
+
+def test_counterexample_relabel_then_close_while_writes_time_out_after_applying() -> None:
+    """Found by `make soak`: the local clock 10 minutes behind, a doc status pushed,
+    a 502 after Jira applied the next write, the row reworded, the shared label
+    removed, time passing, Won't Do set in Jira, a timeout after apply: two clean runs
+    left the doc In Progress."""
+    machine = ConvergenceMachine()
+    machine.setup(n=2)
+    machine.local_clock_skews(minutes=-10)
+    machine.human_sets_status(pick=7, status=Status.IN_PROGRESS)
+    machine.sync()
+    machine.fault_502_after_the_server_acted()
+    machine.human_rewords(pick=1)
+    machine.tracker_relabels(pick=5)
+    machine.time_passes_beyond_the_cursor_overlap()
+    machine.tracker_moves(pick=9, status=Status.WONT_DO)
+    machine.fault_timeout_after_the_server_acted()
+    machine.teardown()
