@@ -125,7 +125,8 @@ class PullRequestMode:
                 "Closed by postmortem-syncd: none of these edits is due any more (the"
                 " tickets or the docs changed since this pull request was opened).",
             )
-        except PullRequestError as exc:
+        except (PullRequestError, gitops.GitConfigError) as exc:
+            # after the tracker writes, as in `land`: report, so the run still records
             _fail(result, f"could not close stale pull request #{pull.number}: {exc}")
             return
         self.state.meta_set(OPEN_PR, "")  # closed by us: not "closed without merging"
